@@ -1,0 +1,156 @@
+// Package store keeps the collector's data: measurements, the per-target and
+// per-network history derived from them, confirmed status-change events,
+// probe tokens and the "test now" queue. One schema, two backends: an embedded
+// SQLite file (default) and PostgreSQL.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/model"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the collector's storage. Implementations are safe for concurrent use.
+type Store interface {
+	// Insert stores measurements idempotently by ID and updates history and
+	// events. It reports how many were new; already-stored IDs are skipped.
+	Insert(ctx context.Context, ms []*model.Measurement) (inserted int, err error)
+
+	// Measurement returns one stored measurement, as uploaded.
+	Measurement(ctx context.Context, id string) (*model.Measurement, error)
+	// Measurements lists measurements, newest first.
+	Measurements(ctx context.Context, f Filter, p Page) ([]MeasurementRow, error)
+
+	// Targets lists the current state of targets per network, matching f.
+	Targets(ctx context.Context, f Filter, p Page) ([]TargetState, error)
+	// TargetStates returns the state of one target in every network it was measured from.
+	TargetStates(ctx context.Context, target string) ([]TargetState, error)
+	// Timeline returns per-day counts for one target ("" for all targets).
+	Timeline(ctx context.Context, target string, days int) ([]DayCount, error)
+
+	// Events lists confirmed status changes, newest first.
+	Events(ctx context.Context, f Filter, p Page) ([]Event, error)
+
+	// Overview returns the counts shown on the dashboard's front page.
+	Overview(ctx context.Context, f Filter) (Overview, error)
+
+	// CreateToken makes a new probe upload token named name and returns the
+	// secret (only its hash is stored).
+	CreateToken(ctx context.Context, name string) (secret string, err error)
+	// ListTokens lists tokens without their secrets.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken revokes the token named name.
+	RevokeToken(ctx context.Context, name string) error
+	// Authenticate returns the token's name if secret is a valid, unrevoked token.
+	Authenticate(ctx context.Context, secret string) (name string, err error)
+
+	// Enqueue queues a target for the probes ("test now").
+	Enqueue(ctx context.Context, target, requestedBy string) (QueueItem, error)
+	// Dequeue hands up to n queued targets to the named agent.
+	Dequeue(ctx context.Context, agent string, n int) ([]QueueItem, error)
+
+	Close() error
+}
+
+// Filter narrows lists. Zero fields match everything.
+type Filter struct {
+	Target   string // exact normalized target
+	Query    string // substring of the target
+	Country  string
+	ASN      int
+	Method   string
+	Category string
+	Status   string
+	Since    time.Time
+}
+
+// Page selects a window of a list: Limit rows (0 means a default) after
+// skipping Offset rows.
+type Page struct {
+	Limit  int
+	Offset int
+}
+
+// MeasurementRow is a measurement's summary in lists.
+type MeasurementRow struct {
+	ID        string
+	Target    string
+	Category  string
+	Country   string
+	ASN       int
+	StartedAt time.Time
+	Status    string
+	Methods   []string
+}
+
+// TargetState is the history of one target in one network.
+type TargetState struct {
+	Target        string
+	Category      string
+	Country       string
+	ASN           int
+	Status        string   // current confirmed status
+	Methods       []string // current confirmed methods
+	BlockedSince  *time.Time
+	LastChange    *time.Time
+	LastTested    time.Time
+	Tests         int     // all tests
+	Tests30d      int     // tests over the last 30 days
+	Blocked30d    float64 // share of tests blocked over the last 30 days, 0..1
+	Throttled30d  float64 // share of tests throttled over the last 30 days, 0..1
+	LastMeasureID string
+}
+
+// DayCount is one day of a timeline.
+type DayCount struct {
+	Day     time.Time // UTC midnight
+	Tests   int
+	Blocked int
+	Targets int // distinct targets blocked that day
+}
+
+// Event is a confirmed status change of a target in a network.
+type Event struct {
+	ID         int64
+	Target     string
+	Country    string
+	ASN        int
+	Kind       string // "blocked", "unblocked", "methods_changed"
+	OldStatus  string
+	NewStatus  string
+	OldMethods []string
+	NewMethods []string
+	At         time.Time
+	MeasureID  string
+}
+
+// Overview holds the dashboard's front-page figures.
+type Overview struct {
+	Measurements   int
+	Targets        int
+	BlockedTargets int
+	ByMethod       map[string]int // targets currently blocked by each method
+	Timeline       []DayCount     // last 30 days
+}
+
+// Token is a probe upload token, without its secret.
+type Token struct {
+	Name      string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+	LastUsed  *time.Time
+}
+
+// QueueItem is a target queued for measurement.
+type QueueItem struct {
+	ID          int64
+	Target      string
+	RequestedBy string
+	RequestedAt time.Time
+	TakenBy     string
+}
