@@ -78,79 +78,79 @@ type Page struct {
 
 // MeasurementRow is a measurement's summary in lists.
 type MeasurementRow struct {
-	ID        string
-	Target    string
-	Category  string
-	Country   string
-	ASN       int
-	StartedAt time.Time
-	Status    string
-	Methods   []string
+	ID        string    `json:"id"`
+	Target    string    `json:"target"`
+	Category  string    `json:"category"`
+	Country   string    `json:"country"`
+	ASN       int       `json:"asn"`
+	StartedAt time.Time `json:"started_at"`
+	Status    string    `json:"status"`
+	Methods   []string  `json:"methods"`
 }
 
 // TargetState is the history of one target in one network.
 type TargetState struct {
-	Target        string
-	Category      string
-	Country       string
-	ASN           int
-	Status        string   // current confirmed status
-	Methods       []string // current confirmed methods
-	BlockedSince  *time.Time
-	LastChange    *time.Time
-	LastTested    time.Time
-	Tests         int     // all tests
-	Tests30d      int     // tests over the last 30 days
-	Blocked30d    float64 // share of tests blocked over the last 30 days, 0..1
-	Throttled30d  float64 // share of tests throttled over the last 30 days, 0..1
-	LastMeasureID string
+	Target        string     `json:"target"`
+	Category      string     `json:"category"`
+	Country       string     `json:"country"`
+	ASN           int        `json:"asn"`
+	Status        string     `json:"status"`  // current confirmed status
+	Methods       []string   `json:"methods"` // current confirmed methods
+	BlockedSince  *time.Time `json:"blocked_since,omitempty"`
+	LastChange    *time.Time `json:"last_change,omitempty"`
+	LastTested    time.Time  `json:"last_tested"`
+	Tests         int        `json:"tests"`         // all tests
+	Tests30d      int        `json:"tests_30d"`     // tests over the last 30 days
+	Blocked30d    float64    `json:"blocked_30d"`   // share of tests blocked over the last 30 days, 0..1
+	Throttled30d  float64    `json:"throttled_30d"` // share of tests throttled over the last 30 days, 0..1
+	LastMeasureID string     `json:"last_measure_id"`
 }
 
 // DayCount is one day of a timeline.
 type DayCount struct {
-	Day     time.Time // UTC midnight
-	Tests   int
-	Blocked int
-	Targets int // distinct targets blocked that day
+	Day     time.Time `json:"day"` // UTC midnight
+	Tests   int       `json:"tests"`
+	Blocked int       `json:"blocked"`
+	Targets int       `json:"targets"` // distinct targets blocked that day
 }
 
 // Event is a confirmed status change of a target in a network.
 type Event struct {
-	ID         int64
-	Target     string
-	Country    string
-	ASN        int
-	Kind       string // "blocked", "unblocked", "methods_changed"
-	OldStatus  string
-	NewStatus  string
-	OldMethods []string
-	NewMethods []string
-	At         time.Time
-	MeasureID  string
+	ID         int64     `json:"id"`
+	Target     string    `json:"target"`
+	Country    string    `json:"country"`
+	ASN        int       `json:"asn"`
+	Kind       string    `json:"kind"` // "blocked", "unblocked", "methods_changed"
+	OldStatus  string    `json:"old_status"`
+	NewStatus  string    `json:"new_status"`
+	OldMethods []string  `json:"old_methods"`
+	NewMethods []string  `json:"new_methods"`
+	At         time.Time `json:"at"`
+	MeasureID  string    `json:"measure_id"`
 }
 
 // Overview holds the dashboard's front-page figures.
 type Overview struct {
-	Measurements   int
-	Targets        int
-	BlockedTargets int
-	ByMethod       map[string]int // targets currently blocked by each method
-	Timeline       []DayCount     // last 30 days
+	Measurements   int            `json:"measurements"`
+	Targets        int            `json:"targets"`
+	BlockedTargets int            `json:"blocked_targets"`
+	ByMethod       map[string]int `json:"by_method"` // targets currently blocked by each method
+	Timeline       []DayCount     `json:"timeline"`  // last 30 days
 }
 
 // Token is a probe upload token, without its secret.
 type Token struct {
-	Name      string
-	CreatedAt time.Time
-	RevokedAt *time.Time
-	LastUsed  *time.Time
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	LastUsed  *time.Time `json:"last_used,omitempty"`
 }
 
 // QueueItem is a target queued for measurement.
 type QueueItem struct {
-	ID          int64
-	Target      string
-	RequestedBy string
-	RequestedAt time.Time
-	TakenBy     string
+	ID          int64     `json:"id"`
+	Target      string    `json:"target"`
+	RequestedBy string    `json:"requested_by"`
+	RequestedAt time.Time `json:"requested_at"`
+	TakenBy     string    `json:"taken_by"`
 }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/model"
+	"github.com/firewatch/firewatch/internal/netx"
+	"github.com/firewatch/firewatch/internal/probe"
+	"github.com/firewatch/firewatch/internal/runner"
+	"github.com/firewatch/firewatch/internal/target"
+	"github.com/spf13/pflag"
+)
+
+// probeFlags are the flags shared by check and run.
+type probeFlags struct {
+	resolvers []string
+	caFile    string
+	timeout   time.Duration
+}
+
+func (f *probeFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&f.resolvers, "resolver", nil, "DNS resolver: udp://IP:PORT, tcp://IP:PORT or https://HOST/dns-query (repeatable; default: the system's)")
+	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of trust roots to use instead of the system's")
+	fs.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "timeout of each network step")
+}
+
+// network builds the probe's network from the flags and FIREWATCH_ROUTABLE.
+func (f *probeFlags) network() (*netx.Network, error) {
+	n := &netx.Network{}
+	if f.caFile != "" {
+		pool, err := netx.LoadRootCAs(f.caFile)
+		if err != nil {
+			return nil, err
+		}
+		n.RootCAs = pool
+	}
+	if v := os.Getenv("FIREWATCH_ROUTABLE"); v != "" {
+		r, err := netx.ParseRoutable(v)
+		if err != nil {
+			return nil, fmt.Errorf("FIREWATCH_ROUTABLE: %w", err)
+		}
+		n.Routable = r
+	}
+	return n, nil
+}
+
+// probeConfig builds the probe configuration from the flags.
+func (f *probeFlags) probeConfig() (probe.Config, error) {
+	if f.timeout <= 0 {
+		return probe.Config{}, fmt.Errorf("--timeout %s: must be positive", f.timeout)
+	}
+	n, err := f.network()
+	if err != nil {
+		return probe.Config{}, err
+	}
+	return probe.Config{
+		Network:   n,
+		Resolvers: f.resolvers,
+		Timeout:   f.timeout,
+		Info: model.ProbeInfo{
+			Country:  "ZZ",
+			Software: "firewatch/" + version,
+			Platform: runtime.GOOS + "/" + runtime.GOARCH,
+		},
+	}, nil
+}
+
+// measurer returns the function check and run measure each target with.
+// It is the one place that decides how a target is measured.
+func (f *probeFlags) measurer() (runner.MeasureFunc, error) {
+	cfg, err := f.probeConfig()
+	if err != nil {
+		return nil, err
+	}
+	p, err := probe.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, t target.Target) *model.Measurement {
+		return p.Measure(ctx, t, probe.Extra{})
+	}, nil
+}

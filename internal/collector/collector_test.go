@@ -1,0 +1,86 @@
+package collector_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/collector"
+	"github.com/firewatch/firewatch/internal/store/storetest"
+)
+
+func newCollector(t *testing.T) (*httptest.Server, *storetest.Fake) {
+	t.Helper()
+	st := storetest.New()
+	if _, err := st.Insert(context.Background(), storetest.Sample(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(collector.New(st, collector.Config{AdminPassword: "pw",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	t.Cleanup(srv.Close)
+	return srv, st
+}
+
+func fetch(t *testing.T, u string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestHealthz(t *testing.T) {
+	srv, st := newCollector(t)
+	if code, _, body := fetch(t, srv.URL+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz: %d %q, want 200 ok", code, body)
+	}
+	st.SetFail(errors.New("down"))
+	if code, _, _ := fetch(t, srv.URL+"/healthz"); code != 503 {
+		t.Errorf("healthz with a failing store: %d, want 503", code)
+	}
+}
+
+func TestDashboardAndMetrics(t *testing.T) {
+	srv, _ := newCollector(t)
+	code, hdr, body := fetch(t, srv.URL+"/")
+	if code != 200 || !strings.Contains(body, storetest.TargetMITM) || hdr.Get("Content-Security-Policy") == "" {
+		t.Fatalf("dashboard: status %d", code)
+	}
+	fetch(t, srv.URL+"/target?u=nope")
+	code, _, body = fetch(t, srv.URL+"/metrics")
+	if code != 200 {
+		t.Fatalf("metrics: status %d", code)
+	}
+	for _, want := range []string{
+		`firewatch_http_requests_total{code="200",route="GET /{$}"} 1`,
+		`firewatch_http_requests_total{code="404",route="GET /target"} 1`,
+		"firewatch_http_request_duration_seconds_bucket",
+		"firewatch_measurements_ingested_total",
+		"go_goroutines",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestRunWebhooksWithoutHooksReturns(t *testing.T) {
+	if err := collector.RunWebhooks(context.Background(), storetest.New(), collector.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := collector.RunWebhooks(ctx, storetest.New(), collector.Config{Webhooks: []collector.Webhook{{URL: "ftp://x/"}}})
+	if err == nil {
+		t.Error("an ftp webhook was accepted")
+	}
+}

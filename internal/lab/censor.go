@@ -1,0 +1,44 @@
+package lab
+
+import (
+	"context"
+	"log"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/firewatch/firewatch/internal/lab/censor"
+	"github.com/firewatch/firewatch/internal/lab/scenario"
+)
+
+// censorReadyFile is created in the state directory once the censor's rules
+// are in place.
+const censorReadyFile = "censor.ready"
+
+// runCensor runs the censor engine on r2 between its two interfaces.
+func runCensor(ctx context.Context, dir string, st *State, sc *scenario.Scenario, lg *log.Logger) error {
+	_, rogue, err := LoadCAs(dir)
+	if err != nil {
+		return err
+	}
+	ready := filepath.Join(dir, censorReadyFile)
+	_ = os.Remove(ready)
+	defer os.Remove(ready)
+	lg.Printf("censor on %s: %d rules between %s and %s", CensorNS, len(sc.Censor), CensorInsideIface, CensorOutsideIface)
+	return censor.Run(ctx, censor.Config{
+		Rules:          sc.Censor,
+		Hosts:          sc.Hosts,
+		InsideIface:    CensorInsideIface,
+		OutsideIface:   CensorOutsideIface,
+		InsidePrefixes: []netip.Prefix{InsidePrefix},
+		RogueCA:        rogue,
+		Seed:           st.Seed,
+		Log:            lg.Writer(),
+		Ready: func() {
+			if err := os.WriteFile(ready, []byte("ready\n"), 0o644); err != nil {
+				lg.Printf("ready file: %v", err)
+			}
+			lg.Printf("rules in place")
+		},
+	})
+}

@@ -1,0 +1,462 @@
+// Package censor is the lab's on-path censor. It runs inside the censor
+// router's network namespace, where the kernel keeps forwarding, and adds
+// every technique of a scenario: nftables rules for dropping, throttling and
+// diverting flows to local proxies (TLS MITM, HTTP redirect and block page),
+// and a sniffer (AF_PACKET with a classic BPF filter) that forges DNS answers
+// and TCP resets with a raw IPv4 socket. It needs CAP_NET_ADMIN and
+// CAP_NET_RAW in that namespace and the nft command.
+package censor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/lab/pki"
+	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/miekg/dns"
+)
+
+// Config configures a censor.
+type Config struct {
+	Rules          []scenario.Rule
+	Hosts          []scenario.Host
+	InsideIface    string         // the router's interface toward the censored network
+	OutsideIface   string         // the router's interface toward the internet
+	InsidePrefixes []netip.Prefix // addresses of the inside; empty: whatever arrives on InsideIface
+	RogueCA        *pki.CA        // signs the MITM certificates; required by tls-mitm rules
+	Seed           int64          // seeds the per-query and per-connection probabilities
+	Log            io.Writer      // one line per intervention; nil discards
+	// Ready, when not nil, is called once every rule is in place.
+	Ready func()
+}
+
+// Run installs the censor and serves until ctx is done, then removes
+// everything it installed (nftables table, sockets, proxies).
+func Run(ctx context.Context, cfg Config) error {
+	e, err := newEngine(cfg)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.start(ctx); err != nil {
+		return err
+	}
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
+	return e.loop(ctx)
+}
+
+type engine struct {
+	cfg    Config
+	logMu  sync.Mutex
+	rngMu  sync.Mutex
+	rng    *rand.Rand
+	dns    []scenario.Rule
+	resets []scenario.Rule
+	mitm   []scenario.Rule
+	httpRs []scenario.Rule // http-redirect and http-blockpage
+	byIP   map[netip.Addr]*scenario.Host
+
+	raw      *rawSender
+	sniff    *sniffer
+	nft      *nftSession
+	lns      []net.Listener
+	flows    map[flowKey]*flowState
+	sweptAt  time.Time
+	wg       sync.WaitGroup
+	tableSet bool
+}
+
+type flowKey struct {
+	src, dst     netip.Addr
+	sport, dport uint16
+}
+
+type flowState struct {
+	seen   time.Time
+	exempt bool // the reset rules' probability spared this connection
+}
+
+func newEngine(cfg Config) (*engine, error) {
+	if cfg.InsideIface == "" || cfg.OutsideIface == "" {
+		return nil, errors.New("censor: InsideIface and OutsideIface are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	e := &engine{
+		cfg:   cfg,
+		rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6669726577617463)),
+		byIP:  map[netip.Addr]*scenario.Host{},
+		flows: map[flowKey]*flowState{},
+	}
+	for i := range cfg.Hosts {
+		e.byIP[cfg.Hosts[i].IP] = &cfg.Hosts[i]
+	}
+	for _, r := range cfg.Rules {
+		switch {
+		case r.DNSInject != nil:
+			e.dns = append(e.dns, r)
+		case r.Reset != nil:
+			e.resets = append(e.resets, r)
+		case r.TLSMITM != nil:
+			if cfg.RogueCA == nil {
+				return nil, errors.New("censor: a tls-mitm rule needs RogueCA")
+			}
+			e.mitm = append(e.mitm, r)
+		case r.HTTPRedirect != nil, r.HTTPBlockpage != nil:
+			e.httpRs = append(e.httpRs, r)
+		case r.Drop != nil, r.Throttle != nil:
+		default:
+			return nil, fmt.Errorf("censor: rule of kind %q has no parameters", r.Kind)
+		}
+	}
+	return e, nil
+}
+
+func (e *engine) logf(format string, args ...any) {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	fmt.Fprintf(e.cfg.Log, time.Now().UTC().Format("15:04:05.000")+" "+format+"\n", args...)
+}
+
+// roll draws whether a rule with probability p applies.
+func (e *engine) roll(p float64) bool {
+	if p >= 1 {
+		return true
+	}
+	e.rngMu.Lock()
+	defer e.rngMu.Unlock()
+	return e.rng.Float64() < p
+}
+
+func (e *engine) start(ctx context.Context) error {
+	plan := nftPlan{Inside: e.cfg.InsideIface, Outside: e.cfg.OutsideIface, Rules: e.cfg.Rules}
+	for _, r := range e.dns {
+		if r.DNSInject.Mode == scenario.ModeReplace {
+			plan.DNSReplace = true
+		}
+	}
+	if len(e.resets) > 0 {
+		plan.HoldPorts = []uint16{80, 443}
+	}
+	if len(e.mitm) > 0 {
+		ln, err := net.Listen("tcp4", "0.0.0.0:0")
+		if err != nil {
+			return fmt.Errorf("censor: MITM proxy: %w", err)
+		}
+		e.lns = append(e.lns, ln)
+		plan.MITMPort = ln.Addr().(*net.TCPAddr).Port
+		e.serve(ln, e.serveMITM)
+	}
+	if len(e.httpRs) > 0 {
+		seen := map[netip.Addr]bool{}
+		for _, r := range e.httpRs {
+			hosts := []string{}
+			if r.HTTPRedirect != nil {
+				hosts = r.HTTPRedirect.Hosts
+			} else {
+				hosts = r.HTTPBlockpage.Hosts
+			}
+			for _, h := range hosts {
+				for i := range e.cfg.Hosts {
+					if scenario.MatchesAny(e.cfg.Hosts[i].Names, h) && !seen[e.cfg.Hosts[i].IP] {
+						seen[e.cfg.Hosts[i].IP] = true
+						plan.HTTPAddrs = append(plan.HTTPAddrs, e.cfg.Hosts[i].IP)
+					}
+				}
+			}
+		}
+		if len(plan.HTTPAddrs) > 0 {
+			ln, err := net.Listen("tcp4", "0.0.0.0:0")
+			if err != nil {
+				return fmt.Errorf("censor: HTTP proxy: %w", err)
+			}
+			e.lns = append(e.lns, ln)
+			plan.HTTPPort = ln.Addr().(*net.TCPAddr).Port
+			e.serve(ln, e.serveHTTP)
+		}
+	}
+	if err := nftApply(ctx, ruleset(plan)); err != nil {
+		return err
+	}
+	e.tableSet = true
+	if plan.DNSReplace {
+		s, err := startNFTSession()
+		if err != nil {
+			return err
+		}
+		e.nft = s
+	}
+	if len(e.dns) > 0 || len(e.resets) > 0 {
+		raw, err := openRaw()
+		if err != nil {
+			return err
+		}
+		e.raw = raw
+		prog, err := filterProgram(plan.HoldPorts)
+		if err != nil {
+			return fmt.Errorf("censor: BPF: %w", err)
+		}
+		s, err := openSniffer(e.cfg.InsideIface, prog)
+		if err != nil {
+			return err
+		}
+		e.sniff = s
+	}
+	e.logf("censor up: %d rules on %s -> %s", len(e.cfg.Rules), e.cfg.InsideIface, e.cfg.OutsideIface)
+	return nil
+}
+
+func (e *engine) serve(ln net.Listener, h func(net.Conn)) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go h(c)
+		}
+	}()
+}
+
+func (e *engine) close() {
+	for _, ln := range e.lns {
+		ln.Close()
+	}
+	if e.sniff != nil {
+		e.sniff.close()
+	}
+	if e.raw != nil {
+		e.raw.close()
+	}
+	if e.nft != nil {
+		e.nft.close()
+	}
+	if e.tableSet {
+		if err := nftDeleteTable(); err != nil {
+			e.logf("cleanup: %v", err)
+		}
+	}
+	e.wg.Wait()
+}
+
+func (e *engine) loop(ctx context.Context) error {
+	if e.sniff == nil {
+		<-ctx.Done()
+		return nil
+	}
+	buf := make([]byte, 1<<18)
+	for ctx.Err() == nil {
+		n, err := e.sniff.read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("censor: sniffer: %w", err)
+		}
+		if n == 0 {
+			continue
+		}
+		e.handle(buf[:n])
+	}
+	return nil
+}
+
+func (e *engine) inside(a netip.Addr) bool {
+	if len(e.cfg.InsidePrefixes) == 0 {
+		return true
+	}
+	for _, p := range e.cfg.InsidePrefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// handle processes one sniffed packet from the inside.
+func (e *engine) handle(b []byte) {
+	p, err := parseIPv4(b)
+	if err != nil || !e.inside(p.Src) {
+		return
+	}
+	switch p.Proto {
+	case protoUDP:
+		if p.DstPort == 53 && len(e.dns) > 0 {
+			e.handleDNS(p)
+		}
+	case protoTCP:
+		if len(e.resets) > 0 {
+			e.handleTCP(b, p)
+		}
+	}
+}
+
+var rcodeByName = map[string]int{
+	"noerror": dns.RcodeSuccess, "formerr": dns.RcodeFormatError, "servfail": dns.RcodeServerFailure,
+	"nxdomain": dns.RcodeNameError, "notimp": dns.RcodeNotImplemented, "refused": dns.RcodeRefused,
+}
+
+// forgeDNS builds the forged response to query for rule d, or nil when the
+// query is not a single-question query.
+func forgeDNS(query []byte, d *scenario.DNSInject) ([]byte, string, bool) {
+	var q dns.Msg
+	if err := q.Unpack(query); err != nil || q.Response || len(q.Question) != 1 || q.Opcode != dns.OpcodeQuery {
+		return nil, "", false
+	}
+	qn := q.Question[0]
+	if !d.Matches(qn.Name) {
+		return nil, qn.Name, false
+	}
+	var r dns.Msg
+	r.SetReply(&q)
+	r.RecursionAvailable = true
+	r.Rcode = rcodeByName[d.Rcode]
+	for _, a := range d.Answers {
+		hdr := dns.RR_Header{Name: qn.Name, Class: dns.ClassINET, Ttl: 300}
+		switch {
+		case a.Is4() && qn.Qtype == dns.TypeA:
+			hdr.Rrtype = dns.TypeA
+			r.Answer = append(r.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})
+		case a.Is6() && qn.Qtype == dns.TypeAAAA:
+			hdr.Rrtype = dns.TypeAAAA
+			r.Answer = append(r.Answer, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
+		}
+	}
+	out, err := r.Pack()
+	if err != nil {
+		return nil, qn.Name, false
+	}
+	return out, qn.Name, true
+}
+
+func (e *engine) handleDNS(p Packet) {
+	for _, r := range e.dns {
+		resp, name, ok := forgeDNS(p.Payload, r.DNSInject)
+		if name == "" {
+			return // not a query
+		}
+		if !ok {
+			continue
+		}
+		if !e.roll(r.P()) {
+			e.logf("dns-inject %s spared (probability) %s:%d -> %s", name, p.Src, p.SrcPort, p.Dst)
+			return
+		}
+		if r.DNSInject.Mode == scenario.ModeReplace && e.nft != nil {
+			if err := e.nft.replaceFlow(netip.AddrPortFrom(p.Src, p.SrcPort), p.Dst, 10*time.Second); err != nil {
+				e.logf("dns-inject replace: %v", err)
+			}
+		}
+		pkt := buildUDP(p.Dst, 53, p.Src, p.SrcPort, 64, uint16(p.SrcPort^0x5a5a), resp)
+		if err := e.raw.send(pkt, p.Src); err != nil {
+			e.logf("dns-inject send: %v", err)
+			return
+		}
+		e.logf("dns-inject %s %s %s:%d -> %s", strings.TrimSuffix(name, "."), r.DNSInject.Mode, p.Src, p.SrcPort, p.Dst)
+		return
+	}
+}
+
+func (e *engine) handleTCP(b []byte, p Packet) {
+	k := flowKey{p.Src, p.Dst, p.SrcPort, p.DstPort}
+	now := time.Now()
+	if now.Sub(e.sweptAt) > 10*time.Second {
+		for fk, st := range e.flows {
+			if now.Sub(st.seen) > 2*time.Minute {
+				delete(e.flows, fk)
+			}
+		}
+		e.sweptAt = now
+	}
+	if p.Flags&(tcpSYN|tcpFIN|tcpRST) != 0 && len(p.Payload) == 0 {
+		delete(e.flows, k)
+		return
+	}
+	if len(p.Payload) == 0 {
+		return
+	}
+	st, ok := e.flows[k]
+	held := !ok // the kernel held the first payload packet of the flow
+	if !ok {
+		st = &flowState{}
+		e.flows[k] = st
+	}
+	st.seen = now
+	kw, where, rule := e.matchReset(p.Payload)
+	if rule != nil && held {
+		st.exempt = !e.roll(rule.P())
+	}
+	if rule != nil && !st.exempt {
+		e.injectResets(p, held)
+		e.logf("reset %q in %s %s:%d -> %s:%d", kw, where, p.Src, p.SrcPort, p.Dst, p.DstPort)
+		return
+	}
+	if held {
+		pkt := make([]byte, len(b))
+		copy(pkt, b)
+		if refreshForForward(pkt) {
+			if err := e.raw.send(pkt, p.Dst); err != nil {
+				e.logf("reinject: %v", err)
+			}
+		}
+	}
+}
+
+// matchReset returns the keyword, where it was found and the reset rule
+// matching a TCP payload, if any.
+func (e *engine) matchReset(payload []byte) (string, string, *scenario.Rule) {
+	var line, host, sni string
+	isHTTP, isTLS := false, false
+	if l, h, ok := httpRequestParts(payload); ok {
+		line, host, isHTTP = l, h, true
+	} else if s, err := parseSNI(payload); err == nil {
+		sni, isTLS = s, true
+	}
+	if !isHTTP && !isTLS {
+		return "", "", nil
+	}
+	for i := range e.resets {
+		r := &e.resets[i]
+		if isHTTP && r.Reset.Has("http") {
+			if kw, ok := matchKeyword(r.Reset.Keywords, line, host); ok {
+				return kw, "http", r
+			}
+		}
+		if isTLS && r.Reset.Has("sni") {
+			if kw, ok := matchKeyword(r.Reset.Keywords, sni); ok {
+				return kw, "sni", r
+			}
+		}
+	}
+	return "", "", nil
+}
+
+// injectResets sends RSTs to both ends of the connection p belongs to. When
+// held, p never reached the server, so the server expects p.Seq.
+func (e *engine) injectResets(p Packet, held bool) {
+	seqToServer := p.Seq
+	if !held {
+		seqToServer = p.Seq + uint32(len(p.Payload))
+	}
+	toServer := buildTCP(p.Src, p.SrcPort, p.Dst, p.DstPort, seqToServer, p.Ack, tcpRST|tcpACK, 0, 64, nil)
+	toClient := buildTCP(p.Dst, p.DstPort, p.Src, p.SrcPort, p.Ack, p.Seq+uint32(len(p.Payload)), tcpRST|tcpACK, 0, 64, nil)
+	if err := e.raw.send(toClient, p.Src); err != nil {
+		e.logf("reset send: %v", err)
+	}
+	if err := e.raw.send(toServer, p.Dst); err != nil {
+		e.logf("reset send: %v", err)
+	}
+}

@@ -1,0 +1,313 @@
+package censor
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// dnsAnswers sends one query from the client namespace to server and returns
+// every response that arrives within wait, in order.
+func dnsAnswers(t *testing.T, server, name string, wait time.Duration) []*dns.Msg {
+	t.Helper()
+	var pc net.PacketConn
+	if err := inNS(nsClient, func() (err error) { pc, err = net.ListenPacket("udp4", "0.0.0.0:0"); return }); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var q dns.Msg
+	q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	b, _ := q.Pack()
+	dst := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(server))
+	if _, err := pc.WriteTo(b, dst); err != nil {
+		t.Fatal(err)
+	}
+	var out []*dns.Msg
+	deadline := time.Now().Add(wait)
+	buf := make([]byte, 1500)
+	for {
+		pc.SetReadDeadline(deadline)
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return out
+			}
+			continue // e.g. ICMP port unreachable
+		}
+		var m dns.Msg
+		if m.Unpack(buf[:n]) == nil && m.Id == q.Id {
+			out = append(out, &m)
+		}
+	}
+}
+
+func firstA(m *dns.Msg) string {
+	for _, rr := range m.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			return a.A.String()
+		}
+	}
+	return ""
+}
+
+func TestLabDNS(t *testing.T) {
+	labFixture(t)
+	cases := []struct {
+		name, server, qname string
+		want                []string // first A (or rcode name) of each answer, in order
+	}{
+		{"race", "203.0.113.53:53", "www.facebook.com", []string{"203.0.113.50", genuineAnswer}},
+		{"clean", "203.0.113.53:53", "clean.example", []string{genuineAnswer}},
+		{"nxdomain race", "203.0.113.53:53", "youtube.com", []string{"NXDOMAIN", genuineAnswer}},
+		{"replace", "203.0.113.53:53", "replace.example", []string{"127.0.0.2"}},
+		{"no dns server", "203.0.113.54:53", "facebook.com", []string{"203.0.113.50"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			msgs := dnsAnswers(t, c.server, c.qname, 400*time.Millisecond)
+			var got []string
+			for _, m := range msgs {
+				if m.Rcode != dns.RcodeSuccess {
+					got = append(got, dns.RcodeToString[m.Rcode])
+				} else {
+					got = append(got, firstA(m))
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Fatalf("got answers %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestLabDropTimesOut(t *testing.T) {
+	labFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := dialIn(ctx, nsClient, "tcp4", "203.0.113.30:80")
+	if err == nil {
+		c.Close()
+		t.Fatal("connected to a blackholed address")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("got %v, want a timeout", err)
+		}
+	}
+}
+
+func TestLabReset(t *testing.T) {
+	labFixture(t)
+	hc := clientHTTP()
+	t.Run("clean http passes", func(t *testing.T) {
+		resp, err := hc.Get("http://203.0.113.91/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "genuine") {
+			t.Fatalf("got %q", b)
+		}
+	})
+	t.Run("http host keyword", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := dialIn(ctx, nsClient, "tcp4", "203.0.113.90:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: www.falun.example\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		b, err := io.ReadAll(c)
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("got %q, %v; want connection reset", b, err)
+		}
+	})
+	t.Run("sni keyword", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := dialIn(ctx, nsClient, "tcp4", "203.0.113.90:443")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		tc := tls.Client(c, &tls.Config{ServerName: "www.falun.example", InsecureSkipVerify: true})
+		tc.SetDeadline(time.Now().Add(3 * time.Second))
+		err = tc.Handshake()
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("got %v, want connection reset", err)
+		}
+	})
+	t.Run("clean sni passes", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := dialIn(ctx, nsClient, "tcp4", "203.0.113.91:443")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		tc := tls.Client(c, &tls.Config{ServerName: "clean.example", RootCAs: fix.public.Pool()})
+		tc.SetDeadline(time.Now().Add(3 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// tlsChain dials addr from the client and returns the presented chain.
+func tlsChain(t *testing.T, addr, name string) []*x509.Certificate {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := dialIn(ctx, nsClient, "tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tc := tls.Client(c, &tls.Config{ServerName: name, InsecureSkipVerify: true})
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	return tc.ConnectionState().PeerCertificates
+}
+
+func verifiesWith(chain []*x509.Certificate, name string, pool *x509.CertPool) bool {
+	_, err := chain[0].Verify(x509.VerifyOptions{DNSName: name, Roots: pool})
+	return err == nil
+}
+
+func TestLabMITM(t *testing.T) {
+	f := labFixture(t)
+	t.Run("993 rogue", func(t *testing.T) {
+		chain := tlsChain(t, "203.0.113.20:993", "mail.example")
+		if verifiesWith(chain, "mail.example", f.public.Pool()) || !verifiesWith(chain, "mail.example", f.rogue.Pool()) {
+			t.Fatalf("chain on 993 issued by %q, want the rogue CA", chain[0].Issuer)
+		}
+	})
+	t.Run("443 genuine", func(t *testing.T) {
+		chain := tlsChain(t, "203.0.113.20:443", "mail.example")
+		if !verifiesWith(chain, "mail.example", f.public.Pool()) {
+			t.Fatalf("chain on 443 issued by %q, want the public CA", chain[0].Issuer)
+		}
+	})
+	t.Run("143 starttls rogue", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := dialIn(ctx, nsClient, "tcp4", "203.0.113.20:143")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		r := bufio.NewReader(c)
+		if l, _ := r.ReadString('\n'); !strings.Contains(l, "genuine ready") {
+			t.Fatalf("got greeting %q", l)
+		}
+		io.WriteString(c, "a1 STARTTLS\r\n")
+		if l, _ := r.ReadString('\n'); !strings.HasPrefix(l, "a1 OK") {
+			t.Fatalf("got %q, want a1 OK", l)
+		}
+		tc := tls.Client(c, &tls.Config{ServerName: "mail.example", InsecureSkipVerify: true})
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		chain := tc.ConnectionState().PeerCertificates
+		if !verifiesWith(chain, "mail.example", f.rogue.Pool()) {
+			t.Fatalf("STARTTLS chain issued by %q, want the rogue CA", chain[0].Issuer)
+		}
+		io.WriteString(tc, "a2 NOOP\r\n")
+		if l, _ := bufio.NewReader(tc).ReadString('\n'); !strings.Contains(l, "a2 OK NOOP genuine") {
+			t.Fatalf("got %q after TLS, want the genuine server's answer", l)
+		}
+	})
+}
+
+func TestLabHTTP(t *testing.T) {
+	labFixture(t)
+	hc := clientHTTP()
+	t.Run("redirect", func(t *testing.T) {
+		req, _ := newRequest("http://203.0.113.61/", "www.example.org")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 302 || resp.Header.Get("Location") != "http://warning.example/" {
+			t.Fatalf("got %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+	t.Run("blockpage", func(t *testing.T) {
+		req, _ := newRequest("http://203.0.113.62/", "www.example.net")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 451 || !strings.Contains(string(b), "<title>Blocked</title>") {
+			t.Fatalf("got %d %q", resp.StatusCode, b)
+		}
+	})
+	t.Run("other host on a diverted address is relayed", func(t *testing.T) {
+		req, _ := newRequest("http://203.0.113.62/", "other.example")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "genuine other.example") {
+			t.Fatalf("got %d %q", resp.StatusCode, b)
+		}
+	})
+}
+
+func TestLabThrottle(t *testing.T) {
+	labFixture(t)
+	hc := clientHTTP()
+	fetch := func(url string) time.Duration {
+		start := time.Now()
+		resp, err := hc.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != 100000 {
+			t.Fatalf("got %d bytes, %v", n, err)
+		}
+		return time.Since(start)
+	}
+	fast := fetch("http://203.0.113.71/big?n=100000")
+	slow := fetch("http://203.0.113.70/big?n=100000")
+	t.Logf("100 kB unthrottled %v, throttled to 400kbps %v", fast, slow)
+	if slow < time.Second || slow < 10*fast {
+		t.Fatalf("throttled transfer took %v, unthrottled %v: want far slower", slow, fast)
+	}
+}
+
+func newRequest(url, host string) (*http.Request, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Host = host
+	return req, nil
+}

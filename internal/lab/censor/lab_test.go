@@ -1,0 +1,497 @@
+package censor
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/lab/pki"
+	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
+)
+
+// The namespace tests build this chain (prefix fwct-, TEST-NET only):
+//
+//	fwct-c (client 198.51.100.2) -- fwct-r (censor: r0 198.51.100.1, r1 192.0.2.1) -- fwct-s (servers 192.0.2.2, 203.0.113.0/24 on lo)
+const (
+	nsClient = "fwct-c"
+	nsCensor = "fwct-r"
+	nsServer = "fwct-s"
+	envLab   = "FIREWATCH_LAB_TESTS"
+	envChild = "FWCT_CENSOR_CHILD"
+)
+
+// labScenario is the scenario the namespace tests run the censor with.
+const labScenario = `name: censor-test
+hosts:
+  - {names: [dns.example], ip: 203.0.113.53, services: [dns]}
+  - {names: [fast-dns.example], ip: 203.0.113.55, services: [dns]}
+  - {names: [nodns.example], ip: 203.0.113.54, services: [http]}
+  - {names: [www.facebook.com, facebook.com], ip: 203.0.113.40, services: [http]}
+  - {names: [unrelated.example], ip: 203.0.113.50, services: [http]}
+  - {names: [www.youtube.com, youtube.com], ip: 203.0.113.60, services: [http]}
+  - {names: [replace.example], ip: 203.0.113.64, services: [http]}
+  - {names: [mail.example], ip: 203.0.113.20, services: [imap, imaps, https]}
+  - {names: [www.example.org], ip: 203.0.113.61, services: [http]}
+  - {names: [www.example.net], ip: 203.0.113.62, services: [http]}
+  - {names: [warning.example], ip: 203.0.113.63, services: [http]}
+  - {names: [slow.example], ip: 203.0.113.70, services: [http]}
+  - {names: [fast.example], ip: 203.0.113.71, services: [http]}
+  - {names: [blackhole.example], ip: 203.0.113.30, services: [http]}
+  - {names: [www.falun.example], ip: 203.0.113.90, services: [http, https]}
+  - {names: [clean.example], ip: 203.0.113.91, services: [http, https]}
+censor:
+  - dns-inject: {names: [facebook.com], answers: [203.0.113.50], mode: race}
+  - dns-inject: {names: [youtube.com], rcode: nxdomain}
+  - dns-inject: {names: [replace.example], answers: [127.0.0.2], mode: replace}
+  - drop: {ips: [203.0.113.30]}
+  - reset: {keywords: [falun], where: [http, sni]}
+  - tls-mitm: {ips: [203.0.113.20], ports: [993, 143], ca: rogue}
+  - http-redirect: {hosts: [www.example.org], to: "http://warning.example/"}
+  - http-blockpage: {hosts: [www.example.net], status: 451, title: "Blocked", body: "Not here"}
+  - throttle: {ips: [203.0.113.70], rate: 400kbps}
+`
+
+const genuineAnswer = "203.0.113.99"
+
+// fixture is the shared mini topology of one test binary.
+type fixture struct {
+	dir            string
+	public, rogue  *pki.CA
+	censor         *exec.Cmd
+	censorLog      *os.File
+	err            error
+	bigFile        []byte
+	closers        []io.Closer
+	stopCensorOnce sync.Once
+}
+
+var (
+	fixOnce sync.Once
+	fix     *fixture
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envChild) != "" {
+		os.Exit(censorChild())
+	}
+	code := m.Run()
+	if fix != nil {
+		fix.teardown()
+	}
+	os.Exit(code)
+}
+
+// censorChild runs the censor inside the namespace it was started in.
+func censorChild() int {
+	dir := os.Getenv(envChild)
+	s, err := scenario.Load(filepath.Join(dir, "scenario.yaml"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	rogue, err := pki.LoadOrCreate(dir, "rogue")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	err = Run(ctx, Config{
+		Rules: s.Censor, Hosts: s.Hosts, InsideIface: "r0", OutsideIface: "r1",
+		InsidePrefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
+		RogueCA:        rogue, Seed: 1, Log: os.Stderr,
+		Ready: func() { fmt.Println("ready") },
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	go func() { <-ch; cancel() }()
+	return ctx, cancel
+}
+
+func run(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// removeLeftovers deletes every fwct- namespace.
+func removeLeftovers() {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && strings.HasPrefix(f[0], "fwct-") {
+			exec.Command("ip", "netns", "del", f[0]).Run()
+		}
+	}
+}
+
+// labFixture brings the namespaces up once per test binary, or skips.
+func labFixture(t testing.TB) *fixture {
+	t.Helper()
+	if os.Getenv(envLab) == "" {
+		t.Skipf("namespace test: set %s=1 (needs root, ip and nft) to run it", envLab)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("namespace test: needs root")
+	}
+	fixOnce.Do(func() {
+		fix = &fixture{}
+		fix.err = fix.setup()
+	})
+	if fix.err != nil {
+		t.Fatalf("lab setup: %v", fix.err)
+	}
+	return fix
+}
+
+func (f *fixture) setup() error {
+	removeLeftovers()
+	for _, tool := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not installed (apt-get install -y iproute2 nftables)", tool)
+		}
+	}
+	dir, err := os.MkdirTemp("", "fwct-")
+	if err != nil {
+		return err
+	}
+	f.dir = dir
+	cmds := [][]string{
+		{"ip", "netns", "add", nsClient}, {"ip", "netns", "add", nsCensor}, {"ip", "netns", "add", nsServer},
+		{"ip", "link", "add", "c0", "netns", nsClient, "type", "veth", "peer", "name", "r0", "netns", nsCensor},
+		{"ip", "link", "add", "r1", "netns", nsCensor, "type", "veth", "peer", "name", "s0", "netns", nsServer},
+		{"ip", "-n", nsClient, "addr", "add", "198.51.100.2/24", "dev", "c0"},
+		{"ip", "-n", nsCensor, "addr", "add", "198.51.100.1/24", "dev", "r0"},
+		{"ip", "-n", nsCensor, "addr", "add", "192.0.2.1/24", "dev", "r1"},
+		{"ip", "-n", nsServer, "addr", "add", "192.0.2.2/24", "dev", "s0"},
+		{"ip", "-n", nsClient, "link", "set", "lo", "up"}, {"ip", "-n", nsCensor, "link", "set", "lo", "up"}, {"ip", "-n", nsServer, "link", "set", "lo", "up"},
+		{"ip", "-n", nsClient, "link", "set", "c0", "up"}, {"ip", "-n", nsCensor, "link", "set", "r0", "up"},
+		{"ip", "-n", nsCensor, "link", "set", "r1", "up"}, {"ip", "-n", nsServer, "link", "set", "s0", "up"},
+		{"ip", "-n", nsClient, "route", "add", "default", "via", "198.51.100.1"},
+		{"ip", "-n", nsServer, "route", "add", "default", "via", "192.0.2.1"},
+		{"ip", "-n", nsCensor, "route", "add", "203.0.113.0/24", "via", "192.0.2.2"},
+		{"ip", "netns", "exec", nsCensor, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+		{"ip", "-n", nsServer, "addr", "add", "203.0.113.0/24", "dev", "lo"},
+	}
+	for _, c := range cmds {
+		if err := run(c...); err != nil {
+			return err
+		}
+	}
+	if f.public, err = pki.LoadOrCreate(dir, "public"); err != nil {
+		return err
+	}
+	if f.rogue, err = pki.LoadOrCreate(dir, "rogue"); err != nil {
+		return err
+	}
+	if err := f.startServers(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "scenario.yaml"), []byte(labScenario), 0o644); err != nil {
+		return err
+	}
+	if _, err := scenario.Parse("scenario.yaml", []byte(labScenario)); err != nil {
+		return err
+	}
+	return f.startCensor()
+}
+
+func (f *fixture) startCensor() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logf, err := os.Create(filepath.Join(f.dir, "censor.log"))
+	if err != nil {
+		return err
+	}
+	f.censorLog = logf
+	cmd := exec.Command("ip", "netns", "exec", nsCensor, exe)
+	cmd.Env = append(os.Environ(), envChild+"="+f.dir)
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	f.censor = cmd
+	ready := make(chan bool, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		ready <- strings.TrimSpace(line) == "ready"
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			b, _ := os.ReadFile(logf.Name())
+			return fmt.Errorf("censor did not start: %s", b)
+		}
+	case <-time.After(20 * time.Second):
+		return fmt.Errorf("censor did not start within 20s")
+	}
+	return nil
+}
+
+func (f *fixture) stopCensor() {
+	f.stopCensorOnce.Do(func() {
+		if f.censor == nil {
+			return
+		}
+		f.censor.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { f.censor.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			f.censor.Process.Kill()
+			<-done
+		}
+	})
+}
+
+func (f *fixture) teardown() {
+	f.stopCensor()
+	for _, c := range f.closers {
+		c.Close()
+	}
+	removeLeftovers()
+	if f.censorLog != nil {
+		f.censorLog.Close()
+	}
+	if f.dir != "" {
+		os.RemoveAll(f.dir)
+	}
+}
+
+// inNS runs fn on an OS thread switched into namespace ns; sockets created
+// by fn stay in that namespace.
+func inNS(ns string, fn func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	target, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		return err
+	}
+	defer func() {
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			panic("cannot return to the original network namespace: " + err.Error())
+		}
+	}()
+	return fn()
+}
+
+func listenIn(ns, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := inNS(ns, func() (err error) { ln, err = net.Listen("tcp4", addr); return })
+	return ln, err
+}
+
+func dialIn(ctx context.Context, ns, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := inNS(ns, func() (err error) {
+		d := net.Dialer{}
+		c, err = d.DialContext(ctx, network, addr)
+		return
+	})
+	return c, err
+}
+
+// clientHTTP is an HTTP client dialing from the client namespace, not following redirects.
+func clientHTTP() *http.Client {
+	return &http.Client{
+		Timeout: 20 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return dialIn(ctx, nsClient, "tcp4", addr)
+			},
+			DisableKeepAlives: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func (f *fixture) startServers() error {
+	f.bigFile, _ = io.ReadAll(scenario.FileBytes("big", 1<<20))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "genuine %s\n", r.Host)
+	})
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		n := len(f.bigFile)
+		if s := r.URL.Query().Get("n"); s != "" {
+			fmt.Sscan(s, &n)
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(n))
+		for n > 0 {
+			k := min(n, len(f.bigFile))
+			if _, err := w.Write(f.bigFile[:k]); err != nil {
+				return
+			}
+			n -= k
+		}
+	})
+	// HTTP on every 203.0.113.x (lo holds the /24)
+	ln, err := listenIn(nsServer, "0.0.0.0:80")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(ln)
+	f.closers = append(f.closers, hs)
+	// HTTPS and implicit-TLS IMAP with certificates of the public CA
+	tlsCfg := &tls.Config{GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		name := hi.ServerName
+		if name == "" {
+			name = "mail.example"
+		}
+		c, err := f.public.Leaf([]string{name}, nil)
+		return &c, err
+	}}
+	ln443, err := listenIn(nsServer, "0.0.0.0:443")
+	if err != nil {
+		return err
+	}
+	hss := &http.Server{Handler: mux}
+	go hss.Serve(tls.NewListener(ln443, tlsCfg))
+	f.closers = append(f.closers, hss)
+	ln993, err := listenIn(nsServer, "0.0.0.0:993")
+	if err != nil {
+		return err
+	}
+	f.closers = append(f.closers, ln993)
+	go serveLoop(ln993, func(c net.Conn) { imapSession(tls.Server(c, tlsCfg), nil) })
+	ln143, err := listenIn(nsServer, "0.0.0.0:143")
+	if err != nil {
+		return err
+	}
+	f.closers = append(f.closers, ln143)
+	go serveLoop(ln143, func(c net.Conn) { imapSession(c, tlsCfg) })
+	// DNS: a slow resolver (50 ms, so that a forged answer wins the race) and a fast one
+	for _, s := range []struct {
+		addr  string
+		delay time.Duration
+	}{{"203.0.113.53:53", 50 * time.Millisecond}, {"203.0.113.55:53", 0}} {
+		var pc net.PacketConn
+		if err := inNS(nsServer, func() (err error) { pc, err = net.ListenPacket("udp4", s.addr); return }); err != nil {
+			return err
+		}
+		f.closers = append(f.closers, pc)
+		go serveDNS(pc, s.delay)
+	}
+	return nil
+}
+
+func serveLoop(ln net.Listener, h func(net.Conn)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go h(c)
+	}
+}
+
+// imapSession is a tiny IMAP server: greeting, STARTTLS (when cfg is set),
+// NOOP and LOGOUT.
+func imapSession(c net.Conn, cfg *tls.Config) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "* OK IMAP4rev1 genuine ready\r\n")
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			io.WriteString(c, "* BAD\r\n")
+			continue
+		}
+		switch strings.ToUpper(f[1]) {
+		case "STARTTLS":
+			if cfg == nil {
+				io.WriteString(c, f[0]+" BAD already TLS\r\n")
+				continue
+			}
+			io.WriteString(c, f[0]+" OK Begin TLS negotiation now\r\n")
+			tc := tls.Server(c, cfg)
+			if tc.Handshake() != nil {
+				return
+			}
+			c, r, cfg = tc, bufio.NewReader(tc), nil
+		case "LOGOUT":
+			io.WriteString(c, "* BYE\r\n"+f[0]+" OK LOGOUT completed\r\n")
+			return
+		default:
+			io.WriteString(c, f[0]+" OK "+strings.ToUpper(f[1])+" genuine\r\n")
+		}
+	}
+}
+
+// serveDNS answers every A query with genuineAnswer after delay.
+func serveDNS(pc net.PacketConn, delay time.Duration) {
+	buf := make([]byte, 1500)
+	for {
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		var q dns.Msg
+		if q.Unpack(buf[:n]) != nil || len(q.Question) != 1 {
+			continue
+		}
+		var r dns.Msg
+		r.SetReply(&q)
+		if q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A " + genuineAnswer)
+			r.Answer = append(r.Answer, rr)
+		}
+		out, _ := r.Pack()
+		if delay == 0 {
+			pc.WriteTo(out, addr)
+			continue
+		}
+		time.AfterFunc(delay, func() { pc.WriteTo(out, addr) })
+	}
+}

@@ -1,0 +1,203 @@
+package censor
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/lab/scenario"
+)
+
+// TableName is the nftables table (family inet) the censor owns in its namespace.
+const TableName = "firewatch_censor"
+
+// Conntrack mark bits the ruleset uses.
+const (
+	markHeld     = 0x1 // the flow's first payload packet was held for inspection
+	markRuleBase = 8   // bit markRuleBase+i: probabilistic rule i applies to this flow
+)
+
+// nftPlan is what the ruleset needs to know besides the rules.
+type nftPlan struct {
+	Inside, Outside string
+	Rules           []scenario.Rule
+	MITMPort        int // local port of the TLS MITM proxy; 0 when none
+	HTTPPort        int // local port of the HTTP proxy; 0 when none
+	HTTPAddrs       []netip.Addr
+	HoldPorts       []uint16 // ports whose first payload packet is held (reset rules)
+	DNSReplace      bool
+}
+
+func setOf[T any](xs []T) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return "{ " + strings.Join(s, ", ") + " }"
+}
+
+// percent turns a probability into the threshold of `numgen random mod 100 < N`.
+func percent(p float64) int {
+	n := int(p*100 + 0.5)
+	if n < 0 {
+		n = 0
+	}
+	if n > 100 {
+		n = 100
+	}
+	return n
+}
+
+// ruleset renders the nftables script installing the censor's kernel rules.
+// It starts by deleting the table, so applying it twice is harmless.
+func ruleset(p nftPlan) string {
+	var b strings.Builder
+	q := func(s string) string { return fmt.Sprintf("%q", s) }
+	fmt.Fprintf(&b, "table inet %s {}\ndelete table inet %s\n", TableName, TableName)
+	fmt.Fprintf(&b, "table inet %s {\n", TableName)
+	fmt.Fprintf(&b, "  set dns_replace { type ipv4_addr . inet_service . ipv4_addr; flags timeout; }\n")
+	fmt.Fprintf(&b, "  chain forward {\n    type filter hook forward priority filter; policy accept;\n")
+	if p.DNSReplace {
+		fmt.Fprintf(&b, "    iifname %s udp sport 53 ip daddr . udp dport . ip saddr @dns_replace drop\n", q(p.Outside))
+	}
+	if len(p.HoldPorts) > 0 {
+		// Hold the first TCP packet carrying payload of every inside flow to
+		// these ports: userspace inspects it and re-injects it or resets the flow.
+		for doff := 5; doff <= 15; doff++ {
+			fmt.Fprintf(&b, "    iifname %s ip hdrlength 5 tcp dport %s tcp doff %d ip length > %d ct mark and 0x%x == 0 ct mark set ct mark or 0x%x drop\n",
+				q(p.Inside), setOf(p.HoldPorts), doff, 20+4*doff, markHeld, markHeld)
+		}
+	}
+	for i, r := range p.Rules {
+		var ips []netip.Addr
+		var ports []uint16
+		var limit string
+		switch {
+		case r.Drop != nil:
+			ips, ports = r.Drop.IPs, r.Drop.Ports
+		case r.Throttle != nil:
+			ips = r.Throttle.IPs
+			bytesPerSec := max(r.Throttle.Rate/8, 1)
+			burst := max(bytesPerSec/4, 4*1514)
+			limit = fmt.Sprintf("limit rate over %d bytes/second burst %d bytes ", bytesPerSec, burst)
+		default:
+			continue
+		}
+		dport, sport := "", ""
+		if len(ports) > 0 {
+			dport = "meta l4proto { tcp, udp } th dport " + setOf(ports) + " "
+			sport = "meta l4proto { tcp, udp } th sport " + setOf(ports) + " "
+		}
+		cond := ""
+		if r.P() < 1 {
+			bit := 1 << (markRuleBase + i)
+			fmt.Fprintf(&b, "    ct state new ip daddr %s %snumgen random mod 100 < %d ct mark set ct mark or 0x%x\n",
+				setOf(ips), dport, percent(r.P()), bit)
+			cond = fmt.Sprintf("ct mark and 0x%x == 0x%x ", bit, bit)
+		}
+		fmt.Fprintf(&b, "    ip daddr %s %s%s%sdrop\n", setOf(ips), dport, cond, limit)
+		fmt.Fprintf(&b, "    ip saddr %s %s%s%sdrop\n", setOf(ips), sport, cond, limit)
+	}
+	fmt.Fprintf(&b, "  }\n")
+	fmt.Fprintf(&b, "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n")
+	for _, r := range p.Rules {
+		if r.TLSMITM == nil || p.MITMPort == 0 {
+			continue
+		}
+		prob := ""
+		if r.P() < 1 {
+			prob = fmt.Sprintf("numgen random mod 100 < %d ", percent(r.P()))
+		}
+		fmt.Fprintf(&b, "    iifname %s ip daddr %s tcp dport %s %sredirect to :%d\n",
+			q(p.Inside), setOf(r.TLSMITM.IPs), setOf(r.TLSMITM.Ports), prob, p.MITMPort)
+	}
+	if p.HTTPPort != 0 && len(p.HTTPAddrs) > 0 {
+		fmt.Fprintf(&b, "    iifname %s ip daddr %s tcp dport 80 redirect to :%d\n", q(p.Inside), setOf(p.HTTPAddrs), p.HTTPPort)
+	}
+	fmt.Fprintf(&b, "  }\n}\n")
+	return b.String()
+}
+
+// nftApply runs an nft script.
+func nftApply(ctx context.Context, script string) error {
+	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("censor: nft: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// nftDeleteTable removes the censor's table; a missing table is not an error.
+func nftDeleteTable() error {
+	return nftApply(context.Background(), fmt.Sprintf("table inet %s {}\ndelete table inet %s\n", TableName, TableName))
+}
+
+// nftSession is a long-running `nft -i` that adds set elements quickly.
+type nftSession struct {
+	mu    sync.Mutex
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	w     *bufio.Writer
+}
+
+func startNFTSession() (*nftSession, error) {
+	cmd := exec.Command("nft", "-i")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("censor: nft -i: %w", err)
+	}
+	return &nftSession{cmd: cmd, stdin: in, w: bufio.NewWriter(in)}, nil
+}
+
+// replaceFlow asks the kernel to drop the genuine DNS answer to client from server.
+func (s *nftSession) replaceFlow(client netip.AddrPort, server netip.Addr, timeout time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(s.w, "add element inet %s dns_replace { %s . %d . %s timeout %dms }\n",
+		TableName, client.Addr(), client.Port(), server, timeout.Milliseconds())
+	return s.w.Flush()
+}
+
+func (s *nftSession) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stdin.Close()
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// sortedPorts returns the union of ports, sorted.
+func sortedPorts(ps ...[]uint16) []uint16 {
+	seen := map[uint16]bool{}
+	var out []uint16
+	for _, l := range ps {
+		for _, p := range l {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

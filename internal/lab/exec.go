@@ -1,0 +1,109 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Vantages.
+const (
+	FromInside  = "inside"
+	FromOutside = "outside"
+)
+
+// ExecSpec is a program to run in a vantage of a running lab.
+type ExecSpec struct {
+	// From is FromInside (default) or FromOutside.
+	From string
+	// Argv is the program and its arguments.
+	Argv []string
+	// Stdin, Stdout, Stderr pass through; nil means the null device.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Env returns the environment a program gets in a vantage: SSL_CERT_FILE
+// (the vantage's trust store), FIREWATCH_ROUTABLE (TEST-NET counts as
+// routable) and FIREWATCH_CONTROL when a control runs.
+func (s *State) Env(from string) []string {
+	env := []string{"FIREWATCH_ROUTABLE=" + Routable, "FIREWATCH_LAB=1"}
+	if from == FromOutside {
+		env = append(env, "SSL_CERT_FILE="+s.Trust.Outside)
+	} else {
+		env = append(env, "SSL_CERT_FILE="+s.Trust.Inside)
+	}
+	if s.ControlURL != "" {
+		env = append(env, "FIREWATCH_CONTROL="+s.ControlURL)
+	}
+	return env
+}
+
+// Namespace returns the namespace of a vantage name.
+func Namespace(from string) (string, error) {
+	switch from {
+	case "", FromInside:
+		return NSInside, nil
+	case FromOutside:
+		return NSOutside, nil
+	}
+	return "", fmt.Errorf("unknown vantage %q: want %s or %s", from, FromInside, FromOutside)
+}
+
+// Exec runs a program in a vantage of the lab in dir and returns its exit
+// status (-1 with an error when it could not be started).
+func Exec(ctx context.Context, dir string, spec ExecSpec) (int, error) {
+	if len(spec.Argv) == 0 {
+		return -1, errors.New("lab exec: no command given (usage: firewatch lab exec [--from inside|outside] -- CMD ARGS...)")
+	}
+	ns, err := Namespace(spec.From)
+	if err != nil {
+		return -1, err
+	}
+	if err := CheckPrivileges(); err != nil {
+		return -1, err
+	}
+	if dir == "" {
+		dir = DefaultStateDir
+	}
+	st, err := LoadState(dir)
+	if err != nil {
+		return -1, err
+	}
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, spec.Argv...)...)
+	cmd.Env = mergeEnv(os.Environ(), st.Env(spec.From))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ee.ExitCode() >= 0 {
+			return ee.ExitCode(), nil
+		}
+		return 128 + 15, nil // killed by a signal
+	}
+	if err != nil {
+		return -1, fmt.Errorf("lab exec: %w", err)
+	}
+	return 0, nil
+}
+
+// mergeEnv returns base with the variables of over replacing those of the same name.
+func mergeEnv(base, over []string) []string {
+	keys := map[string]bool{}
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		keys[k] = true
+	}
+	var out []string
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if !keys[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, over...)
+}

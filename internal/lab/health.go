@@ -1,0 +1,285 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/firewatch/firewatch/internal/lab/services"
+)
+
+// Check is the outcome of one live health check.
+type Check struct {
+	Part   string `json:"part"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// DialIn dials TCP to addr (an IP address and port: names are refused, as
+// resolving them would use the host's resolver) from namespace ns.
+func DialIn(ns, addr string, timeout time.Duration) (net.Conn, error) {
+	if err := literal(addr); err != nil {
+		return nil, err
+	}
+	var c net.Conn
+	err := InNetns(ns, func() error {
+		var err error
+		c, err = net.DialTimeout("tcp", addr, timeout)
+		return err
+	})
+	return c, err
+}
+
+// QueryIn sends one DNS query (type A) for name to server from namespace ns.
+func QueryIn(ns, server, name string, timeout time.Duration) (*dns.Msg, error) {
+	if err := literal(server); err != nil {
+		return nil, err
+	}
+	var conn net.Conn
+	if err := InNetns(ns, func() error {
+		var err error
+		conn, err = net.DialTimeout("udp", server, timeout)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	c := &dns.Client{Timeout: timeout}
+	dc := &dns.Conn{Conn: conn}
+	defer dc.Close()
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	r, _, err := c.ExchangeWithConn(m, dc)
+	return r, err
+}
+
+// literal refuses an address whose host is not an IP address.
+func literal(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return fmt.Errorf("lab: %q is not an IP address (dial lab hosts by address)", host)
+	}
+	return nil
+}
+
+// HTTPClientIn returns an HTTP client whose connections are made from ns.
+func HTTPClientIn(ns string, timeout time.Duration) *http.Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return DialIn(ns, addr, timeout)
+		},
+		DisableKeepAlives: true,
+	}
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// alive reports whether pid runs.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	// A zombie (exited, not yet reaped) is not alive.
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}
+
+// Health runs the live checks of a lab: namespaces, daemons, every
+// service of every host (from the outside vantage), both resolvers and
+// the control.
+func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
+	var out []Check
+	add := func(part string, err error) {
+		c := Check{Part: part, OK: err == nil}
+		if err != nil {
+			c.Detail = err.Error()
+		}
+		out = append(out, c)
+	}
+	have, _ := ListNamespaces(ctx)
+	for _, ns := range st.Namespaces {
+		var err error
+		if !contains(have, ns) {
+			err = fmt.Errorf("missing")
+		}
+		add("namespace "+ns, err)
+	}
+	roles := make([]string, 0, len(st.Daemons))
+	for r := range st.Daemons {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	for _, r := range roles {
+		d := st.Daemons[r]
+		var err error
+		if !alive(d.PID) {
+			err = fmt.Errorf("pid %d not running (log %s)", d.PID, d.Log)
+		}
+		add(fmt.Sprintf("daemon %s (pid %d in %s)", r, d.PID, d.Namespace), err)
+		if r == RoleCensor && err == nil {
+			if _, serr := os.Stat(filepath.Join(filepath.Dir(d.Log), censorReadyFile)); serr != nil {
+				err = fmt.Errorf("rules not in place yet (log %s)", d.Log)
+			}
+			add("censor rules on "+d.Namespace, err)
+		}
+	}
+	const t = 2 * time.Second
+	probeName := ""
+	if sc != nil {
+		for _, h := range sc.Hosts {
+			if probeName == "" && len(h.Names) > 0 {
+				probeName = h.Names[0]
+			}
+			for _, svc := range h.Services {
+				addr := net.JoinHostPort(h.IP.String(), strconv.Itoa(services.Ports[svc]))
+				var err error
+				if svc == "dns" {
+					_, err = QueryIn(NSOutside, addr, h.Names[0], t)
+				} else {
+					var c net.Conn
+					if c, err = DialIn(NSOutside, addr, t); err == nil {
+						c.Close()
+					}
+				}
+				add(fmt.Sprintf("%s %s (%s)", h.Names[0], svc, addr), err)
+			}
+		}
+	}
+	if probeName == "" {
+		probeName = "example.invalid"
+	}
+	dnsCheck := func(ns, server string) error {
+		r, err := QueryIn(ns, server, probeName, t)
+		if err != nil {
+			return err
+		}
+		if r.Rcode == dns.RcodeServerFailure {
+			return fmt.Errorf("SERVFAIL for %s", probeName)
+		}
+		return nil
+	}
+	add("authoritative DNS "+st.Resolvers.Authoritative+" (from outside)", dnsCheck(NSOutside, st.Resolvers.Authoritative))
+	add("public resolver "+st.Resolvers.Public+" (from outside)", dnsCheck(NSOutside, st.Resolvers.Public))
+	add("ISP resolver "+st.Resolvers.ISP+" (from inside, upstream across the censor)", dnsCheck(NSInside, st.Resolvers.ISP))
+	if st.ControlURL != "" {
+		add("control "+st.ControlURL, checkControl(st.ControlURL))
+	}
+	return out
+}
+
+func checkControl(url string) error {
+	resp, err := HTTPClientIn(NSOutside, 2*time.Second).Get(url + "/metrics")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Failed returns the checks that failed.
+func Failed(cs []Check) []Check {
+	var bad []Check
+	for _, c := range cs {
+		if !c.OK {
+			bad = append(bad, c)
+		}
+	}
+	return bad
+}
+
+func waitReady(ctx context.Context, st *State, sc *scenario.Scenario, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		bad := Failed(Health(ctx, st, sc))
+		if len(bad) == 0 {
+			return nil
+		}
+		for _, d := range st.Daemons {
+			if !alive(d.PID) {
+				return fmt.Errorf("lab: daemon in %s exited: %s", d.Namespace, tail(d.Log, 10))
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			var lines []string
+			for _, c := range bad {
+				lines = append(lines, c.Part+": "+c.Detail)
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("lab: not ready after %v:\n  %s", timeout, strings.Join(lines, "\n  "))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// tail returns the last n lines of a file, for error messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return path + ": " + err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return path + ":\n    " + strings.Join(lines, "\n    ")
+}
+
+func startControl(ctx context.Context, dir, exe string, st *State) (string, Daemon, error) {
+	listen := net.JoinHostPort(OutsideAddr.String(), strconv.Itoa(ControlPort))
+	d, err := startDaemon(dir, NSOutside, RoleControl, exe, "control", "--listen", listen, "--lab",
+		"--resolver", "udp://"+st.Resolvers.Public, "--ca-file", st.Trust.Outside)
+	if err != nil {
+		return "", Daemon{}, err
+	}
+	url := "http://" + listen
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if !alive(d.PID) {
+			return "", Daemon{}, fmt.Errorf("exited: %s", tail(d.Log, 5))
+		}
+		if err := checkControl(url); err == nil {
+			return url, d, nil
+		} else if time.Now().After(deadline) || ctx.Err() != nil {
+			killPID(d.PID)
+			return "", Daemon{}, fmt.Errorf("no answer on %s: %v", url, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

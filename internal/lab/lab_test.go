@@ -1,0 +1,299 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+
+	"github.com/miekg/dns"
+)
+
+var (
+	shared     *State
+	sharedErr  error
+	sharedOnce sync.Once
+)
+
+// sharedLab brings the lab up once per test binary with testdata/lab.yaml.
+func sharedLab(t *testing.T) *State {
+	t.Helper()
+	needLab(t)
+	sharedOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		start := time.Now()
+		shared, sharedErr = Up(ctx, Options{Scenario: "testdata/lab.yaml", StateDir: testStateDir, Seed: 1})
+		t.Logf("lab up in %v", time.Since(start).Round(time.Millisecond))
+	})
+	if sharedErr != nil {
+		t.Fatalf("lab up: %v", sharedErr)
+	}
+	return shared
+}
+
+func trustPool(t *testing.T, file string) *x509.CertPool {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		t.Fatalf("%s: no certificates", file)
+	}
+	return p
+}
+
+func vantageTrust(t *testing.T, st *State, ns string) *x509.CertPool {
+	if ns == NSOutside {
+		return trustPool(t, st.Trust.Outside)
+	}
+	return trustPool(t, st.Trust.Inside)
+}
+
+func httpGet(t *testing.T, ns, url string, roots *x509.CertPool) (*http.Response, []byte, error) {
+	t.Helper()
+	c := HTTPClientIn(ns, 5*time.Second)
+	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
+}
+
+func TestLabWebFromBothVantages(t *testing.T) {
+	st := sharedLab(t)
+	for _, ns := range []string{NSInside, NSOutside} {
+		t.Run(ns, func(t *testing.T) {
+			resp, body, err := httpGet(t, ns, "http://203.0.113.11/", nil)
+			if err != nil {
+				t.Fatalf("GET skype.tom.example: %v", err)
+			}
+			if resp.StatusCode != 200 || !bytes.Contains(body, []byte("skype.tom.example")) {
+				t.Errorf("got %d %q, want 200 and a page naming skype.tom.example", resp.StatusCode, body)
+			}
+			// Genuine HTTPS with the lab's public CA, trusted by both vantages.
+			c := HTTPClientIn(ns, 5*time.Second)
+			c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: vantageTrust(t, st, ns), ServerName: "mail.example.com"}
+			r2, err := c.Get("https://203.0.113.20/")
+			if err != nil {
+				t.Fatalf("https mail.example.com: %v", err)
+			}
+			r2.Body.Close()
+			pub := trustPool(t, st.Trust.PublicCA)
+			if _, err := r2.TLS.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pub, DNSName: "mail.example.com"}); err != nil {
+				t.Errorf("https chain does not verify with the public CA alone: %v", err)
+			}
+		})
+	}
+}
+
+func TestLabInsideRedirect(t *testing.T) {
+	sharedLab(t)
+	resp, _, err := httpGet(t, NSInside, "http://203.0.113.10/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "http://skype.tom.example/" {
+		t.Errorf("inside: got %d Location %q, want 302 to http://skype.tom.example/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body, err := httpGet(t, NSOutside, "http://203.0.113.10/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("Download Skype")) {
+		t.Errorf("outside: got %d %q, want 200 with the Skype page", resp.StatusCode, body)
+	}
+}
+
+func TestLabDNS(t *testing.T) {
+	st := sharedLab(t)
+	cases := []struct {
+		name, ns, server, q string
+		rcode               int
+		want                string
+	}{
+		{"isp resolver", NSInside, st.Resolvers.ISP, "www.skype.com", dns.RcodeSuccess, "203.0.113.10"},
+		{"public resolver from outside", NSOutside, st.Resolvers.Public, "mail.example.com", dns.RcodeSuccess, "203.0.113.20"},
+		{"public resolver from inside", NSInside, st.Resolvers.Public, "mail.example.com", dns.RcodeSuccess, "203.0.113.20"},
+		{"authoritative nxdomain", NSOutside, st.Resolvers.Authoritative, "nosuch.example", dns.RcodeNameError, ""},
+		{"host dns service", NSOutside, "203.0.113.100:53", "www.skype.com", dns.RcodeSuccess, "203.0.113.10"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := QueryIn(c.ns, c.server, c.q, 3*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Rcode != c.rcode {
+				t.Fatalf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[c.rcode])
+			}
+			if c.want != "" {
+				if len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != c.want {
+					t.Errorf("answer %v, want %s", r.Answer, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestLabTraceroute sends TTL-limited UDP probes from the inside and expects
+// ICMP time-exceeded from each router hop, then port-unreachable from the host.
+func TestLabTraceroute(t *testing.T) {
+	sharedLab(t)
+	var ic *icmp.PacketConn
+	var uc net.PacketConn
+	err := InNetns(NSInside, func() error {
+		var err error
+		if ic, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0"); err != nil {
+			return err
+		}
+		uc, err = net.ListenPacket("udp4", "198.51.100.2:0")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	defer uc.Close()
+	pc := ipv4.NewPacketConn(uc)
+	dst := &net.UDPAddr{IP: net.ParseIP("203.0.113.11"), Port: 33434}
+	want := append(append([]string{}, hopStrings()...), "203.0.113.11")
+	for ttl := 1; ttl <= len(want); ttl++ {
+		if err := pc.SetTTL(ttl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := uc.WriteTo([]byte("firewatch-traceroute"), dst); err != nil {
+			t.Fatal(err)
+		}
+		from, typ := readICMP(t, ic)
+		wantType := ipv4.ICMPTypeTimeExceeded
+		if ttl == len(want) {
+			wantType = ipv4.ICMPTypeDestinationUnreachable
+		}
+		if from != want[ttl-1] || typ != wantType {
+			t.Errorf("ttl %d: got %v from %s, want %v from %s", ttl, typ, from, wantType, want[ttl-1])
+		}
+	}
+}
+
+func hopStrings() []string {
+	var s []string
+	for _, h := range Hops {
+		s = append(s, h.String())
+	}
+	return s
+}
+
+func readICMP(t *testing.T, ic *icmp.PacketConn) (string, ipv4.ICMPType) {
+	t.Helper()
+	buf := make([]byte, 1500)
+	_ = ic.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for {
+		n, from, err := ic.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no ICMP answer: %v", err)
+		}
+		m, err := icmp.ParseMessage(1, buf[:n])
+		if err != nil {
+			continue
+		}
+		if typ, ok := m.Type.(ipv4.ICMPType); ok && (typ == ipv4.ICMPTypeTimeExceeded || typ == ipv4.ICMPTypeDestinationUnreachable) {
+			return from.String(), typ
+		}
+	}
+}
+
+func TestLabMailStartTLS(t *testing.T) {
+	st := sharedLab(t)
+	// From outside (no censor): IMAP STARTTLS with the genuine chain.
+	c, err := DialIn(NSOutside, "203.0.113.20:143", 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	banner, _ := r.ReadString('\n')
+	if !strings.Contains(banner, "STARTTLS") {
+		t.Fatalf("banner %q does not offer STARTTLS", banner)
+	}
+	io.WriteString(c, "a1 STARTTLS\r\n")
+	if l, _ := r.ReadString('\n'); !strings.HasPrefix(l, "a1 OK") {
+		t.Fatalf("STARTTLS answer %q", l)
+	}
+	tc := tls.Client(c, &tls.Config{RootCAs: trustPool(t, st.Trust.Outside), ServerName: "mail.example.com"})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	io.WriteString(tc, "a2 LOGOUT\r\n")
+	tr := bufio.NewReader(tc)
+	if l, _ := tr.ReadString('\n'); !strings.HasPrefix(l, "* BYE") {
+		t.Errorf("LOGOUT answer %q", l)
+	}
+}
+
+func TestLabExec(t *testing.T) {
+	st := sharedLab(t)
+	ctx := context.Background()
+	code, err := Exec(ctx, testStateDir, ExecSpec{Argv: []string{"sh", "-c", "exit 7"}})
+	if err != nil || code != 7 {
+		t.Errorf("exit 7: got %d, %v", code, err)
+	}
+	var out bytes.Buffer
+	code, err = Exec(ctx, testStateDir, ExecSpec{From: FromInside, Stdout: &out,
+		Argv: []string{"sh", "-c", `echo "$SSL_CERT_FILE|$FIREWATCH_ROUTABLE"; cat /etc/resolv.conf`}})
+	if err != nil || code != 0 {
+		t.Fatalf("exec: %d %v", code, err)
+	}
+	if !strings.Contains(out.String(), st.Trust.Inside+"|"+Routable) || !strings.Contains(out.String(), "nameserver 198.51.100.3") {
+		t.Errorf("inside environment: %q", out.String())
+	}
+	out.Reset()
+	_, err = Exec(ctx, testStateDir, ExecSpec{From: FromOutside, Stdout: &out, Stdin: strings.NewReader("hello"),
+		Argv: []string{"sh", "-c", `echo "$SSL_CERT_FILE"; cat /etc/resolv.conf; cat`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), st.Trust.Outside) || !strings.Contains(out.String(), "nameserver 192.0.2.53") || !strings.HasSuffix(out.String(), "hello") {
+		t.Errorf("outside environment: %q", out.String())
+	}
+}
+
+func TestLabStatus(t *testing.T) {
+	sharedLab(t)
+	s, err := GetStatus(context.Background(), testStateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Up {
+		t.Errorf("status not up: %+v", Failed(s.Checks))
+	}
+}
+
+func TestLabNoRouteOut(t *testing.T) {
+	sharedLab(t)
+	for _, ns := range Namespaces {
+		_, err := DialIn(ns, "10.1.2.3:80", time.Second)
+		if err == nil || !strings.Contains(err.Error(), "unreachable") {
+			t.Errorf("%s: dial to a non-TEST-NET address: %v, want network unreachable", ns, err)
+		}
+	}
+}

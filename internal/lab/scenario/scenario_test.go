@@ -1,0 +1,187 @@
+package scenario
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestLoadSeed(t *testing.T) {
+	s, err := Load("testdata/seed-2015.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "seed-2015" || len(s.Hosts) != 13 || len(s.Censor) != 9 || len(s.Expect) != 1 {
+		t.Fatalf("got name %q, %d hosts, %d rules, %d expects", s.Name, len(s.Hosts), len(s.Censor), len(s.Expect))
+	}
+	if s.Network == nil || s.Network.Country != "CN" || s.Network.ASN != "AS4134" {
+		t.Errorf("got network %+v", s.Network)
+	}
+	h, ok := s.HostByName("SKYPE.com.")
+	if !ok || h.IP != netip.MustParseAddr("203.0.113.10") || h.Inside == nil || h.Inside.Redirect != "http://skype.tom.example/" {
+		t.Fatalf("got host %+v", h)
+	}
+	if pg := h.Pages["/SkypeSetup.exe"]; !pg.IsFile() || pg.Size != 2000000 || pg.Seed != "official" {
+		t.Errorf("got page %+v", pg)
+	}
+	d := s.Censor[0].DNSInject
+	if d == nil || d.Mode != ModeRace || !d.Matches("www.Facebook.com.") || d.Matches("notfacebook.com") || d.Answers[0] != netip.MustParseAddr("203.0.113.50") {
+		t.Errorf("got dns-inject %+v", d)
+	}
+	if r := s.Censor[1].DNSInject; r.Rcode != "nxdomain" || r.Mode != ModeRace {
+		t.Errorf("got %+v", r)
+	}
+	if r := s.Censor[2].Drop; len(r.Ports) != 3 || r.Ports[0] != 993 {
+		t.Errorf("got %+v", r)
+	}
+	if r := s.Censor[4].TLSMITM; r.Trusted() || len(r.Ports) != 5 {
+		t.Errorf("got %+v", r)
+	}
+	if r := s.Censor[7].Throttle; r.Rate != 4000 {
+		t.Errorf("got rate %d, want 4000", r.Rate)
+	}
+	if p := s.Censor[8].P(); p != 0.5 {
+		t.Errorf("got probability %v", p)
+	}
+	if p := s.Censor[0].P(); p != 1 {
+		t.Errorf("got probability %v, want 1", p)
+	}
+	if s.Censor[3].Line != 58 {
+		t.Errorf("got rule line %d, want 58", s.Censor[3].Line)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	base := "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\n    services: [http]\n"
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown top key", "name: x\nfoo: 1\n", "f.yaml:2: foo: unknown key"},
+		{"unknown host key", "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\n    port: 80\n", "f.yaml:5: hosts[0].port: unknown key"},
+		{"missing name", "hosts: []\n", "f.yaml:1: name: missing"},
+		{"not test-net", "name: x\nhosts:\n  - names: [a.example]\n    ip: 10.0.0.1\n", "f.yaml:4: hosts[0].ip: 10.0.0.1 is not a TEST-NET"},
+		{"public ip", "name: x\nhosts:\n  - names: [a.example]\n    ip: 8.8.8.8\n", "hosts[0].ip: 8.8.8.8 is not a TEST-NET"},
+		{"dup name", base + "  - names: [A.example]\n    ip: 203.0.113.2\n", "f.yaml:6: hosts[1].names[0]: duplicate name \"a.example\" (already at line 3)"},
+		{"dup ip", base + "  - names: [b.example]\n    ip: 203.0.113.1\n", "f.yaml:7: hosts[1].ip: duplicate address"},
+		{"dup key", "name: x\nname: y\n", "f.yaml:2: name: duplicate key"},
+		{"bad service", "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\n    services: [gopher]\n", "hosts[0].services[0]: unknown service"},
+		{"rule unknown ip", base + "censor:\n  - drop: {ips: [203.0.113.9]}\n", "f.yaml:7: censor[0].drop.ips[0]: no host has address 203.0.113.9"},
+		{"rule unknown host", base + "censor:\n  - http-redirect: {hosts: [b.example], to: \"http://a.example/\"}\n", "f.yaml:7: censor[0].http-redirect.hosts[0]: no host named \"b.example\""},
+		{"rule unknown name", base + "censor:\n  - dns-inject: {names: [b.example], rcode: nxdomain}\n", "censor[0].dns-inject.names[0]: no host named"},
+		{"rule unknown key", base + "censor:\n  - drop: {ips: [203.0.113.1], port: 1}\n", "f.yaml:7: censor[0].drop.port: unknown key"},
+		{"rule unknown kind", base + "censor:\n  - block: {ips: [203.0.113.1]}\n", "censor[0].block: unknown key"},
+		{"two kinds", base + "censor:\n  - drop: {ips: [203.0.113.1]}\n    throttle: {ips: [203.0.113.1], rate: 1mbps}\n", "censor[0]: a rule has exactly one kind"},
+		{"bad probability", base + "censor:\n  - drop: {ips: [203.0.113.1], probability: 1.5}\n", "censor[0].drop.probability: want a number from 0.0 to 1.0"},
+		{"bad rate", base + "censor:\n  - throttle: {ips: [203.0.113.1], rate: fast}\n", "censor[0].throttle.rate: invalid rate"},
+		{"public answer", base + "censor:\n  - dns-inject: {names: [a.example], answers: [8.8.8.8]}\n", "answers[0]: 8.8.8.8 is neither"},
+		{"bad mode", base + "censor:\n  - dns-inject: {names: [a.example], rcode: nxdomain, mode: slow}\n", "mode: want race or replace"},
+		{"no answer", base + "censor:\n  - dns-inject: {names: [a.example]}\n", "needs answers or an rcode"},
+		{"bad ca", base + "censor:\n  - tls-mitm: {ips: [203.0.113.1], ca: evil}\n", "ca: want rogue or rogue-trusted"},
+		{"bad port", base + "censor:\n  - drop: {ips: [203.0.113.1], ports: [70000]}\n", "ports[0]: 70000 out of range"},
+		{"bad where", base + "censor:\n  - reset: {keywords: [x], where: [dns]}\n", "where[0]: want http or sni"},
+		{"bad status", "name: x\nexpect:\n  - {target: x, status: weird}\n", "expect[0].status: unknown status"},
+		{"bad method", "name: x\nexpect:\n  - {target: x, status: blocked, methods: [dns.weird]}\n", "expect[0].methods[0]: unknown method"},
+		{"bad page path", "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\n    pages: {index: {title: x}}\n", "hosts[0].pages.index: a page path must start with /"},
+		{"bad yaml", "name: [x\n", "f.yaml"},
+		{"empty", "", "empty scenario"},
+		{"not mapping", "- a\n", "want a mapping"},
+		{"bad name", "name: x\nhosts:\n  - names: [\"a b\"]\n    ip: 203.0.113.1\n", "invalid host name"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("f.yaml", []byte(c.yaml))
+			if err == nil {
+				t.Fatalf("got no error, want %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %q, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestBogonAnswerAllowed(t *testing.T) {
+	y := "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\ncensor:\n  - dns-inject: {names: [a.example], answers: [127.0.0.1, 10.1.2.3], mode: replace}\n"
+	s, err := Parse("f.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Censor[0].DNSInject.Answers; len(got) != 2 || !IsBogon(got[0]) {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"4kbps", 4000, false}, {"1mbps", 1000000, false}, {"1.5Mbps", 1500000, false},
+		{"100kbit", 100000, false}, {"2gbps", 2000000000, false}, {"800bps", 800, false},
+		{"fast", 0, true}, {"kbps", 0, true}, {"-1kbps", 0, true}, {"1e3kbps", 0, true}, {"1bps", 0, true},
+	}
+	for _, c := range cases {
+		got, err := ParseRate(c.in)
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("ParseRate(%q) = %d, %v; want %d, err %v", c.in, got, err, c.want, c.err)
+		}
+	}
+}
+
+func TestFileBytes(t *testing.T) {
+	a, _ := io.ReadAll(FileBytes("official", 100000))
+	b, _ := io.ReadAll(FileBytes("official", 100000))
+	c, _ := io.ReadAll(FileBytes("modified", 100000))
+	if len(a) != 100000 || !bytes.Equal(a, b) || bytes.Equal(a, c) {
+		t.Fatalf("got len %d, equal %v, equal-to-modified %v", len(a), bytes.Equal(a, b), bytes.Equal(a, c))
+	}
+	first := sha256.Sum256(append([]byte("official"), 0, 0, 0, 0, 0, 0, 0, 0))
+	if !bytes.Equal(a[:32], first[:]) {
+		t.Errorf("first block is not SHA-256(seed||0)")
+	}
+	f := NewFile("official", 100000)
+	buf := make([]byte, 1000)
+	if _, err := f.ReadAt(buf, 12345); err != nil || !bytes.Equal(buf, a[12345:13345]) {
+		t.Errorf("ReadAt mismatch: %v", err)
+	}
+	if n, _ := f.Seek(-10, io.SeekEnd); n != 99990 {
+		t.Errorf("Seek got %d", n)
+	}
+	rest, _ := io.ReadAll(f)
+	if !bytes.Equal(rest, a[99990:]) {
+		t.Errorf("tail mismatch")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	seed, _ := os.ReadFile("testdata/seed-2015.yaml")
+	f.Add(seed)
+	f.Add([]byte("name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\n"))
+	f.Add([]byte("a: &x [1]\nb: *x\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Parse("f.yaml", b)
+		if err == nil && s == nil {
+			t.Fatal("nil scenario without error")
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "f.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
+}
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"4kbps", "1.5mbps", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRate(s)
+		if err == nil && (r < 8 || r > 1e12) {
+			t.Fatalf("rate %d out of range", r)
+		}
+	})
+}

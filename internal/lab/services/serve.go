@@ -1,0 +1,179 @@
+package services
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/firewatch/firewatch/internal/lab/scenario"
+)
+
+// Ports maps each service name of a scenario to its TCP (or, for dns, UDP
+// and TCP) port.
+var Ports = map[string]int{
+	"http": 80, "https": 443,
+	"imap": 143, "imaps": 993,
+	"smtp": 25, "submission": 587, "smtps": 465,
+	"pop3": 110, "pop3s": 995,
+	"dns": 53,
+}
+
+// Config is what Start serves.
+type Config struct {
+	// Hosts are the scenario's hosts; each service listens on host.IP.
+	Hosts []scenario.Host
+	// Inside are the prefixes of the censored network (for inside behavior).
+	Inside []netip.Prefix
+	// Certificate returns the host's certificate (from the lab's public CA);
+	// needed for https and the mail services' TLS.
+	Certificate func(h scenario.Host) (tls.Certificate, error)
+	// Authority answers the "dns" service of a host; nil builds one from Hosts.
+	Authority *Authority
+	// Addr maps a host and port to a listen address; nil means host.IP:port.
+	// Tests use it to listen on 127.0.0.1:0.
+	Addr func(h scenario.Host, service string, port int) string
+	// Log receives one line per listener and per failure; nil discards.
+	Log *log.Logger
+}
+
+// Listener is one bound service.
+type Listener struct {
+	Host    string // primary name
+	Service string
+	Addr    net.Addr
+}
+
+// Start binds every service of every host and serves them until ctx is done.
+// It returns the bound listeners, or the first bind error (after closing what
+// it had bound).
+func Start(ctx context.Context, cfg Config) ([]Listener, error) {
+	logf := func(string, ...any) {}
+	if cfg.Log != nil {
+		logf = cfg.Log.Printf
+	}
+	auth := cfg.Authority
+	if auth == nil {
+		auth = NewAuthority(cfg.Hosts, 0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var out []Listener
+	fail := func(err error) ([]Listener, error) {
+		cancel()
+		return nil, err
+	}
+	for _, h := range cfg.Hosts {
+		name := h.IP.String()
+		if len(h.Names) > 0 {
+			name = h.Names[0]
+		}
+		var tlsConf *tls.Config
+		for _, svc := range h.Services {
+			if svc != "http" && svc != "dns" && tlsConf == nil {
+				if cfg.Certificate == nil {
+					return fail(fmt.Errorf("services: %s: %s needs a certificate", name, svc))
+				}
+				cert, err := cfg.Certificate(h)
+				if err != nil {
+					return fail(fmt.Errorf("services: %s: certificate: %w", name, err))
+				}
+				tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			}
+		}
+		for _, svc := range h.Services {
+			port, ok := Ports[svc]
+			if !ok {
+				return fail(fmt.Errorf("services: %s: unknown service %q", name, svc))
+			}
+			addr := net.JoinHostPort(h.IP.String(), strconv.Itoa(port))
+			if cfg.Addr != nil {
+				addr = cfg.Addr(h, svc, port)
+			}
+			if svc == "dns" {
+				a, err := StartDNS(ctx, addr, auth)
+				if err != nil {
+					return fail(fmt.Errorf("services: %s: dns: %w", name, err))
+				}
+				out = append(out, Listener{name, svc, a})
+				logf("%s %s on %s", name, svc, a)
+				continue
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fail(fmt.Errorf("services: %s: %s: %w", name, svc, err))
+			}
+			out = append(out, Listener{name, svc, ln.Addr()})
+			logf("%s %s on %s", name, svc, ln.Addr())
+			host, svc := h, svc
+			go func() {
+				if err := serveOne(ctx, ln, host, svc, name, tlsConf, cfg.Inside); err != nil {
+					logf("%s %s: %v", name, svc, err)
+				}
+			}()
+		}
+	}
+	go func() { <-ctx.Done(); cancel() }()
+	return out, nil
+}
+
+func serveOne(ctx context.Context, ln net.Listener, h scenario.Host, svc, name string, tlsConf *tls.Config, inside []netip.Prefix) error {
+	switch svc {
+	case "http", "https":
+		srv := &http.Server{Handler: &Web{Host: h, Inside: inside}, ReadHeaderTimeout: 30 * time.Second}
+		go func() { <-ctx.Done(); srv.Close() }()
+		var err error
+		if svc == "https" {
+			srv.TLSConfig = tlsConf
+			err = srv.Serve(tls.NewListener(ln, tlsConf))
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case "imap", "imaps":
+		return ServeMail(ctx, ln, MailConfig{Protocol: IMAP, Hostname: name, TLS: tlsConf, Implicit: svc == "imaps"})
+	case "smtp", "submission", "smtps":
+		return ServeMail(ctx, ln, MailConfig{Protocol: SMTP, Hostname: name, TLS: tlsConf, Implicit: svc == "smtps"})
+	case "pop3", "pop3s":
+		return ServeMail(ctx, ln, MailConfig{Protocol: POP3, Hostname: name, TLS: tlsConf, Implicit: svc == "pop3s"})
+	}
+	return fmt.Errorf("unknown service %q", svc)
+}
+
+// StartDNS serves h over UDP and TCP on addr until ctx is done and returns
+// the bound UDP address (the TCP listener uses the same port).
+func StartDNS(ctx context.Context, addr string, h dns.Handler) (net.Addr, error) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	tcpAddr := addr
+	if u, ok := pc.LocalAddr().(*net.UDPAddr); ok {
+		tcpAddr = u.String()
+	}
+	ln, err := net.Listen("tcp", tcpAddr)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	udp := &dns.Server{PacketConn: pc, Handler: h}
+	tcp := &dns.Server{Listener: ln, Handler: h}
+	go func() { _ = udp.ActivateAndServe() }()
+	go func() { _ = tcp.ActivateAndServe() }()
+	go func() {
+		<-ctx.Done()
+		_ = udp.Shutdown()
+		_ = tcp.Shutdown()
+	}()
+	return pc.LocalAddr(), nil
+}

@@ -1,0 +1,126 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// DefaultStateDir is where a running lab keeps its state, logs and trust files.
+const DefaultStateDir = "/run/firewatch-lab"
+
+// StateFile is the name of the state file inside the state directory.
+const StateFile = "state.json"
+
+// State describes a running lab; `lab up` writes it, the other commands read it.
+type State struct {
+	// Scenario is the path of the scenario file the lab was built from.
+	Scenario string `json:"scenario"`
+	// ScenarioName is the scenario's name.
+	ScenarioName string `json:"scenario_name"`
+	// Created is when the lab came up.
+	Created time.Time `json:"created"`
+	// Namespaces lists the namespaces, inside to outside.
+	Namespaces []string `json:"namespaces"`
+	// CensorNamespace is the router hop on which the censor runs.
+	CensorNamespace string `json:"censor_namespace"`
+	// Links lists the veth links and their addresses.
+	Links []StateLink `json:"links"`
+	// Hosts maps each scenario host address to its names.
+	Hosts map[string][]string `json:"hosts"`
+	// InsidePrefix is the censored network (CIDR).
+	InsidePrefix string `json:"inside_prefix"`
+	// ProbeAddr is the inside host's address.
+	ProbeAddr string `json:"probe_addr"`
+	// OutsideAddr is the outside vantage's address.
+	OutsideAddr string `json:"outside_addr"`
+	// Resolvers are the lab's DNS servers (host:port).
+	Resolvers Resolvers `json:"resolvers"`
+	// Trust lists the trust files (PEM).
+	Trust Trust `json:"trust"`
+	// ControlURL is the control's URL, "" when no control runs.
+	ControlURL string `json:"control_url,omitempty"`
+	// Daemons maps a daemon role to its process.
+	Daemons map[string]Daemon `json:"daemons"`
+	// Seed seeds the censor's random choices.
+	Seed int64 `json:"seed"`
+}
+
+// StateLink is one veth link in the state file.
+type StateLink struct {
+	A     string `json:"a"` // namespace/interface
+	AAddr string `json:"a_addr"`
+	B     string `json:"b"`
+	BAddr string `json:"b_addr"`
+	What  string `json:"what"`
+}
+
+// Resolvers are the lab's DNS servers.
+type Resolvers struct {
+	// ISP is the inside recursive resolver; its upstream crosses the censor.
+	ISP string `json:"isp"`
+	// Public is the internet's public recursive resolver.
+	Public string `json:"public"`
+	// Authoritative serves every scenario name.
+	Authoritative string `json:"authoritative"`
+}
+
+// Trust names the lab's trust files.
+type Trust struct {
+	// PublicCA is the lab's public CA (the genuine servers' certificates).
+	PublicCA string `json:"public_ca"`
+	// RogueCA is the censor's CA for TLS interception.
+	RogueCA string `json:"rogue_ca"`
+	// Inside is the inside vantage's trust store (public CA, plus the rogue
+	// CA when a tls-mitm rule says ca: rogue-trusted).
+	Inside string `json:"inside"`
+	// Outside is the outside vantage's trust store (public CA only).
+	Outside string `json:"outside"`
+	// RogueTrustedInside tells whether Inside contains the rogue CA.
+	RogueTrustedInside bool `json:"rogue_trusted_inside"`
+}
+
+// Daemon is one long-running process of the lab.
+type Daemon struct {
+	Namespace string `json:"namespace"`
+	PID       int    `json:"pid"`
+	Log       string `json:"log"`
+}
+
+// ErrNotRunning is returned by LoadState when no lab is up.
+var ErrNotRunning = errors.New("no lab is running (run `firewatch lab up --scenario FILE`)")
+
+// LoadState reads the state file of the lab in dir.
+func LoadState(dir string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotRunning
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lab state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("lab state %s: %w", filepath.Join(dir, StateFile), err)
+	}
+	return &s, nil
+}
+
+// Save writes the state file atomically into dir.
+func (s *State) Save(dir string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, StateFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("lab state: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, StateFile)); err != nil {
+		return fmt.Errorf("lab state: %w", err)
+	}
+	return nil
+}

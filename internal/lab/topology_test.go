@@ -1,0 +1,135 @@
+package lab
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/lab/scenario"
+)
+
+func TestAddressing(t *testing.T) {
+	seen := map[netip.Addr]string{}
+	connected := map[string][]netip.Prefix{}
+	for _, l := range Links() {
+		for _, end := range []struct {
+			ns, ifc string
+			p       netip.Prefix
+		}{{l.ANS, l.AIf, l.AAddr}, {l.BNS, l.BIf, l.BAddr}} {
+			if !strings.HasPrefix(end.ifc, Prefix) || len(end.ifc) > 15 {
+				t.Errorf("interface %q: want prefix %s and at most 15 bytes", end.ifc, Prefix)
+			}
+			if !IsTestNet(end.p.Addr()) {
+				t.Errorf("%s: %v is not TEST-NET", end.ifc, end.p)
+			}
+			if prev, dup := seen[end.p.Addr()]; dup {
+				t.Errorf("%v on %s and %s", end.p.Addr(), prev, end.ifc)
+			}
+			seen[end.p.Addr()] = end.ifc
+			connected[end.ns] = append(connected[end.ns], end.p.Masked())
+		}
+		if l.AAddr.Masked() != l.BAddr.Masked() {
+			t.Errorf("link %s: ends in different prefixes %v %v", l.Description, l.AAddr, l.BAddr)
+		}
+	}
+	for _, r := range Routes() {
+		ok := false
+		for _, p := range connected[r.NS] {
+			ok = ok || p.Contains(r.Via)
+		}
+		if !ok {
+			t.Errorf("route %v in %s: gateway %v is not on a connected link", r.Dst, r.NS, r.Via)
+		}
+		if !IsTestNet(r.Dst.Addr()) || r.Dst.Bits() < 24 {
+			t.Errorf("route %v in %s: only TEST-NET routes, no default", r.Dst, r.NS)
+		}
+	}
+	for _, a := range append(Hops, ProbeAddr, ISPResolver, PublicResolver, Authoritative, OutsideAddr) {
+		if !IsTestNet(a) {
+			t.Errorf("%v is not TEST-NET", a)
+		}
+	}
+	if !InsidePrefix.Contains(ProbeAddr) || !InsidePrefix.Contains(ISPResolver) || !OutsidePrefix.Contains(OutsideAddr) {
+		t.Errorf("vantage addresses outside their prefixes")
+	}
+	if Hops[1].String() != "198.51.100.10" || CensorNS != NSR2 {
+		t.Errorf("the censor hop moved: update docs/lab.md")
+	}
+}
+
+func TestCheckScenario(t *testing.T) {
+	cases := []struct {
+		ip   string
+		want string
+	}{
+		{"203.0.113.10", ""},
+		{"192.0.2.200", ""},
+		{"198.51.100.200", ""},
+		{"198.51.100.1", "reserved"},
+		{"192.0.2.53", "reserved"},
+		{"192.0.2.66", "reserved"},
+		{"10.0.0.1", "not in TEST-NET"},
+	}
+	for _, c := range cases {
+		s := &scenario.Scenario{Hosts: []scenario.Host{{Names: []string{"a.example"}, IP: netip.MustParseAddr(c.ip), Line: 3}}}
+		err := CheckScenario("f.yaml", s)
+		if (c.want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "f.yaml:3"))) {
+			t.Errorf("%s: got %v, want %q", c.ip, err, c.want)
+		}
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadState(dir); err != ErrNotRunning {
+		t.Fatalf("empty dir: %v, want ErrNotRunning", err)
+	}
+	st := &State{Scenario: "/x.yaml", ScenarioName: "x", Created: time.Unix(1, 0).UTC(), Namespaces: Namespaces,
+		Daemons: map[string]Daemon{"services": {Namespace: NSNet, PID: 42, Log: "/l"}}, ControlURL: "http://192.0.2.66:8080"}
+	if err := st.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Daemons["services"].PID != 42 || got.ControlURL != st.ControlURL || len(got.Namespaces) != 6 {
+		t.Errorf("round trip: %+v", got)
+	}
+	os.WriteFile(filepath.Join(dir, StateFile), []byte("{broken"), 0o644)
+	if _, err := LoadState(dir); err == nil || !strings.Contains(err.Error(), StateFile) {
+		t.Errorf("broken state: %v", err)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	st := &State{Trust: Trust{Inside: "/in.pem", Outside: "/out.pem"}, ControlURL: "http://192.0.2.66:8080"}
+	env := mergeEnv([]string{"PATH=/bin", "SSL_CERT_FILE=/etc/ssl/x"}, st.Env(FromInside))
+	joined := strings.Join(env, " ")
+	for _, want := range []string{"PATH=/bin", "SSL_CERT_FILE=/in.pem", "FIREWATCH_CONTROL=http://192.0.2.66:8080", "FIREWATCH_ROUTABLE=" + Routable} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("env %v lacks %s", env, want)
+		}
+	}
+	if strings.Contains(joined, "/etc/ssl/x") {
+		t.Errorf("env kept the caller's SSL_CERT_FILE: %v", env)
+	}
+	if e := strings.Join(st.Env(FromOutside), " "); !strings.Contains(e, "/out.pem") {
+		t.Errorf("outside env %s", e)
+	}
+	if _, err := Namespace("sideways"); err == nil {
+		t.Errorf("unknown vantage accepted")
+	}
+}
+
+func TestIsLabProcess(t *testing.T) {
+	if isLabProcess(os.Getpid()) {
+		t.Errorf("the test binary is not a lab daemon")
+	}
+	if isLabProcess(0) {
+		t.Errorf("pid 0")
+	}
+}

@@ -1,0 +1,342 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/lab/scenario"
+)
+
+// Options configure Up.
+type Options struct {
+	// Scenario is the scenario file.
+	Scenario string
+	// StateDir is where state, logs and trust files go; "" means DefaultStateDir.
+	StateDir string
+	// Exe is the firewatch binary started (as `Exe lab daemon ROLE ...`)
+	// inside the namespaces; "" means the running executable.
+	Exe string
+	// Control starts `Exe control ...` in the outside vantage. A control that
+	// fails to start is reported in the status, not fatal.
+	Control bool
+	// Seed seeds the censor's random choices (probability rules).
+	Seed int64
+	// Log receives progress lines; nil discards.
+	Log io.Writer
+}
+
+// ErrNeedRoot is returned when the process may not create namespaces.
+var ErrNeedRoot = errors.New("firewatch lab needs root (or CAP_NET_ADMIN): run with sudo")
+
+// CheckPrivileges returns ErrNeedRoot unless the process runs as root or
+// holds CAP_NET_ADMIN and CAP_SYS_ADMIN.
+func CheckPrivileges() error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return ErrNeedRoot
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			const netAdmin, sysAdmin = 1 << 12, 1 << 21
+			if err == nil && caps&netAdmin != 0 && caps&sysAdmin != 0 {
+				return nil
+			}
+		}
+	}
+	return ErrNeedRoot
+}
+
+// reserved are lab infrastructure addresses no scenario host may take.
+var reserved = []netip.Prefix{
+	netip.MustParsePrefix("198.51.100.0/27"),
+	netip.MustParsePrefix("192.0.2.53/32"),
+	netip.MustParsePrefix("192.0.2.54/32"),
+	netip.MustParsePrefix("192.0.2.64/30"),
+}
+
+// CheckScenario refuses scenarios whose hosts would collide with the lab's
+// own addresses or leave TEST-NET.
+func CheckScenario(path string, s *scenario.Scenario) error {
+	for _, h := range s.Hosts {
+		if !IsTestNet(h.IP) {
+			return fmt.Errorf("%s:%d: host %v: address %v is not in TEST-NET (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)", path, h.Line, h.Names, h.IP)
+		}
+		for _, p := range reserved {
+			if p.Contains(h.IP) {
+				return fmt.Errorf("%s:%d: host %v: address %v is reserved for the lab's own links and resolvers (%v); use 203.0.113.0/24", path, h.Line, h.Names, h.IP, p)
+			}
+		}
+	}
+	return nil
+}
+
+func (o *Options) stateDir() string {
+	if o.StateDir == "" {
+		return DefaultStateDir
+	}
+	return o.StateDir
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", args...)
+	}
+}
+
+// Up builds the lab from the scenario and returns its state once every part
+// answers. On any failure (or when ctx is cancelled) it removes everything it
+// created.
+func Up(ctx context.Context, o Options) (st *State, err error) {
+	if err := CheckPrivileges(); err != nil {
+		return nil, err
+	}
+	sc, err := scenario.Load(o.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckScenario(o.Scenario, sc); err != nil {
+		return nil, err
+	}
+	dir := o.stateDir()
+	if _, err := LoadState(dir); err == nil {
+		return nil, fmt.Errorf("a lab is already up (state in %s): run `firewatch lab down` first", dir)
+	}
+	if left, _ := ListNamespaces(ctx); len(left) > 0 {
+		return nil, fmt.Errorf("leftovers of a lab exist (%s): run `firewatch lab down` first", strings.Join(left, ", "))
+	}
+	exe := o.Exe
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("lab: own executable: %w", err)
+		}
+	}
+	abs, err := filepath.Abs(o.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			// Tear down with a fresh context: ctx may be the cancelled one.
+			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if derr := Down(dctx, dir); derr != nil {
+				err = fmt.Errorf("%w (and cleaning up: %v)", err, derr)
+			}
+			st = nil
+		}
+	}()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lab: state dir: %w", err)
+	}
+	st = &State{
+		Scenario:        abs,
+		ScenarioName:    sc.Name,
+		Created:         time.Now().UTC(),
+		Namespaces:      Namespaces,
+		CensorNamespace: CensorNS,
+		Hosts:           map[string][]string{},
+		InsidePrefix:    InsidePrefix.String(),
+		ProbeAddr:       ProbeAddr.String(),
+		OutsideAddr:     OutsideAddr.String(),
+		Resolvers: Resolvers{
+			ISP:           ISPResolver.String() + ":53",
+			Public:        PublicResolver.String() + ":53",
+			Authoritative: Authoritative.String() + ":53",
+		},
+		Daemons: map[string]Daemon{},
+		Seed:    o.Seed,
+	}
+	for _, h := range sc.Hosts {
+		st.Hosts[h.IP.String()] = h.Names
+	}
+	for _, l := range Links() {
+		st.Links = append(st.Links, StateLink{A: l.ANS + "/" + l.AIf, AAddr: l.AAddr.String(), B: l.BNS + "/" + l.BIf, BAddr: l.BAddr.String(), What: l.Description})
+	}
+	// Save first, so that down finds a half-built lab.
+	if err := st.Save(dir); err != nil {
+		return nil, err
+	}
+	o.logf("lab: building topology")
+	var ips []netip.Addr
+	for _, h := range sc.Hosts {
+		ips = append(ips, h.IP)
+	}
+	if err := buildTopology(ctx, ips); err != nil {
+		return nil, err
+	}
+	if err := writeResolvConf(); err != nil {
+		return nil, err
+	}
+	o.logf("lab: trust files")
+	if st.Trust, err = writeTrust(dir, sc.RogueTrusted()); err != nil {
+		return nil, err
+	}
+	if err := st.Save(dir); err != nil {
+		return nil, err
+	}
+	roles := []struct{ role, ns string }{
+		{RoleServices, NSNet},
+		{RoleISPResolver, NSInside},
+		{RoleCensor, CensorNS},
+	}
+	for _, r := range roles {
+		d, err := startDaemon(dir, r.ns, r.role, exe, "lab", "daemon", r.role, "--state", dir)
+		if err != nil {
+			return nil, err
+		}
+		st.Daemons[r.role] = d
+		if err := st.Save(dir); err != nil {
+			return nil, err
+		}
+	}
+	o.logf("lab: waiting for services")
+	if err := waitReady(ctx, st, sc, 20*time.Second); err != nil {
+		return nil, err
+	}
+	if o.Control {
+		o.logf("lab: starting the control")
+		if url, d, err := startControl(ctx, dir, exe, st); err != nil {
+			o.logf("lab: control not available: %v", err)
+		} else {
+			st.ControlURL = url
+			st.Daemons[RoleControl] = d
+		}
+	}
+	if err := st.Save(dir); err != nil {
+		return nil, err
+	}
+	return st, ctx.Err()
+}
+
+// Daemon roles.
+const (
+	RoleServices    = "services"     // every host, the authoritative DNS and the public resolver (fwlab-net)
+	RoleISPResolver = "isp-resolver" // the inside's recursive resolver (fwlab-inside)
+	RoleCensor      = "censor"       // the censor (fwlab-r2)
+	RoleControl     = "control"      // the control (fwlab-outside)
+)
+
+func buildTopology(ctx context.Context, hostIPs []netip.Addr) error {
+	for _, ns := range Namespaces {
+		if err := ip(ctx, "netns", "add", ns); err != nil {
+			return err
+		}
+		if err := ip(ctx, "-n", ns, "link", "set", "lo", "up"); err != nil {
+			return err
+		}
+		router := ns == NSR1 || ns == NSR2 || ns == NSR3 || ns == NSNet
+		if err := setSysctls(ns, router); err != nil {
+			return err
+		}
+	}
+	for _, l := range Links() {
+		if err := ip(ctx, "link", "add", l.AIf, "netns", l.ANS, "type", "veth", "peer", "name", l.BIf, "netns", l.BNS); err != nil {
+			return err
+		}
+		for _, end := range []struct {
+			ns, ifc string
+			addr    netip.Prefix
+		}{{l.ANS, l.AIf, l.AAddr}, {l.BNS, l.BIf, l.BAddr}} {
+			if err := ip(ctx, "-n", end.ns, "addr", "add", end.addr.String(), "dev", end.ifc); err != nil {
+				return err
+			}
+			if err := ip(ctx, "-n", end.ns, "link", "set", end.ifc, "up"); err != nil {
+				return err
+			}
+		}
+	}
+	// The ISP resolver: a second address on the inside link.
+	if err := ip(ctx, "-n", NSInside, "addr", "add", netip.PrefixFrom(ISPResolver, InsidePrefix.Bits()).String(), "dev", "fwlab-i-r1"); err != nil {
+		return err
+	}
+	for ns, addrs := range LocalAddrs(hostIPs) {
+		for _, a := range addrs {
+			if err := ip(ctx, "-n", ns, "addr", "add", netip.PrefixFrom(a, 32).String(), "dev", "lo"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range Routes() {
+		if err := ip(ctx, "-n", r.NS, "route", "replace", r.Dst.String(), "via", r.Via.String()); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// setSysctls makes routers forward and answer with ICMP like real routers,
+// without rate limits that would hide hops from a TTL-limited probe, and
+// turns reverse-path filtering off (the censor writes forged packets).
+func setSysctls(ns string, router bool) error {
+	vals := map[string]string{
+		"net/ipv4/icmp_ratelimit":         "0",
+		"net/ipv4/conf/all/rp_filter":     "0",
+		"net/ipv4/conf/default/rp_filter": "0",
+		"net/ipv4/ip_forward":             "0",
+	}
+	if router {
+		vals["net/ipv4/ip_forward"] = "1"
+	}
+	return InNetns(ns, func() error {
+		for k, v := range vals {
+			if err := os.WriteFile("/proc/sys/"+k, []byte(v), 0o644); err != nil {
+				return fmt.Errorf("sysctl %s in %s: %w", k, ns, err)
+			}
+		}
+		return nil
+	})
+}
+
+// resolvConfs maps each vantage namespace to its resolver.
+var resolvConfs = map[string]netip.Addr{NSInside: ISPResolver, NSOutside: PublicResolver}
+
+func writeResolvConf() error {
+	for ns, a := range resolvConfs {
+		d := filepath.Join("/etc/netns", ns)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("lab: %w", err)
+		}
+		body := fmt.Sprintf("# written by firewatch lab; removed by `firewatch lab down`\nnameserver %s\noptions timeout:2 attempts:2\n", a)
+		if err := os.WriteFile(filepath.Join(d, "resolv.conf"), []byte(body), 0o644); err != nil {
+			return fmt.Errorf("lab: %w", err)
+		}
+	}
+	return nil
+}
+
+// startDaemon starts args in namespace ns as a session leader with its
+// output in DIR/ROLE.log.
+func startDaemon(dir, ns, role string, args ...string) (Daemon, error) {
+	logPath := filepath.Join(dir, role+".log")
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return Daemon{}, fmt.Errorf("lab: %s log: %w", role, err)
+	}
+	defer lf.Close()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.Env = append(os.Environ(), "FIREWATCH_ROUTABLE="+Routable)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return Daemon{}, fmt.Errorf("lab: start %s: %w", role, err)
+	}
+	go func() { _ = cmd.Wait() }() // reap it if it dies while we run
+	return Daemon{Namespace: ns, PID: cmd.Process.Pid, Log: logPath}, nil
+}

@@ -1,0 +1,100 @@
+package lab
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// This file's tests run last (after every test using the shared lab): they
+// take the shared lab down, bring the shipped seed scenario up, and check that
+// down leaves nothing behind.
+
+// assertNothingLeft fails when any namespace, interface, resolv.conf, state
+// or daemon of a lab remains.
+func assertNothingLeft(t *testing.T, st *State) {
+	t.Helper()
+	ctx := context.Background()
+	if ns, err := ListNamespaces(ctx); err != nil || len(ns) > 0 {
+		t.Errorf("namespaces left: %v %v", ns, err)
+	}
+	out, _ := exec.Command("ip", "-o", "link", "show").Output()
+	if strings.Contains(string(out), Prefix) {
+		t.Errorf("interfaces left in the root namespace:\n%s", out)
+	}
+	if m, _ := filepath.Glob("/etc/netns/" + Prefix + "*"); len(m) > 0 {
+		t.Errorf("resolv.conf dirs left: %v", m)
+	}
+	if _, err := os.Stat(testStateDir); !os.IsNotExist(err) {
+		t.Errorf("state dir left: %v", err)
+	}
+	if st != nil {
+		for role, d := range st.Daemons {
+			if alive(d.PID) {
+				t.Errorf("daemon %s (pid %d) still running", role, d.PID)
+			}
+		}
+	}
+}
+
+func TestZZSeedScenarioUpDown(t *testing.T) {
+	needLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var prev *State
+	if shared != nil {
+		prev = shared
+	}
+	if err := Down(ctx, testStateDir); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	assertNothingLeft(t, prev)
+	// Idempotent.
+	if err := Down(ctx, testStateDir); err != nil {
+		t.Fatalf("second down: %v", err)
+	}
+	st, err := Up(ctx, Options{Scenario: "../../scenarios/seed-2015.yaml", StateDir: testStateDir, Seed: 1})
+	if err != nil {
+		t.Fatalf("up seed-2015: %v", err)
+	}
+	t.Cleanup(func() { _ = Down(context.Background(), testStateDir) })
+	if _, err := Up(ctx, Options{Scenario: "../../scenarios/seed-2015.yaml", StateDir: testStateDir}); err == nil || !strings.Contains(err.Error(), "already up") {
+		t.Errorf("second up: %v, want an 'already up' error", err)
+	}
+	s, err := GetStatus(ctx, testStateDir)
+	if err != nil || !s.Up {
+		t.Fatalf("status: %v %+v", err, s)
+	}
+	// A crash: the state file is gone, daemons and namespaces remain.
+	if err := os.Remove(filepath.Join(testStateDir, StateFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := Down(ctx, testStateDir); err != nil {
+		t.Fatalf("down after crash: %v", err)
+	}
+	assertNothingLeft(t, st)
+}
+
+func TestZZUpFailureCleansUp(t *testing.T) {
+	needLab(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	// 198.51.100.1 is r1's address: refused before anything is built.
+	os.WriteFile(bad, []byte("name: bad\nhosts:\n  - names: [a.example]\n    ip: 198.51.100.1\n    services: [http]\n"), 0o644)
+	if _, err := Up(ctx, Options{Scenario: bad, StateDir: testStateDir}); err == nil {
+		t.Fatal("up accepted a host on a lab link address")
+	}
+	// A daemon that cannot start (the executable is not a firewatch binary):
+	// up fails and removes everything.
+	_, err := Up(ctx, Options{Scenario: "testdata/lab.yaml", StateDir: testStateDir, Exe: "/bin/false"})
+	if err == nil {
+		t.Fatal("up succeeded with broken daemons")
+	}
+	t.Logf("up failed as expected: %v", err)
+	assertNothingLeft(t, nil)
+}

@@ -1,0 +1,300 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/firewatch/firewatch/internal/failure"
+	"github.com/firewatch/firewatch/internal/model"
+	"github.com/firewatch/firewatch/internal/target"
+)
+
+// bodyHeadBytes is how much of a body is kept in the record.
+const bodyHeadBytes = 4096
+
+// recordedHeaders are the response headers kept in the record.
+var recordedHeaders = []string{"Server", "Content-Type", "Content-Length", "Content-Encoding", "Via", "X-Powered-By", "X-Cache", "Cache-Control"}
+
+// userAgent is sent with every request: a common browser's, so that the
+// probe sees what a person would.
+const userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+
+// web fetches t following redirects itself: one http_round_trip step per hop,
+// resolving and connecting anew (recorded) for a hop to another endpoint.
+// Then, when the final URL names a file, it records a download.
+func (p *Probe) web(ctx context.Context, rec *recorder, dc *dnsCache, t target.Target, eps []endpoint) {
+	tlsWanted := t.Scheme == "https"
+	var conn net.Conn
+	for _, e := range eps {
+		if c := e.usable(tlsWanted); c != nil {
+			conn = c
+			break
+		}
+	}
+	if conn == nil {
+		return
+	}
+	u := t.URL
+	for hop := 0; ; hop++ {
+		step, loc := p.roundTrip(ctx, conn, u, hop, p.cfg.MaxBodyBytes)
+		conn.Close()
+		if loc == nil {
+			rec.add(step)
+			if step.Failure == nil && step.HTTP.Status == http.StatusOK && looksLikeFile(u) {
+				p.download(ctx, rec, dc, u)
+			}
+			return
+		}
+		if hop >= p.cfg.MaxRedirects {
+			f := failure.HTTPTooManyRedirects
+			step.Failure = &f
+			rec.add(step)
+			return
+		}
+		rec.add(step)
+		u = loc
+		conn = p.dialURL(ctx, rec, dc, u)
+		if conn == nil {
+			return
+		}
+	}
+}
+
+// dialURL resolves (when new) and connects to u's host, recording the steps.
+func (p *Probe) dialURL(ctx context.Context, rec *recorder, dc *dnsCache, u *url.URL) net.Conn {
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if port == "" {
+		port = strconv.Itoa(target.DefaultPorts[u.Scheme])
+	}
+	addrs := p.lookup(ctx, rec, dc, host)
+	sni := ""
+	var alpn []string
+	if u.Scheme == "https" {
+		sni, alpn = host, []string{"http/1.1"}
+	}
+	return p.dialFirst(ctx, rec, addrs, port, host, sni, alpn)
+}
+
+// newRequest builds the GET request of a hop.
+func newRequest(ctx context.Context, u *url.URL) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	req.Header.Set("Accept-Language", "en-US,en;q=0.9")
+	req.Header.Set("Accept-Encoding", "identity")
+	req.Close = true
+	return req, nil
+}
+
+// sendRequest writes a GET for u on conn and reads the response header,
+// within the step deadline already set on conn.
+func sendRequest(ctx context.Context, conn net.Conn, u *url.URL) (*http.Response, error) {
+	req, err := newRequest(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Write(conn); err != nil {
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		f := failure.Classify(err)
+		if strings.HasPrefix(f, failure.Unknown) {
+			return nil, failure.New(failure.HTTPBadResponse, model.OpHTTPRoundTrip, err)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// roundTrip sends one GET over conn, records it and closes conn. It returns the next URL
+// when the response is a redirect to an http(s) URL.
+func (p *Probe) roundTrip(ctx context.Context, conn net.Conn, u *url.URL, hop int, maxBody int64) (model.Step, *url.URL) {
+	step := newStep(model.OpHTTPRoundTrip, conn.RemoteAddr().String(), u.Hostname())
+	data := &model.HTTPData{Hop: hop, URL: u.String(), Method: http.MethodGet}
+	step.HTTP = data
+	conn.SetDeadline(time.Now().Add(p.cfg.Timeout))
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+
+	resp, err := sendRequest(ctx, conn, u)
+	if err != nil {
+		finish(&step, err)
+		return step, nil
+	}
+	// Close the connection before the body: closing an unread body drains it.
+	defer resp.Body.Close()
+	defer conn.Close()
+	data.Status = resp.StatusCode
+	for _, h := range recordedHeaders {
+		if v := resp.Header.Get(h); v != "" {
+			if data.Headers == nil {
+				data.Headers = map[string]string{}
+			}
+			data.Headers[h] = truncate(v, 512)
+		}
+	}
+	var next *url.URL
+	if isRedirect(resp.StatusCode) {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			data.Location = truncate(loc, 2048)
+			if nu, err := u.Parse(loc); err == nil && (nu.Scheme == "http" || nu.Scheme == "https") && nu.Host != "" {
+				nu.Fragment = ""
+				next = nu
+			}
+		}
+	}
+	b := newBodyRecorder()
+	readStart := time.Now()
+	n, err := io.Copy(b, io.LimitReader(resp.Body, maxBody))
+	data.BodyLength = n
+	if err == nil && n == maxBody {
+		var one [1]byte
+		if k, _ := resp.Body.Read(one[:]); k > 0 {
+			data.BodyTruncated = true
+		}
+	}
+	b.fill(data)
+	if d := time.Since(readStart).Seconds(); d > 0 && n > 0 {
+		data.BytesPerSec = float64(n) / d
+	}
+	finish(&step, err)
+	if err != nil {
+		return step, nil
+	}
+	return step, next
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case 301, 302, 303, 307, 308:
+		return true
+	}
+	return false
+}
+
+// bodyRecorder hashes a body and keeps its head.
+type bodyRecorder struct {
+	h    hash.Hash
+	head []byte
+}
+
+func newBodyRecorder() *bodyRecorder { return &bodyRecorder{h: sha256.New()} }
+
+func (b *bodyRecorder) Write(p []byte) (int, error) {
+	b.h.Write(p)
+	if room := bodyHeadBytes - len(b.head); room > 0 {
+		if len(p) < room {
+			room = len(p)
+		}
+		b.head = append(b.head, p[:room]...)
+	}
+	return len(p), nil
+}
+
+func (b *bodyRecorder) fill(d *model.HTTPData) {
+	d.BodySHA256 = hex.EncodeToString(b.h.Sum(nil))
+	d.BodyHead = strings.ToValidUTF8(string(b.head), "\uFFFD")
+	d.Title = Title(b.head)
+}
+
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// pageExtensions are path extensions of pages, not files to download.
+var pageExtensions = map[string]bool{"": true, ".html": true, ".htm": true, ".php": true, ".asp": true, ".aspx": true, ".jsp": true}
+
+// looksLikeFile reports whether u's path names a file to download.
+func looksLikeFile(u *url.URL) bool {
+	ext := strings.ToLower(path.Ext(u.Path))
+	if strings.ContainsAny(ext, "/") {
+		return false
+	}
+	return !pageExtensions[ext]
+}
+
+// download fetches u again on a new connection, streaming the whole body
+// (up to MaxDownloadBytes) into SHA-256, and records a download step.
+func (p *Probe) download(ctx context.Context, rec *recorder, dc *dnsCache, u *url.URL) {
+	conn := p.dialURL(ctx, rec, dc, u)
+	if conn == nil {
+		return
+	}
+	defer conn.Close()
+	step := newStep(model.OpDownload, conn.RemoteAddr().String(), u.Hostname())
+	data := &model.DownloadData{URL: u.String()}
+	step.Download = data
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	// The whole download may take longer than a step; each read must not.
+	dl := &deadlineConn{Conn: conn, idle: p.cfg.Timeout}
+	dl.SetDeadline(time.Now().Add(p.cfg.Timeout))
+	resp, err := sendRequest(ctx, dl, u)
+	if err != nil {
+		finish(&step, err)
+		rec.add(step)
+		return
+	}
+	defer resp.Body.Close()
+	defer conn.Close()
+	if resp.StatusCode != http.StatusOK {
+		finish(&step, failure.New(fmt.Sprintf("%s: http status %d", failure.Unknown, resp.StatusCode), model.OpDownload, nil))
+		rec.add(step)
+		return
+	}
+	h := sha256.New()
+	start := time.Now()
+	n, err := io.Copy(h, io.LimitReader(resp.Body, p.cfg.MaxDownloadBytes))
+	data.Size = n
+	if err == nil && n == p.cfg.MaxDownloadBytes {
+		var one [1]byte
+		if k, _ := resp.Body.Read(one[:]); k > 0 {
+			data.Truncated = true
+		}
+	}
+	data.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if d := time.Since(start).Seconds(); d > 0 && n > 0 {
+		data.BytesPerSec = float64(n) / d
+	}
+	finish(&step, err)
+	rec.add(step)
+}
+
+// deadlineConn extends the read deadline before every read: a stalled
+// transfer times out, a slow but moving one does not.
+type deadlineConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *deadlineConn) Read(b []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	return c.Conn.Read(b)
+}
+
