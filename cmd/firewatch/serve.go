@@ -69,7 +69,7 @@ func adminPassword(file string) (string, error) {
 			return "", fmt.Errorf("--admin-password-file: %w", err)
 		}
 		pw, from = strings.TrimRight(string(b), "\r\n"), "--admin-password-file "+file
-	} else if v, ok := os.LookupEnv("FIREWATCH_ADMIN_PASSWORD"); ok {
+	} else if v := os.Getenv("FIREWATCH_ADMIN_PASSWORD"); v != "" {
 		pw, from = v, "FIREWATCH_ADMIN_PASSWORD"
 	} else {
 		return "", nil

@@ -191,4 +191,3 @@ func (s *countingStore) Insert(ctx context.Context, ms []*model.Measurement) (in
 	s.inserted.Add(float64(n))
 	return n, err
 }
-

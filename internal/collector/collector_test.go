@@ -2,6 +2,7 @@ package collector_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -82,5 +83,45 @@ func TestRunWebhooksWithoutHooksReturns(t *testing.T) {
 	err := collector.RunWebhooks(ctx, storetest.New(), collector.Config{Webhooks: []collector.Webhook{{URL: "ftp://x/"}}})
 	if err == nil {
 		t.Error("an ftp webhook was accepted")
+	}
+}
+
+func TestIngestThenDashboardAndAPI(t *testing.T) {
+	st := storetest.New()
+	srv := httptest.NewServer(collector.New(st, collector.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	secret, err := st.CreateToken(context.Background(), "probe-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, m := range storetest.Sample(time.Now()) {
+		b, _ := json.Marshal(m)
+		lines = append(lines, string(b))
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/measurements", strings.NewReader(strings.Join(lines, "\n")))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("ingest: %d %s", resp.StatusCode, body)
+	}
+	if _, _, page := fetch(t, srv.URL+"/"); !strings.Contains(page, storetest.TargetMITM) {
+		t.Error("ingested blocked target not on the overview")
+	}
+	if code, _, js := fetch(t, srv.URL+"/api/v1/targets"); code != 200 || !strings.Contains(js, storetest.TargetMITM) {
+		t.Errorf("API targets: %d", code)
+	}
+	_, _, metrics := fetch(t, srv.URL+"/metrics")
+	if !strings.Contains(metrics, "firewatch_measurements_ingested_total 13") {
+		t.Errorf("ingest counter not 13:\n%s", metrics)
+	}
+	if !strings.Contains(metrics, `route="POST /api/v1/measurements"`) {
+		t.Error("ingest route not counted")
 	}
 }

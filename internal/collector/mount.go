@@ -4,16 +4,14 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/firewatch/firewatch/internal/collector/api"
 	"github.com/firewatch/firewatch/internal/collector/ingest"
 	"github.com/firewatch/firewatch/internal/store"
 )
 
 // mountAPI mounts measurement ingest (POST /api/v1/measurements) and the
 // JSON API under /api/v1/.
-func mountAPI(mux *http.ServeMux, st, ingestStore store.Store, cfg Config, log *slog.Logger) {
+func mountAPI(mux *http.ServeMux, st, ingestStore store.Store, cfg Config, _ *slog.Logger) {
 	mux.Handle("POST /api/v1/measurements", ingest.Handler(ingestStore, cfg.Ingest))
-	notYet := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "the API is not available in this build", http.StatusNotImplemented)
-	})
-	mux.Handle("/api/v1/", notYet)
+	mux.Handle("/api/v1/", api.Handler(st))
 }

@@ -131,9 +131,10 @@ func Parse(r io.Reader) (*DB, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("line %d: %w", line+1, err)
 	}
-	sort.SliceStable(db.entries, func(i, j int) bool {
-		return db.entries[i].start.Compare(db.entries[j].start) < 0
-	})
+	less := func(i, j int) bool { return db.entries[i].start.Compare(db.entries[j].start) < 0 }
+	if !sort.SliceIsSorted(db.entries, less) { // published tables are sorted already
+		sort.SliceStable(db.entries, less)
+	}
 	return db, nil
 }
 

@@ -100,3 +100,36 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// bigTable is a synthetic table the size of ip2asn-v4.tsv (~500k ranges).
+func bigTable(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		s := netip.AddrFrom4([4]byte{byte(i >> 16), byte(i >> 8), byte(i), 0})
+		e := netip.AddrFrom4([4]byte{byte(i >> 16), byte(i >> 8), byte(i), 255})
+		b.WriteString(s.String() + "\t" + e.String() + "\t" + "64500\tUS\tNET\n")
+	}
+	return b.String()
+}
+
+func BenchmarkParse(b *testing.B) {
+	tbl := bigTable(500000)
+	b.SetBytes(int64(len(tbl)))
+	for b.Loop() {
+		if _, err := Parse(strings.NewReader(tbl)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	db, err := Parse(strings.NewReader(bigTable(500000)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := netip.MustParseAddr("5.6.7.8")
+	b.ReportAllocs()
+	for b.Loop() {
+		db.Lookup(a)
+	}
+}

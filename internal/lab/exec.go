@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 )
 
 // Vantages.
@@ -28,15 +29,16 @@ type ExecSpec struct {
 }
 
 // Env returns the environment a program gets in a vantage: SSL_CERT_FILE
-// (the vantage's trust store), FIREWATCH_ROUTABLE (TEST-NET counts as
-// routable) and FIREWATCH_CONTROL when a control runs.
+// and CURL_CA_BUNDLE (the vantage's trust store; curl ignores the former),
+// FIREWATCH_ROUTABLE (TEST-NET counts as routable) and FIREWATCH_CONTROL
+// when a control runs.
 func (s *State) Env(from string) []string {
 	env := []string{"FIREWATCH_ROUTABLE=" + Routable, "FIREWATCH_LAB=1"}
+	trust := s.Trust.Inside
 	if from == FromOutside {
-		env = append(env, "SSL_CERT_FILE="+s.Trust.Outside)
-	} else {
-		env = append(env, "SSL_CERT_FILE="+s.Trust.Inside)
+		trust = s.Trust.Outside
 	}
+	env = append(env, "SSL_CERT_FILE="+trust, "CURL_CA_BUNDLE="+trust)
 	if s.ControlURL != "" {
 		env = append(env, "FIREWATCH_CONTROL="+s.ControlURL)
 	}
@@ -80,10 +82,10 @@ func Exec(ctx context.Context, dir string, spec ExecSpec) (int, error) {
 	err = cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		if ee.ExitCode() >= 0 {
-			return ee.ExitCode(), nil
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil // as a shell reports it
 		}
-		return 128 + 15, nil // killed by a signal
+		return ee.ExitCode(), nil
 	}
 	if err != nil {
 		return -1, fmt.Errorf("lab exec: %w", err)

@@ -226,9 +226,9 @@ func waitReady(ctx context.Context, st *State, sc *scenario.Scenario, timeout ti
 		if len(bad) == 0 {
 			return nil
 		}
-		for _, d := range st.Daemons {
+		for role, d := range st.Daemons {
 			if !alive(d.PID) {
-				return fmt.Errorf("lab: daemon in %s exited: %s", d.Namespace, tail(d.Log, 10))
+				return fmt.Errorf("lab: daemon %s in %s exited: %s", role, d.Namespace, tail(d.Log, 10))
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

@@ -28,14 +28,14 @@ var (
 )
 
 // sharedLab brings the lab up once per test binary with testdata/lab.yaml.
-func sharedLab(t *testing.T) *State {
+func sharedLab(t testing.TB) *State {
 	t.Helper()
 	needLab(t)
 	sharedOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		start := time.Now()
-		shared, sharedErr = Up(ctx, Options{Scenario: "testdata/lab.yaml", StateDir: testStateDir, Seed: 1})
+		shared, sharedErr = Up(ctx, Options{Scenario: "testdata/lab.yaml", StateDir: testStateDir, Seed: 1, Control: true})
 		t.Logf("lab up in %v", time.Since(start).Round(time.Millisecond))
 	})
 	if sharedErr != nil {
@@ -44,7 +44,7 @@ func sharedLab(t *testing.T) *State {
 	return shared
 }
 
-func trustPool(t *testing.T, file string) *x509.CertPool {
+func trustPool(t testing.TB, file string) *x509.CertPool {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -295,5 +295,61 @@ func TestLabNoRouteOut(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "unreachable") {
 			t.Errorf("%s: dial to a non-TEST-NET address: %v, want network unreachable", ns, err)
 		}
+	}
+}
+
+func TestLabControl(t *testing.T) {
+	st := sharedLab(t)
+	if st.ControlURL != "http://192.0.2.66:8080" {
+		t.Fatalf("control URL %q", st.ControlURL)
+	}
+	for _, ns := range []string{NSOutside, NSInside} {
+		resp, body, err := httpGet(t, ns, st.ControlURL+"/metrics", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", ns, err)
+		}
+		want := "control --listen 192.0.2.66:8080 --lab --resolver udp://192.0.2.53:53 --ca-file " + st.Trust.Outside
+		if resp.StatusCode != 200 || !strings.HasPrefix(string(body), want) {
+			t.Errorf("%s: got %d %q, want %q", ns, resp.StatusCode, body, want)
+		}
+		if ns == NSInside && !strings.Contains(string(body), "from 198.51.100.2:") {
+			t.Errorf("the control should see the probe's own address: %q", body)
+		}
+	}
+	var out bytes.Buffer
+	if _, err := Exec(context.Background(), testStateDir, ExecSpec{Stdout: &out, Argv: []string{"sh", "-c", "echo $FIREWATCH_CONTROL"}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out.String()) != st.ControlURL {
+		t.Errorf("FIREWATCH_CONTROL=%q", out.String())
+	}
+}
+
+// BenchmarkLabThroughput downloads a 200 kB file from the inside across
+// the three hops and the censor (no rule matches it).
+func BenchmarkLabThroughput(b *testing.B) {
+	sharedLab(b)
+	c := HTTPClientIn(NSInside, 10*time.Second)
+	b.SetBytes(200000)
+	for b.Loop() {
+		resp, err := c.Get("http://203.0.113.71/big.bin")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkLabDialInside measures a TCP handshake from the inside to a host
+// across the censor.
+func BenchmarkLabDialInside(b *testing.B) {
+	sharedLab(b)
+	for b.Loop() {
+		c, err := DialIn(NSInside, "203.0.113.71:80", 2*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
 	}
 }

@@ -3,8 +3,10 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +26,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if len(os.Args) >= 4 && os.Args[1] == "control" && os.Args[2] == "--listen" {
+		fakeControl(os.Args[3], os.Args[1:])
+		return
+	}
 	if labTestsEnabled() {
 		// Leftovers of an earlier, crashed run.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -42,13 +48,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// fakeControl stands in for `firewatch control` (which the test binary
+// lacks): it answers every request with the arguments it was started with.
+func fakeControl(addr string, args []string) {
+	err := http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s from %s\n", strings.Join(args, " "), r.RemoteAddr)
+	}))
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
 // testStateDir is the state directory of the lab the tests bring up.
 const testStateDir = "/run/firewatch-lab-test"
 
 func labTestsEnabled() bool { return os.Getenv("FIREWATCH_LAB_TESTS") == "1" }
 
 // needLab skips unless lab tests are enabled and the process may build one.
-func needLab(t *testing.T) {
+func needLab(t testing.TB) {
 	t.Helper()
 	if !labTestsEnabled() {
 		t.Skip("lab tests need root and FIREWATCH_LAB_TESTS=1 (they build network namespaces)")

@@ -85,9 +85,9 @@ type Trust struct {
 
 // Daemon is one long-running process of the lab.
 type Daemon struct {
-	Namespace string `json:"namespace"`
-	PID       int    `json:"pid"`
-	Log       string `json:"log"`
+	Namespace string `json:"namespace"` // where it runs
+	PID       int    `json:"pid"`       // its process id (a session leader)
+	Log       string `json:"log"`       // its output
 }
 
 // ErrNotRunning is returned by LoadState when no lab is up.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -67,7 +68,11 @@ func (s *State) WriteSummary(w io.Writer) {
 	for ip := range s.Hosts {
 		ips = append(ips, ip)
 	}
-	sort.Strings(ips)
+	sort.Slice(ips, func(i, j int) bool {
+		a, _ := netip.ParseAddr(ips[i])
+		b, _ := netip.ParseAddr(ips[j])
+		return a.Less(b)
+	})
 	for _, ip := range ips {
 		fmt.Fprintf(w, "host:     %-15s %s\n", ip, strings.Join(s.Hosts[ip], " "))
 	}

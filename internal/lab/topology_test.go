@@ -133,3 +133,18 @@ func TestIsLabProcess(t *testing.T) {
 		t.Errorf("pid 0")
 	}
 }
+
+func TestDialRefusesNames(t *testing.T) {
+	// Resolving a name would use the host's resolver: only literals are dialled.
+	for _, addr := range []string{"www.example.org:80", "localhost:53", "nocolon"} {
+		if err := literal(addr); err == nil {
+			t.Errorf("literal(%q): no error", addr)
+		}
+	}
+	if err := literal("203.0.113.10:80"); err != nil {
+		t.Errorf("literal: %v", err)
+	}
+	if _, err := DialIn(NSInside, "www.example.org:80", time.Second); err == nil {
+		t.Errorf("DialIn accepted a name")
+	}
+}

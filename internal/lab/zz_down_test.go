@@ -65,6 +65,15 @@ func TestZZSeedScenarioUpDown(t *testing.T) {
 	if _, err := Up(ctx, Options{Scenario: "../../scenarios/seed-2015.yaml", StateDir: testStateDir}); err == nil || !strings.Contains(err.Error(), "already up") {
 		t.Errorf("second up: %v, want an 'already up' error", err)
 	}
+	// seed-2015 has a `ca: rogue-trusted` rule: the inside trusts both CAs.
+	in, _ := os.ReadFile(st.Trust.Inside)
+	out, _ := os.ReadFile(st.Trust.Outside)
+	if n := strings.Count(string(in), "BEGIN CERTIFICATE"); n != 2 || !st.Trust.RogueTrustedInside {
+		t.Errorf("inside trust store has %d certificates, want public + rogue", n)
+	}
+	if n := strings.Count(string(out), "BEGIN CERTIFICATE"); n != 1 {
+		t.Errorf("outside trust store has %d certificates, want the public CA only", n)
+	}
 	s, err := GetStatus(ctx, testStateDir)
 	if err != nil || !s.Up {
 		t.Fatalf("status: %v %+v", err, s)

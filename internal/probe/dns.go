@@ -65,6 +65,9 @@ func (p *Probe) resolverNames() []string {
 	return out
 }
 
+// udpBuffers holds receive buffers big enough for any UDP datagram.
+var udpBuffers = sync.Pool{New: func() any { b := make([]byte, 65535); return &b }}
+
 // maxDNSResponses bounds how many responses to one UDP query are kept.
 const maxDNSResponses = 32
 
@@ -149,7 +152,11 @@ func (p *Probe) query(ctx context.Context, r resolver, host string, qt uint16) m
 	if err == nil && len(resps) > 0 && resps[0].Failure != nil {
 		// The step's outcome is what an ordinary stub resolver would have
 		// used: the first response. Later responses are evidence in Responses.
-		err = failure.New(*resps[0].Failure, op, nil)
+		// An empty AAAA answer is how an IPv4-only name answers: the
+		// response says dns_no_answer, the step is no failure (no noise).
+		if f := *resps[0].Failure; !(qt == dns.TypeAAAA && f == failure.DNSNoAnswer) {
+			err = failure.New(f, op, nil)
+		}
 	}
 	if err == nil && len(resps) == 0 {
 		err = failure.New(failure.GenericTimeout, op, nil)
@@ -209,7 +216,9 @@ func (p *Probe) queryUDP(ctx context.Context, addr string, q *dns.Msg) ([]model.
 	}
 	pc.SetReadDeadline(deadline)
 	var resps []model.DNSResponse
-	buf := make([]byte, 65535)
+	bp := udpBuffers.Get().(*[]byte)
+	defer udpBuffers.Put(bp)
+	buf := *bp
 	for len(resps) < maxDNSResponses {
 		n, from, err := pc.ReadFrom(buf)
 		if err != nil {

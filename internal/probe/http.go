@@ -41,6 +41,7 @@ func (p *Probe) web(ctx context.Context, rec *recorder, dc *dnsCache, t target.T
 	for _, e := range eps {
 		if c := e.usable(tlsWanted); c != nil {
 			conn = c
+			dc.worked(t.Host, e.addr)
 			break
 		}
 	}
@@ -86,7 +87,11 @@ func (p *Probe) dialURL(ctx context.Context, rec *recorder, dc *dnsCache, u *url
 	if u.Scheme == "https" {
 		sni, alpn = host, []string{"http/1.1"}
 	}
-	return p.dialFirst(ctx, rec, addrs, port, host, sni, alpn)
+	conn := p.dialFirst(ctx, rec, dc.ordered(host, addrs), port, host, sni, alpn)
+	if conn != nil {
+		dc.worked(host, conn.RemoteAddr().String())
+	}
+	return conn
 }
 
 // newRequest builds the GET request of a hop.
@@ -250,9 +255,12 @@ func (p *Probe) download(ctx context.Context, rec *recorder, dc *dnsCache, u *ur
 	step := newStep(model.OpDownload, conn.RemoteAddr().String(), u.Hostname())
 	data := &model.DownloadData{URL: u.String()}
 	step.Download = data
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	// The whole download may take longer than a step (but at most
+	// downloadSteps steps); each read must not.
+	dctx, cancel := context.WithTimeout(ctx, downloadSteps*p.cfg.Timeout)
+	defer cancel()
+	stop := context.AfterFunc(dctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	// The whole download may take longer than a step; each read must not.
 	dl := &deadlineConn{Conn: conn, idle: p.cfg.Timeout}
 	dl.SetDeadline(time.Now().Add(p.cfg.Timeout))
 	resp, err := sendRequest(ctx, dl, u)
@@ -286,6 +294,9 @@ func (p *Probe) download(ctx context.Context, rec *recorder, dc *dnsCache, u *ur
 	rec.add(step)
 }
 
+// downloadSteps bounds a whole download, in step timeouts.
+const downloadSteps = 30
+
 // deadlineConn extends the read deadline before every read: a stalled
 // transfer times out, a slow but moving one does not.
 type deadlineConn struct {
@@ -297,4 +308,3 @@ func (c *deadlineConn) Read(b []byte) (int, error) {
 	c.Conn.SetReadDeadline(time.Now().Add(c.idle))
 	return c.Conn.Read(b)
 }
-

@@ -41,7 +41,7 @@ func closeAll(eps []endpoint) {
 }
 
 func (p *Probe) measure(ctx context.Context, rec *recorder, t target.Target, extra Extra) {
-	dc := &dnsCache{addrs: map[string][]netip.Addr{}}
+	dc := &dnsCache{addrs: map[string][]netip.Addr{}, good: map[string]netip.Addr{}}
 	addrs := p.lookup(ctx, rec, dc, t.Host)
 	extraAddrs := p.extraAddrs(extra, addrs)
 	addrs = append(addrs, extraAddrs...)
@@ -76,6 +76,32 @@ func (p *Probe) measure(ctx context.Context, rec *recorder, t target.Target, ext
 // measurement, so that a redirect back to a known host adds no DNS steps.
 type dnsCache struct {
 	addrs map[string][]netip.Addr
+	good  map[string]netip.Addr // per host, the address that last worked
+}
+
+// ordered returns addrs with the host's address that last worked first.
+func (dc *dnsCache) ordered(host string, addrs []netip.Addr) []netip.Addr {
+	g, ok := dc.good[host]
+	if !ok || len(addrs) == 0 || addrs[0] == g {
+		return addrs
+	}
+	out := []netip.Addr{g}
+	for _, a := range addrs {
+		if a != g {
+			out = append(out, a)
+		}
+	}
+	if len(out) != len(addrs) {
+		return addrs // g is not among them
+	}
+	return out
+}
+
+// worked remembers that addr (ip:port) worked for host.
+func (dc *dnsCache) worked(host, addr string) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		dc.good[host] = ap.Addr()
+	}
 }
 
 // lookup returns the addresses to connect to for host: the literal address,

@@ -121,7 +121,7 @@ func detail(s model.Step) string {
 		}
 		if s.Operation == model.OpStartTLS {
 			parts = append(parts, fmt.Sprintf("reply %q", ml.Reply))
-		} else {
+		} else if s.Failure == nil {
 			parts = append(parts, fmt.Sprintf("starttls offered: %v", ml.StartTLSOffered))
 		}
 	case s.Download != nil:

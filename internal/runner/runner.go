@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/firewatch/firewatch/internal/model"
@@ -38,8 +39,9 @@ type Options struct {
 // Summary counts what Run did.
 type Summary struct {
 	Measured    int           // records written
-	Failed      int           // records with at least one failed step
+	Failed      int           // records with no step or whose last step failed
 	Interrupted bool          // the context was cancelled before the end
+	Unfinished  int           // measurements cut short by the interruption, not written
 	Elapsed     time.Duration // wall time
 }
 
@@ -53,13 +55,18 @@ func (s Summary) String() string {
 	if s.Elapsed > 0 {
 		rate = float64(s.Measured) / s.Elapsed.Seconds()
 	}
-	return fmt.Sprintf("%s: %d measured (%d with failed steps) in %s (%.1f/s)", state, s.Measured, s.Failed, s.Elapsed.Round(time.Millisecond), rate)
+	line := fmt.Sprintf("%s: %d measured (%d ending in a failure) in %s (%.1f/s)", state, s.Measured, s.Failed, s.Elapsed.Round(time.Millisecond), rate)
+	if s.Unfinished > 0 {
+		line += fmt.Sprintf(", %d cut short and not written", s.Unfinished)
+	}
+	return line
 }
 
 // Run reads targets from lr and measures them with at most opts.Concurrency in
 // flight, writing each record to every sink as it finishes. It stops reading
-// when ctx is cancelled, waits for the measurements in flight (their context
-// is cancelled too, so they end quickly) and writes them. The sinks are
+// when ctx is cancelled and waits for the measurements in flight (their
+// context is cancelled too, so they end quickly); those are not written,
+// since their failures would be the interruption's. The sinks are
 // closed before Run returns. A list error (bad line) stops the run and is
 // returned after the records already measured are written.
 func Run(ctx context.Context, lr *target.ListReader, measure MeasureFunc, sinks []Sink, opts Options) (Summary, error) {
@@ -93,12 +100,20 @@ func Run(ctx context.Context, lr *target.ListReader, measure MeasureFunc, sinks 
 	jobs := make(chan target.Target)
 	results := make(chan *model.Measurement, n)
 	var wg sync.WaitGroup
+	var unfinished atomic.Int64
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for t := range jobs {
-				results <- measure(ctx, t)
+				m := measure(ctx, t)
+				if ctx.Err() != nil {
+					// Cut short by the interruption: its failures would be
+					// ours, not the network's. Not a finished record.
+					unfinished.Add(1)
+					continue
+				}
+				results <- m
 			}
 		}()
 	}
@@ -157,15 +172,13 @@ func Run(ctx context.Context, lr *target.ListReader, measure MeasureFunc, sinks 
 		}
 	}
 	sum.Interrupted = ctx.Err() != nil
+	sum.Unfinished = int(unfinished.Load())
 	sum.Elapsed = time.Since(start)
 	return sum, errors.Join(readErr, sinkErr)
 }
 
+// hasFailure reports whether m ended in a failure: its last step failed
+// (a failed AAAA query or one refused address among several is not enough).
 func hasFailure(m *model.Measurement) bool {
-	for _, s := range m.Steps {
-		if s.Failure != nil {
-			return true
-		}
-	}
-	return false
+	return len(m.Steps) == 0 || m.Steps[len(m.Steps)-1].Failure != nil
 }

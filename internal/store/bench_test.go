@@ -106,7 +106,7 @@ func bigStore(b *testing.B, backend string) *sqlStore {
 // derives the rollups and states with aggregate queries (what Insert would
 // have maintained incrementally).
 func seedBig(ctx context.Context, s *sqlStore) error {
-	for _, t := range []string{"measurements", "target_state", "daily", "day_target", "day_total", "events"} {
+	for _, t := range []string{"measurements", "target_state", "daily", "day_target", "day_total", "day_network", "events"} {
 		if _, err := s.db.Exec(`DELETE FROM ` + t); err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func seedBig(ctx context.Context, s *sqlStore) error {
 	defer tx.Rollback()
 	gen := `WITH RECURSIVE gen(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM gen WHERE x < ?) SELECT x FROM gen`
 	if s.pg {
-		gen = `SELECT x FROM generate_series(0, ?::int) AS x`
+		gen = `SELECT x::bigint AS x FROM generate_series(0, ?::int) AS x`
 	}
 	base := dayOf(time.Now()) - 99*dayNanos
 	// t = x % 2000 is the target, (x % 10000) / 2000 the network, x / 10000 the day.
@@ -139,6 +139,8 @@ func seedBig(ctx context.Context, s *sqlStore) error {
 		`INSERT INTO day_target (target, day, tests, blocked) SELECT target, day, SUM(tests), SUM(blocked) FROM daily GROUP BY target, day`,
 		`INSERT INTO day_total (day, tests, blocked, blocked_targets)
 		SELECT day, SUM(tests), SUM(blocked), SUM(CASE WHEN blocked > 0 THEN 1 ELSE 0 END) FROM day_target GROUP BY day`,
+		`INSERT INTO day_network (country, asn, day, tests, blocked, blocked_targets)
+		SELECT country, asn, day, SUM(tests), SUM(blocked), SUM(CASE WHEN blocked > 0 THEN 1 ELSE 0 END) FROM daily GROUP BY country, asn, day`,
 		`INSERT INTO target_state (` + stateCols + `)
 		SELECT target, country, asn, MAX(category), MAX(status), MAX(methods),
 			CASE WHEN MAX(status) = 'blocked' THEN MIN(started_at) END, MIN(started_at), MAX(started_at), COUNT(*), MAX(id),

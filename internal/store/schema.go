@@ -104,6 +104,19 @@ var migrations = []string{
 	CREATE INDEX queue_untaken ON queue (taken_by, id)`,
 	// 2: the overview filtered by network reads one network's days.
 	`CREATE INDEX daily_country_day ON daily (country, day)`,
+	// 3: per-network daily totals for the overview filtered by country/ASN.
+	`CREATE TABLE day_network (
+		country TEXT NOT NULL,
+		asn BIGINT NOT NULL,
+		day BIGINT NOT NULL,
+		tests BIGINT NOT NULL,
+		blocked BIGINT NOT NULL,
+		blocked_targets BIGINT NOT NULL,
+		PRIMARY KEY (country, asn, day)
+	);
+	INSERT INTO day_network (country, asn, day, tests, blocked, blocked_targets)
+		SELECT country, asn, day, SUM(tests), SUM(blocked), SUM(CASE WHEN blocked > 0 THEN 1 ELSE 0 END)
+		FROM daily GROUP BY country, asn, day`,
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations.

@@ -422,12 +422,49 @@ func (s *sqlStore) saveDaily(ctx context.Context, tx *sql.Tx, daily map[dayKey]*
 		t.tests += dc.tests
 		t.blocked += dc.blocked
 	}
-	if err := s.values(ctx, tx, `INSERT INTO daily (target, country, asn, day, category, tests, blocked, throttled)`, 8, rows,
-		`ON CONFLICT (target, country, asn, day) DO UPDATE SET category = excluded.category,
-		tests = daily.tests + excluded.tests, blocked = daily.blocked + excluded.blocked, throttled = daily.throttled + excluded.throttled`, nil); err != nil {
-		return err
+	type nday struct {
+		country string
+		asn     int
+		day     int64
 	}
 	type totals struct{ tests, blocked, targets int }
+	perNet := map[nday]*totals{}
+	var nOrder []nday
+	for _, k := range order {
+		nk := nday{k.country, k.asn, k.day}
+		nt, ok := perNet[nk]
+		if !ok {
+			nt = &totals{}
+			perNet[nk] = nt
+			nOrder = append(nOrder, nk)
+		}
+		nt.tests += daily[k].tests
+		nt.blocked += daily[k].blocked
+	}
+	if err := s.values(ctx, tx, `INSERT INTO daily (target, country, asn, day, category, tests, blocked, throttled)`, 8, rows,
+		`ON CONFLICT (target, country, asn, day) DO UPDATE SET category = excluded.category,
+		tests = daily.tests + excluded.tests, blocked = daily.blocked + excluded.blocked, throttled = daily.throttled + excluded.throttled
+		RETURNING target, country, asn, day, blocked`, func(rs *sql.Rows) error {
+			var k dayKey
+			var blocked int
+			if err := rs.Scan(&k.target, &k.country, &k.asn, &k.day, &blocked); err != nil {
+				return err
+			}
+			if dc := daily[k]; dc != nil && dc.blocked > 0 && blocked == dc.blocked { // first blocked test of this target in this network that day
+				perNet[nday{k.country, k.asn, k.day}].targets++
+			}
+			return nil
+		}); err != nil {
+		return err
+	}
+	for _, nk := range nOrder {
+		nt := perNet[nk]
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO day_network (country, asn, day, tests, blocked, blocked_targets) VALUES (?,?,?,?,?,?)
+			ON CONFLICT (country, asn, day) DO UPDATE SET tests = day_network.tests + excluded.tests, blocked = day_network.blocked + excluded.blocked,
+			blocked_targets = day_network.blocked_targets + excluded.blocked_targets`), nk.country, nk.asn, nk.day, nt.tests, nt.blocked, nt.targets); err != nil {
+			return err
+		}
+	}
 	total := map[int64]*totals{}
 	var days []int64
 	rows = rows[:0]
@@ -830,6 +867,15 @@ func (s *sqlStore) Overview(ctx context.Context, f Filter) (Overview, error) {
 		ov.Timeline, err = s.Timeline(ctx, "", days)
 	case f.Target != "" && f.Country == "" && f.ASN == 0:
 		ov.Timeline, err = s.Timeline(ctx, f.Target, days)
+	case f.Category == "" && f.Target == "" && f.Query == "":
+		// Country and/or ASN: the per-network rollup. Its "targets" sums
+		// the targets blocked in each network of the country.
+		tf := Filter{Country: f.Country, ASN: f.ASN, Since: fromNanos(first)}
+		w, args := where(tf, cols{"", "country", "asn", "", "", "", "day"})
+		rs, err = s.db.QueryContext(ctx, s.q(`SELECT day, SUM(tests), SUM(blocked), SUM(blocked_targets) FROM day_network`+w+` GROUP BY day ORDER BY day`), args...)
+		if err == nil {
+			ov.Timeline, err = s.dayCounts(rs, first, days)
+		}
 	default:
 		tf := Filter{Target: f.Target, Query: f.Query, Country: f.Country, ASN: f.ASN, Category: f.Category, Since: fromNanos(first)}
 		w, args := where(tf, cols{"target", "country", "asn", "", "category", "", "day"})

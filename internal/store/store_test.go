@@ -248,6 +248,10 @@ func TestSharesTimelineOverview(t *testing.T) {
 		if err != nil || ovRU.Measurements != 1 || ovRU.Targets != 1 || ovRU.BlockedTargets != 0 || ovRU.Timeline[29].Tests != 1 {
 			t.Errorf("RU overview %+v, %v", ovRU, err)
 		}
+		ovCN, err := s.Overview(ctx, Filter{Country: "CN", ASN: 4134})
+		if err != nil || ovCN.Measurements != 15 || ovCN.BlockedTargets != 1 || ovCN.Timeline[29].Targets != 1 || ovCN.Timeline[28].Blocked != 1 {
+			t.Errorf("CN overview %+v, %v", ovCN, err)
+		}
 		list, err := s.Targets(ctx, Filter{Status: model.StatusBlocked}, Page{})
 		if err != nil || len(list) != 1 || list[0].Target != site || list[0].Tests30d != 10 {
 			t.Errorf("blocked targets %+v, %v", list, err)

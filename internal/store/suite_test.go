@@ -84,3 +84,11 @@ func forEach(t *testing.T, fn func(t *testing.T, s *sqlStore)) {
 
 // fixedNow pins the store's clock.
 func fixedNow(s *sqlStore, now time.Time) { s.now = func() time.Time { return now } }
+
+// TestPostgresEnabled says, in the test output, whether the suite also ran
+// against PostgreSQL.
+func TestPostgresEnabled(t *testing.T) {
+	if os.Getenv("FIREWATCH_PG_URL") == "" {
+		t.Skip("PostgreSQL backend skipped: set FIREWATCH_PG_URL, e.g. eval \"$(.ci/postgres.sh)\"")
+	}
+}

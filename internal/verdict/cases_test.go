@@ -250,6 +250,14 @@ var cases = map[string]func() testCase{
 			http(1, good+":443", "https://"+host+"/", page{status: 200, title: "Example", body: home}, "")
 		return testCase{in: in.m, ctl: ctl.m}
 	},
+	"http_redirect_then_fail": func() testCase {
+		// Sent elsewhere, where the chain then fails: the redirect is the finding.
+		in := plain("probe", good).
+			http(0, good+":80", "http://"+host+"/", page{status: 302, location: "http://lookalike.example.net/"}, "").
+			http(1, "198.51.100.90:80", "http://lookalike.example.net/", page{}, failure.GenericTimeout)
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: home}, "")
+		return testCase{in: in.m, ctl: ctl.m}
+	},
 	"http_blockpage": func() testCase {
 		in := plain("probe", good).http(0, good+":80", "http://"+host+"/", page{status: 403, title: "Forbidden", body: "<title>Forbidden</title>"}, "")
 		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: home}, "")

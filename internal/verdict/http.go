@@ -144,11 +144,11 @@ func (a *analysis) compareChain(ic, cc []*model.Step) {
 	if ip, _, ok := stepAddr(last); ok && host == a.host && !a.judged(ip) {
 		return // served by an address DNS gave wrongly: a DNS consequence
 	}
+	if a.redirects(ic, cc) {
+		return // a redirect elsewhere explains whatever follows it
+	}
 	if last.Failure != nil {
 		a.httpFailure(last, cc, host, port)
-		return
-	}
-	if a.redirects(ic, cc) {
 		return
 	}
 	cl := cc[len(cc)-1]

@@ -65,8 +65,8 @@ func validate(m *model.Measurement, p string) error {
 		return bad("id", "missing")
 	case len(m.ID) > maxIDLen:
 		return bad("id", "longer than %d bytes", maxIDLen)
-	case strings.ContainsFunc(m.ID, func(r rune) bool { return r <= ' ' || r == 0x7f }) || !utf8.ValidString(m.ID):
-		return bad("id", "contains spaces or control characters")
+	case strings.ContainsFunc(m.ID, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("/?#%\\", r) }) || !utf8.ValidString(m.ID):
+		return bad("id", "contains spaces, control characters or one of / ? # %% \\")
 	}
 	if m.Target == "" {
 		return bad("target", "missing")

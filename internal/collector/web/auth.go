@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -295,12 +294,4 @@ func (s *server) tokenRevoke(w http.ResponseWriter, r *http.Request, _ sessionIn
 		return
 	}
 	s.showTokens(w, r, http.StatusOK, tokensData{Message: "Token " + name + " revoked."})
-}
-
-// fingerprint shortens a hex hash for display.
-func fingerprint(h string) string {
-	if _, err := hex.DecodeString(h); err != nil || len(h) <= 16 {
-		return h
-	}
-	return h[:16] + "…"
 }

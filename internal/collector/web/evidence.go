@@ -68,6 +68,7 @@ type tlsView struct {
 	VerifyError                                     string
 	RootSubject, RootSHA256                         string
 	Chain                                           []model.Certificate
+	LeafDiffers                                     bool // the other side got another leaf certificate for this name
 }
 
 type httpView struct {
@@ -217,11 +218,25 @@ func markDownloads(a, b *side) {
 	}
 }
 
+// markCertificates flags handshakes whose leaf certificate differs from the
+// other side's for the same server name.
+func markCertificates(a, b *side) {
+	for i := range a.TLS {
+		for j := range b.TLS {
+			ta, tb := &a.TLS[i], &b.TLS[j]
+			if ta.ServerName == tb.ServerName && len(ta.Chain) > 0 && len(tb.Chain) > 0 && ta.Chain[0].SHA256 != tb.Chain[0].SHA256 {
+				ta.LeafDiffers, tb.LeafDiffers = true, true
+			}
+		}
+	}
+}
+
 // buildEvidence lays out m (inside) and m.Control (outside) side by side.
 func buildEvidence(m *model.Measurement) *evidence {
 	e := &evidence{M: m, Inside: buildSide(m), Outside: buildSide(m.Control), Verdict: m.Verdict}
 	flagDNS(&e.Inside, e.Outside, m.Methods)
 	markDownloads(&e.Inside, &e.Outside)
+	markCertificates(&e.Inside, &e.Outside)
 	in, out := e.Inside, e.Outside
 	add := func(kind, title string, has bool) {
 		if has {

@@ -130,7 +130,11 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	for i := range d.ByMethod {
 		d.ByMethod[i].W = max(d.ByMethod[i].Count*200/max(maxCount, 1), 2)
 	}
-	d.Chart = newChart(ov.Timeline, "blocked targets",
+	tl := ov.Timeline
+	if len(tl) > 30 {
+		tl = tl[len(tl)-30:]
+	}
+	d.Chart = newChart(tl, "blocked targets",
 		func(dc store.DayCount) int { return dc.Targets },
 		func(dc store.DayCount) int { return dc.Targets })
 	s.render(w, r, http.StatusOK, "overview.html", page{Title: "Overview", Nav: "overview", Search: form.Q, Data: d})
@@ -284,7 +288,7 @@ func (s *server) target(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 			s.fail(w, r, err)
 			return
-		case m.Target != u:
+		case q.Get("m") != "" && m.Target != u:
 			s.errorPage(w, r, http.StatusNotFound, "Measurement "+trunc(id, 200)+" is not a measurement of this target.")
 			return
 		default:

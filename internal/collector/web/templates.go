@@ -20,7 +20,6 @@ var funcs = template.FuncMap{
 	"date":    func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 	"join":    strings.Join,
 	"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"fp":      fingerprint,
 	"asn":     fmtASN,
 	"ms":      func(f float64) string { return fmt.Sprintf("%.1f ms", f) },
 	"bytes":   fmtBytes,

@@ -124,7 +124,7 @@ func TestTargetPageShowsEvidenceSideBySide(t *testing.T) {
 		outside []string
 	}{
 		{"dns injection", storetest.TargetDNS, []string{"A 203.0.113.66 (ttl 60)", `<span class="flag">injected</span>`, "generic_timeout_error"}, []string{"A 192.0.2.10 (ttl 300)", storetest.SampleRootIssuer}},
-		{"mitm", storetest.TargetMITM, []string{storetest.SampleCAIssuer, "not verified", "ssl_unknown_authority"}, []string{storetest.SampleRootIssuer, "verified"}},
+		{"mitm", storetest.TargetMITM, []string{storetest.SampleCAIssuer, "not verified", "ssl_unknown_authority", "other certificate on the other side"}, []string{storetest.SampleRootIssuer, "verified"}},
 		{"redirect", storetest.TargetRedirect, []string{"status 302", "http://blockpage.invalid/denied", "Access denied"}, []string{"status 200", "Redirect Example News"}},
 		{"download", storetest.TargetDownload, []string{`<span class="flag">differs</span>`, "0000bad"}, []string{"000900d"}},
 		{"mail", storetest.TargetMail, []string{`<span class="bad">not offered</span>`}, []string{`<span class="ok">offered</span>`, "STARTTLS"}},
@@ -331,8 +331,14 @@ func TestOperatorPagesNeedSignIn(t *testing.T) {
 		t.Errorf("login without csrf: status %d, want 403", code)
 	}
 
+	if _, _, body := get(t, anon, srv.URL+"/target?u="+url.QueryEscape(storetest.TargetMITM)); strings.Contains(body, `action="/test-now"`) {
+		t.Error("anonymous target page shows the test-now form")
+	}
 	op := newClient(t)
 	csrf := signIn(t, srv, op)
+	if _, _, body := get(t, op, srv.URL+"/target?u="+url.QueryEscape(storetest.TargetMITM)); !strings.Contains(body, `action="/test-now"`) || !strings.Contains(body, csrf) {
+		t.Error("operator's target page lacks the test-now form with its token")
+	}
 	if code, _ := post(t, op, srv.URL+"/test-now", url.Values{"target": {"https://x.example/"}}); code != 403 {
 		t.Errorf("test-now without csrf: status %d, want 403", code)
 	}
@@ -433,5 +439,26 @@ func TestStaticStylesheet(t *testing.T) {
 	code, hdr, body := get(t, newClient(t), srv.URL+"/static/style.css")
 	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/css") || !strings.Contains(body, ".sbs") {
 		t.Errorf("stylesheet: status %d type %q", code, hdr.Get("Content-Type"))
+	}
+}
+
+// TestWithSQLiteStore renders the main pages over the real SQLite store.
+func TestWithSQLiteStore(t *testing.T) {
+	st := seededSQLite(t)
+	srv := httptest.NewServer(web.Handler(st, web.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	c := newClient(t)
+	code, _, body := get(t, c, srv.URL+"/")
+	if code != 200 || !strings.Contains(section(body, `id="blocked"`, "</table>"), storetest.TargetMITM) {
+		t.Errorf("overview: status %d, MITM target not listed as blocked", code)
+	}
+	code, _, body = get(t, c, srv.URL+"/target?u="+url.QueryEscape(storetest.TargetMITM))
+	if code != 200 || !strings.Contains(body, storetest.SampleCAIssuer) {
+		t.Errorf("target page: status %d, forged issuer missing", code)
+	}
+	for _, p := range []string{"/targets?status=blocked", "/events", "/feed.atom", "/feed.rss", "/measurement?id=m-mitm-0", "/targets?q=mitm&country=CN"} {
+		if code, _, _ := get(t, c, srv.URL+p); code != 200 {
+			t.Errorf("%s: status %d", p, code)
+		}
 	}
 }

@@ -72,6 +72,7 @@ type engine struct {
 	lns      []net.Listener
 	flows    map[flowKey]*flowState
 	sweptAt  time.Time
+	mtu      int // of the outside interface
 	wg       sync.WaitGroup
 	tableSet bool
 }
@@ -82,8 +83,17 @@ type flowKey struct {
 }
 
 type flowState struct {
-	seen   time.Time
-	exempt bool // the reset rules' probability spared this connection
+	seen    time.Time
+	held    int          // payload packets the kernel held so far (at most 2)
+	pending []heldPacket // held packets waiting for a decision
+	decided bool         // the start of the stream was inspected
+	exempt  bool         // the reset rules' probability spared this connection
+	reset   bool         // the flow was reset
+}
+
+type heldPacket struct {
+	raw []byte
+	p   Packet
 }
 
 func newEngine(cfg Config) (*engine, error) {
@@ -212,6 +222,10 @@ func (e *engine) start(ctx context.Context) error {
 			return err
 		}
 		e.sniff = s
+		e.mtu = 1500
+		if ifi, err := net.InterfaceByName(e.cfg.OutsideIface); err == nil && ifi.MTU >= 576 {
+			e.mtu = ifi.MTU
+		}
 	}
 	e.logf("censor up: %d rules on %s -> %s", len(e.cfg.Rules), e.cfg.InsideIface, e.cfg.OutsideIface)
 	return nil
@@ -389,59 +403,111 @@ func (e *engine) handleTCP(b []byte, p Packet) {
 		return
 	}
 	st, ok := e.flows[k]
-	held := !ok // the kernel held the first payload packet of the flow
 	if !ok {
 		st = &flowState{}
 		e.flows[k] = st
 	}
 	st.seen = now
-	kw, where, rule := e.matchReset(p.Payload)
-	if rule != nil && held {
-		st.exempt = !e.roll(rule.P())
-	}
-	if rule != nil && !st.exempt {
-		e.injectResets(p, held)
-		e.logf("reset %q in %s %s:%d -> %s:%d", kw, where, p.Src, p.SrcPort, p.Dst, p.DstPort)
+	if st.reset {
 		return
 	}
-	if held {
-		pkt := make([]byte, len(b))
-		copy(pkt, b)
-		if refreshForForward(pkt) {
-			if err := e.raw.send(pkt, p.Dst); err != nil {
-				e.logf("reinject: %v", err)
-			}
+	held := st.held < 2 // the kernel holds the first two payload packets of a flow
+	if !held {
+		if !st.decided {
+			st.decided = true
+			e.decide(st, p, p.Payload, false)
+		} else if kw, where, rule, _ := e.matchReset(p.Payload); rule != nil && !st.exempt {
+			e.resetFlow(st, p, false, kw, where)
+		}
+		return
+	}
+	st.held++
+	pkt := append([]byte(nil), b...)
+	p, _ = parseIPv4(pkt) // let p.Payload alias the copy, not the read buffer
+	if st.decided {
+		// a later request on the same connection: inspect it, it is held
+		if kw, where, rule, _ := e.matchReset(p.Payload); rule != nil && !st.exempt {
+			e.resetFlow(st, p, true, kw, where)
+			return
+		}
+		e.reinject(pkt, p)
+		return
+	}
+	dup := len(st.pending) > 0 && st.pending[0].p.Seq == p.Seq
+	if !dup {
+		st.pending = append(st.pending, heldPacket{pkt, p})
+	}
+	var payload []byte
+	for _, h := range st.pending {
+		payload = append(payload, h.p.Payload...)
+	}
+	if kw, where, rule, complete := e.matchReset(payload); rule != nil || complete || st.held == 2 {
+		st.decided = true
+		if rule != nil && e.roll(rule.P()) {
+			e.resetFlow(st, st.pending[0].p, true, kw, where)
+			st.pending = nil
+			return
+		}
+		if rule != nil {
+			st.exempt = true
+		}
+		for _, h := range st.pending {
+			e.reinject(h.raw, h.p)
+		}
+		st.pending = nil
+	}
+	// otherwise wait for the second held packet (or the client's retransmission)
+}
+
+// decide handles the first payload packet of a flow the kernel did not hold
+// (a flow already running when the censor started): on-path only.
+func (e *engine) decide(st *flowState, p Packet, payload []byte, held bool) {
+	if kw, where, rule, _ := e.matchReset(payload); rule != nil {
+		if e.roll(rule.P()) {
+			e.resetFlow(st, p, held, kw, where)
+		} else {
+			st.exempt = true
 		}
 	}
 }
 
+func (e *engine) resetFlow(st *flowState, p Packet, held bool, kw, where string) {
+	st.reset = true
+	e.injectResets(p, held)
+	e.logf("reset %q in %s %s:%d -> %s:%d", kw, where, p.Src, p.SrcPort, p.Dst, p.DstPort)
+}
+
 // matchReset returns the keyword, where it was found and the reset rule
-// matching a TCP payload, if any.
-func (e *engine) matchReset(payload []byte) (string, string, *scenario.Rule) {
+// matching the start of a TCP stream, if any, and whether the request line,
+// headers or ClientHello were complete (so that more bytes cannot match).
+func (e *engine) matchReset(payload []byte) (string, string, *scenario.Rule, bool) {
 	var line, host, sni string
-	isHTTP, isTLS := false, false
+	isHTTP, isTLS, complete := false, false, true
 	if l, h, ok := httpRequestParts(payload); ok {
 		line, host, isHTTP = l, h, true
-	} else if s, err := parseSNI(payload); err == nil {
-		sni, isTLS = s, true
+		complete = httpHeadComplete(payload)
+	} else if s, st := sniOf(payload); st != streamOther {
+		sni, isTLS, complete = s, true, st == streamDone
+	} else if mayBecomeHTTP(payload) {
+		return "", "", nil, false
 	}
 	if !isHTTP && !isTLS {
-		return "", "", nil
+		return "", "", nil, true
 	}
 	for i := range e.resets {
 		r := &e.resets[i]
 		if isHTTP && r.Reset.Has("http") {
 			if kw, ok := matchKeyword(r.Reset.Keywords, line, host); ok {
-				return kw, "http", r
+				return kw, "http", r, true
 			}
 		}
 		if isTLS && r.Reset.Has("sni") {
 			if kw, ok := matchKeyword(r.Reset.Keywords, sni); ok {
-				return kw, "sni", r
+				return kw, "sni", r, true
 			}
 		}
 	}
-	return "", "", nil
+	return "", "", nil, complete
 }
 
 // injectResets sends RSTs to both ends of the connection p belongs to. When
@@ -458,5 +524,24 @@ func (e *engine) injectResets(p Packet, held bool) {
 	}
 	if err := e.raw.send(toServer, p.Dst); err != nil {
 		e.logf("reset send: %v", err)
+	}
+}
+
+// reinject forwards a held packet as the router would have, splitting a GSO
+// packet into segments that fit the MTU.
+func (e *engine) reinject(b []byte, p Packet) {
+	segs, err := segmentTCP(b, e.mtu)
+	if err != nil {
+		e.logf("reinject: %v", err)
+		return
+	}
+	for _, s := range segs {
+		if !refreshForForward(s) {
+			return
+		}
+		if err := e.raw.send(s, p.Dst); err != nil {
+			e.logf("reinject: %v", err)
+			return
+		}
 	}
 }

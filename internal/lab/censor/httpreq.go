@@ -66,3 +66,18 @@ func matchKeyword(keywords []string, texts ...string) (string, bool) {
 	}
 	return "", false
 }
+
+// httpHeadComplete reports whether the request head (up to the empty line) is all there.
+func httpHeadComplete(b []byte) bool {
+	return bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
+}
+
+// mayBecomeHTTP reports whether b is a strict prefix of an HTTP method and a space.
+func mayBecomeHTTP(b []byte) bool {
+	for _, m := range httpMethods {
+		if len(b) < len(m) && bytes.HasPrefix(m, b) {
+			return true
+		}
+	}
+	return false
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/netip"
@@ -56,6 +57,8 @@ hosts:
   - {names: [blackhole.example], ip: 203.0.113.30, services: [http]}
   - {names: [www.falun.example], ip: 203.0.113.90, services: [http, https]}
   - {names: [clean.example], ip: 203.0.113.91, services: [http, https]}
+  - {names: [flaky.example], ip: 203.0.113.80, services: [http]}
+  - {names: [mitm443.example, falun.mitm443.example], ip: 203.0.113.21, services: [https]}
 censor:
   - dns-inject: {names: [facebook.com], answers: [203.0.113.50], mode: race}
   - dns-inject: {names: [youtube.com], rcode: nxdomain}
@@ -63,9 +66,11 @@ censor:
   - drop: {ips: [203.0.113.30]}
   - reset: {keywords: [falun], where: [http, sni]}
   - tls-mitm: {ips: [203.0.113.20], ports: [993, 143], ca: rogue}
+  - tls-mitm: {ips: [203.0.113.21], ports: [443], ca: rogue-trusted}
   - http-redirect: {hosts: [www.example.org], to: "http://warning.example/"}
   - http-blockpage: {hosts: [www.example.net], status: 451, title: "Blocked", body: "Not here"}
   - throttle: {ips: [203.0.113.70], rate: 400kbps}
+  - drop: {ips: [203.0.113.80], ports: [8080], probability: 0.5}
 `
 
 const genuineAnswer = "203.0.113.99"
@@ -288,6 +293,10 @@ func (f *fixture) teardown() {
 	removeLeftovers()
 	if f.censorLog != nil {
 		f.censorLog.Close()
+		if os.Getenv("FWCT_LOG") != "" {
+			b, _ := os.ReadFile(f.censorLog.Name())
+			os.Stderr.Write(b)
+		}
 	}
 	if f.dir != "" {
 		os.RemoveAll(f.dir)
@@ -356,6 +365,10 @@ func (f *fixture) startServers() error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "genuine %s\n", r.Host)
 	})
+	mux.HandleFunc("/sink", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	})
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		n := len(f.bigFile)
 		if s := r.URL.Query().Get("n"); s != "" {
@@ -391,7 +404,7 @@ func (f *fixture) startServers() error {
 	if err != nil {
 		return err
 	}
-	hss := &http.Server{Handler: mux}
+	hss := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}
 	go hss.Serve(tls.NewListener(ln443, tlsCfg))
 	f.closers = append(f.closers, hss)
 	ln993, err := listenIn(nsServer, "0.0.0.0:993")

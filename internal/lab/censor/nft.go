@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -21,7 +22,8 @@ const TableName = "firewatch_censor"
 
 // Conntrack mark bits the ruleset uses.
 const (
-	markHeld     = 0x1 // the flow's first payload packet was held for inspection
+	markHeld1    = 0x1 // the flow's first payload packet was held for inspection
+	markHeld2    = 0x2 // and its second one
 	markRuleBase = 8   // bit markRuleBase+i: probabilistic rule i applies to this flow
 )
 
@@ -68,14 +70,6 @@ func ruleset(p nftPlan) string {
 	if p.DNSReplace {
 		fmt.Fprintf(&b, "    iifname %s udp sport 53 ip daddr . udp dport . ip saddr @dns_replace drop\n", q(p.Outside))
 	}
-	if len(p.HoldPorts) > 0 {
-		// Hold the first TCP packet carrying payload of every inside flow to
-		// these ports: userspace inspects it and re-injects it or resets the flow.
-		for doff := 5; doff <= 15; doff++ {
-			fmt.Fprintf(&b, "    iifname %s ip hdrlength 5 tcp dport %s tcp doff %d ip length > %d ct mark and 0x%x == 0 ct mark set ct mark or 0x%x drop\n",
-				q(p.Inside), setOf(p.HoldPorts), doff, 20+4*doff, markHeld, markHeld)
-		}
-	}
 	for i, r := range p.Rules {
 		var ips []netip.Addr
 		var ports []uint16
@@ -107,6 +101,21 @@ func ruleset(p nftPlan) string {
 		fmt.Fprintf(&b, "    ip saddr %s %s%s%sdrop\n", setOf(ips), sport, cond, limit)
 	}
 	fmt.Fprintf(&b, "  }\n")
+	fmt.Fprintf(&b, "  chain hold {\n    type filter hook prerouting priority -150; policy accept;\n")
+	if len(p.HoldPorts) > 0 {
+		// Hold the first two TCP packets carrying payload of every inside flow
+		// to these ports, diverted to a local proxy or not (this chain runs before
+		// the nat chain): userspace inspects them (a ClientHello may span two)
+		// and re-injects them or resets the flow.
+		both := markHeld1 | markHeld2
+		for doff := 5; doff <= 15; doff++ {
+			for _, st := range [][2]int{{0, markHeld1}, {markHeld1, markHeld2}} {
+				fmt.Fprintf(&b, "    iifname %s ip hdrlength 5 tcp dport %s tcp doff %d ip length > %d ct mark and 0x%x == 0x%x ct mark set ct mark or 0x%x drop\n",
+					q(p.Inside), setOf(p.HoldPorts), doff, 20+4*doff, both, st[0], st[1])
+			}
+		}
+	}
+	fmt.Fprintf(&b, "  }\n")
 	fmt.Fprintf(&b, "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n")
 	for _, r := range p.Rules {
 		if r.TLSMITM == nil || p.MITMPort == 0 {
@@ -131,6 +140,9 @@ func nftApply(ctx context.Context, script string) error {
 	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	out, err := cmd.CombinedOutput()
+	if errors.Is(err, exec.ErrNotFound) {
+		return errors.New("censor: the nft command is missing: install nftables (apt-get install -y nftables)")
+	}
 	if err != nil {
 		return fmt.Errorf("censor: nft: %v: %s", err, bytes.TrimSpace(out))
 	}

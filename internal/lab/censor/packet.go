@@ -209,3 +209,39 @@ func refreshForForward(b []byte) bool {
 	}
 	return true
 }
+
+// segmentTCP splits a captured IPv4/TCP packet larger than mtu (a GSO packet
+// handed over by a veth) into packets of at most mtu bytes, keeping headers
+// and options, advancing the sequence number, and setting PSH and FIN only on
+// the last one. Checksums are left for refreshForForward.
+func segmentTCP(b []byte, mtu int) ([][]byte, error) {
+	p, err := parseIPv4(b)
+	if err != nil {
+		return nil, err
+	}
+	hdr := p.IPHeaderLen + p.L4HeaderLen
+	if p.Proto != protoTCP || len(b) <= mtu {
+		return [][]byte{b}, nil
+	}
+	mss := mtu - hdr
+	if mss <= 0 {
+		return nil, errors.New("censor: headers exceed the MTU")
+	}
+	id := binary.BigEndian.Uint16(b[4:6])
+	var out [][]byte
+	for off := 0; off < len(p.Payload); off += mss {
+		end := min(off+mss, len(p.Payload))
+		s := make([]byte, hdr+end-off)
+		copy(s, b[:hdr])
+		copy(s[hdr:], p.Payload[off:end])
+		binary.BigEndian.PutUint16(s[2:4], uint16(len(s)))
+		binary.BigEndian.PutUint16(s[4:6], id+uint16(len(out)))
+		t := s[p.IPHeaderLen:]
+		binary.BigEndian.PutUint32(t[4:8], p.Seq+uint32(off))
+		if end < len(p.Payload) {
+			t[13] &^= tcpPSH | tcpFIN
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

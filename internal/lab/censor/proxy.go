@@ -378,4 +378,3 @@ func hostIn(hosts []string, host string) bool {
 	}
 	return false
 }
-

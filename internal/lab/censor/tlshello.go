@@ -90,3 +90,35 @@ func parseSNI(b []byte) (string, error) {
 	}
 	return "", nil
 }
+
+// Stream states of the start of a TCP stream.
+const (
+	streamOther      = iota // neither a ClientHello nor what the caller looks for
+	streamIncomplete        // more bytes are needed
+	streamDone              // complete enough to decide
+)
+
+// sniOf classifies the start of a stream as a TLS ClientHello and returns its
+// SNI once known.
+func sniOf(b []byte) (string, int) {
+	if len(b) == 0 || b[0] != 0x16 {
+		return "", streamOther
+	}
+	if len(b) < 5 {
+		return "", streamIncomplete
+	}
+	s, err := parseSNI(b)
+	if err == errNotHello {
+		if len(b) < 9 && b[1] == 0x03 {
+			return "", streamIncomplete
+		}
+		return "", streamOther
+	}
+	if err == nil && s != "" {
+		return s, streamDone
+	}
+	if rlen := int(binary.BigEndian.Uint16(b[3:5])); len(b) < 5+rlen {
+		return "", streamIncomplete
+	}
+	return s, streamDone
+}

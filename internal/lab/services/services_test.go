@@ -47,7 +47,7 @@ type testServer struct {
 	roots *x509.CertPool
 }
 
-func startTest(t *testing.T) *testServer {
+func startTest(t testing.TB) *testServer {
 	t.Helper()
 	ca, err := pki.New("public")
 	if err != nil {

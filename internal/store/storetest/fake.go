@@ -86,10 +86,10 @@ func (f *Fake) Insert(ctx context.Context, ms []*model.Measurement) (int, error)
 			continue
 		}
 		f.ms[m.ID] = m
-		i := sort.Search(len(f.order), func(i int) bool { return f.order[i].StartedAt.After(m.StartedAt) })
-		f.order = slices.Insert(f.order, i, m)
+		f.order = append(f.order, m)
 		n++
 	}
+	sort.SliceStable(f.order, func(i, j int) bool { return f.order[i].StartedAt.Before(f.order[j].StartedAt) })
 	f.rebuild()
 	return n, nil
 }

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/firewatch/firewatch/internal/model"
@@ -24,6 +27,12 @@ const SampleCAIssuer = "CN=Inspection CA,O=Censor Telecom"
 const SampleRootIssuer = "CN=Example Root CA,O=Example Trust"
 
 func fstr(s string) *string { return &s }
+
+// hexHash is a stand-in fingerprint: the SHA-256 of its parts, in hex.
+func hexHash(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "|")))
+	return hex.EncodeToString(h[:])
+}
 
 func base(id, target string, at time.Time, country string, asn int) *model.Measurement {
 	return &model.Measurement{
@@ -58,11 +67,11 @@ func tlsStep(host, addr string, at time.Time, verified bool, issuer string, fail
 		Chain: []model.Certificate{{
 			Subject: "CN=" + host, Issuer: issuer, SANs: []string{host},
 			NotBefore: at.AddDate(0, -1, 0), NotAfter: at.AddDate(0, 2, 0),
-			SHA256:          fmt.Sprintf("%064x", len(issuer)*7919+len(host)),
-			PublicKeySHA256: fmt.Sprintf("%064x", len(issuer)*104729+len(host)),
+			SHA256:          hexHash("cert", issuer, host),
+			PublicKeySHA256: hexHash("key", issuer, host),
 		}}}
 	if verified {
-		t.RootSubject, t.RootSHA256 = SampleRootIssuer, fmt.Sprintf("%064x", 42)
+		t.RootSubject, t.RootSHA256 = SampleRootIssuer, hexHash("root", SampleRootIssuer)
 	} else {
 		t.VerifyError = fstr("ssl_unknown_authority")
 	}
@@ -177,5 +186,34 @@ func Sample(now time.Time) []*model.Measurement {
 	m.Verdict = verdict(model.MethodTLSStripped, "STARTTLS is offered outside but not inside")
 	m.Control = control(m, greet(true))
 	out = append(out, m)
+	return out
+}
+
+// Generate returns n measurements of the given number of targets, spread
+// over the 30 days before now and over three networks, cycling through
+// Sample's kinds of evidence. It feeds benchmarks.
+func Generate(n, targets int, now time.Time) []*model.Measurement {
+	tmpl := Sample(now)
+	nets := []struct {
+		country string
+		asn     int
+	}{{"CN", 4134}, {"IR", 12880}, {"RU", 12389}}
+	out := make([]*model.Measurement, n)
+	for i := range out {
+		m := *tmpl[i%len(tmpl)]
+		t := i % targets
+		nw := nets[(i/targets)%len(nets)]
+		m.ID = fmt.Sprintf("gen-%d", i)
+		m.Target = fmt.Sprintf("https://site%d.example/", t)
+		m.Input = m.Target
+		m.Probe.Country, m.Probe.ASN = nw.country, nw.asn
+		m.StartedAt = now.Add(-time.Duration(n-i) * 30 * 24 * time.Hour / time.Duration(n+1)).UTC().Truncate(time.Millisecond)
+		if m.Control != nil {
+			c := *m.Control
+			c.ID, c.Target = m.ID+"-control", m.Target
+			m.Control = &c
+		}
+		out[i] = &m
+	}
 	return out
 }

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestServeConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "pw")
+	os.WriteFile(good, []byte("a long password\n"), 0o600)
+	short := filepath.Join(dir, "short")
+	os.WriteFile(short, []byte("abc\n"), 0o600)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tests := []struct {
+		name    string
+		o       serveOptions
+		env     string
+		wantPW  string
+		wantErr string
+	}{
+		{name: "no password", o: serveOptions{}},
+		{name: "file", o: serveOptions{passwordFile: good}, wantPW: "a long password"},
+		{name: "env", o: serveOptions{}, env: "from-the-environment", wantPW: "from-the-environment"},
+		{name: "short", o: serveOptions{passwordFile: short}, wantErr: "at least 8"},
+		{name: "missing file", o: serveOptions{passwordFile: filepath.Join(dir, "nope")}, wantErr: "--admin-password-file"},
+		{name: "bad webhook", o: serveOptions{webhooks: []string{"ftp://x/"}}, wantErr: "--webhook"},
+		{name: "bad public url", o: serveOptions{publicURL: "example.org"}, wantErr: "--public-url"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("FIREWATCH_ADMIN_PASSWORD", tc.env)
+			cfg, err := tc.o.config(log)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || cfg.AdminPassword != tc.wantPW {
+				t.Fatalf("password %q, err %v; want %q", cfg.AdminPassword, err, tc.wantPW)
+			}
+		})
+	}
+	o := serveOptions{webhooks: []string{"https://a.example/hook", "http://127.0.0.1:9/"}, webhookSecret: "k"}
+	cfg, err := o.config(log)
+	if err != nil || len(cfg.Webhooks) != 2 || cfg.Webhooks[1].Secret != "k" {
+		t.Errorf("webhooks %+v, err %v", cfg.Webhooks, err)
+	}
+}

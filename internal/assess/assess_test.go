@@ -1,0 +1,170 @@
+package assess
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/control"
+	"github.com/firewatch/firewatch/internal/failure"
+	"github.com/firewatch/firewatch/internal/geo"
+	"github.com/firewatch/firewatch/internal/model"
+	"github.com/firewatch/firewatch/internal/probe"
+	"github.com/firewatch/firewatch/internal/target"
+)
+
+// fake measures by calling fn with the try number (0-based).
+type fake struct {
+	n  atomic.Int32
+	fn func(try int, t target.Target) *model.Measurement
+}
+
+func (f *fake) Measure(ctx context.Context, t target.Target, extra probe.Extra) *model.Measurement {
+	return f.fn(int(f.n.Add(1))-1, t)
+}
+
+func str(s string) *string { return &s }
+
+// record builds a measurement of t: DNS (answer, or NXDOMAIN when ""), and
+// an HTTP 200 when the address is known.
+func record(t target.Target, vantage, answer string) *model.Measurement {
+	m := &model.Measurement{Schema: model.SchemaVersion, Target: t.String(), Vantage: vantage,
+		Resolvers: []string{"system"}, Status: model.StatusMeasured}
+	dnsStep := model.Step{Operation: model.OpResolve, Hostname: t.Host, DNS: &model.DNSData{Resolver: "system", QueryType: "A"}}
+	if answer == "" {
+		dnsStep.Failure = str(failure.DNSNXDomain)
+		dnsStep.DNS.Responses = []model.DNSResponse{{Rcode: "NXDOMAIN", Failure: str(failure.DNSNXDomain)}}
+		m.Steps = append(m.Steps, dnsStep)
+		return m
+	}
+	dnsStep.DNS.Responses = []model.DNSResponse{{Rcode: "NOERROR", Answers: []model.DNSAnswer{{Name: t.Host, Type: "A", Value: answer}}}}
+	m.Steps = append(m.Steps, dnsStep,
+		model.Step{Operation: model.OpConnect, Address: answer + ":80"},
+		model.Step{Operation: model.OpHTTPRoundTrip, Address: answer + ":80",
+			HTTP: &model.HTTPData{URL: t.String(), Method: "GET", Status: 200, Title: "Example", BodySHA256: "ab", BodyLength: 100}})
+	return m
+}
+
+const table = "127.0.0.0\t127.255.255.255\t64999\tXA\tLOOPBACK-LAND\n203.0.113.0\t203.0.113.255\t64500\tUS\tEXAMPLE\n"
+
+func setup(t *testing.T) (*control.Client, *fake, *geo.DB) {
+	t.Helper()
+	ctl := &fake{fn: func(_ int, tg target.Target) *model.Measurement { return record(tg, "control", "203.0.113.40") }}
+	s, err := control.NewServer(control.Config{Probe: ctl, Lab: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	db, err := geo.Parse(strings.NewReader(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &control.Client{URL: ts.URL, HTTP: ts.Client()}, ctl, db
+}
+
+func tgt(t *testing.T) target.Target {
+	t.Helper()
+	ts, err := target.Parse("http://www.example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts[0]
+}
+
+func TestHealthy(t *testing.T) {
+	c, _, db := setup(t)
+	in := &fake{fn: func(_ int, tg target.Target) *model.Measurement { return record(tg, "probe", "203.0.113.40") }}
+	a := &Assessor{Probe: in, Control: c, Geo: db}
+	m := a.Assess(context.Background(), tgt(t))
+	if m.Status != model.StatusOK || len(m.Methods) != 0 || m.Control == nil || m.Verdict.Weak {
+		t.Fatalf("status %q methods %v control %v weak %v reason %q", m.Status, m.Methods, m.Control != nil, m.Verdict.Weak, m.Verdict.Reason)
+	}
+	if c := m.Verdict.Confidence; c == nil || c.Agreed != 1 || c.Tries != 1 {
+		t.Errorf("confidence %+v, want 1 of 1", c)
+	}
+	if m.Probe.Country != "XA" || m.Probe.ASN != 64999 || m.Probe.Network != "LOOPBACK-LAND" {
+		t.Errorf("probe info %+v, want XA/64999 from whoami+geo", m.Probe)
+	}
+	b, _ := json.Marshal(m)
+	if strings.Contains(string(b), "127.0.0.1") {
+		t.Errorf("the record holds the probe's address: %s", b)
+	}
+}
+
+func TestBlockedRetested(t *testing.T) {
+	c, _, db := setup(t)
+	in := &fake{fn: func(_ int, tg target.Target) *model.Measurement { return record(tg, "probe", "") }}
+	a := &Assessor{Probe: in, Control: c, Geo: db, RetestDelay: time.Millisecond}
+	m := a.Assess(context.Background(), tgt(t))
+	if m.Status != model.StatusBlocked || strings.Join(m.Methods, ",") != model.MethodDNSNXDomain {
+		t.Fatalf("status %q methods %v", m.Status, m.Methods)
+	}
+	if c := m.Verdict.Confidence; c == nil || c.Agreed != 3 || c.Tries != 3 || in.n.Load() != 3 {
+		t.Errorf("confidence %+v after %d measurements, want 3 of 3", c, in.n.Load())
+	}
+}
+
+func TestFlakyMajority(t *testing.T) {
+	c, _, db := setup(t)
+	// Blocked on the first try only: the majority says ok, 2 of 3.
+	in := &fake{fn: func(try int, tg target.Target) *model.Measurement {
+		if try == 0 {
+			return record(tg, "probe", "")
+		}
+		return record(tg, "probe", "203.0.113.40")
+	}}
+	a := &Assessor{Probe: in, Control: c, Geo: db, RetestDelay: time.Millisecond}
+	m := a.Assess(context.Background(), tgt(t))
+	if m.Status != model.StatusOK || m.Verdict.Confidence.Agreed != 2 || m.Verdict.Confidence.Tries != 3 {
+		t.Fatalf("status %q confidence %+v, want ok 2 of 3", m.Status, m.Verdict.Confidence)
+	}
+}
+
+func TestNoRetests(t *testing.T) {
+	c, _, db := setup(t)
+	in := &fake{fn: func(_ int, tg target.Target) *model.Measurement { return record(tg, "probe", "") }}
+	a := &Assessor{Probe: in, Control: c, Geo: db, Retests: -1}
+	if m := a.Assess(context.Background(), tgt(t)); m.Verdict.Confidence.Tries != 1 || in.n.Load() != 1 {
+		t.Fatalf("tries %d, measurements %d; want 1", m.Verdict.Confidence.Tries, in.n.Load())
+	}
+}
+
+func TestControlUnreachable(t *testing.T) {
+	ts := httptest.NewServer(nil)
+	url := ts.URL
+	ts.Close() // nothing listens there any more
+	in := &fake{fn: func(_ int, tg target.Target) *model.Measurement { return record(tg, "probe", "203.0.113.40") }}
+	a := &Assessor{Probe: in, Control: &control.Client{URL: url}}
+	m := a.Assess(context.Background(), tgt(t))
+	if !m.Verdict.Weak || m.Status != model.StatusOK || !strings.Contains(m.Verdict.Reason, "control failed") || m.Control != nil {
+		t.Fatalf("weak %v status %q reason %q", m.Verdict.Weak, m.Status, m.Verdict.Reason)
+	}
+	if m.Probe.Country != geo.Unknown {
+		t.Errorf("country %q, want ZZ", m.Probe.Country)
+	}
+}
+
+func TestNoControl(t *testing.T) {
+	in := &fake{fn: func(_ int, tg target.Target) *model.Measurement { return record(tg, "probe", "") }}
+	a := &Assessor{Probe: in, RetestDelay: time.Millisecond}
+	m := a.Assess(context.Background(), tgt(t))
+	if !m.Verdict.Weak || m.Status != model.StatusError || !strings.Contains(m.Verdict.Reason, "no control") {
+		t.Fatalf("weak %v status %q reason %q", m.Verdict.Weak, m.Status, m.Verdict.Reason)
+	}
+}
+
+func TestResolvedAddrs(t *testing.T) {
+	m := &model.Measurement{Steps: []model.Step{
+		{Hostname: "a.example", DNS: &model.DNSData{Bogons: []string{"10.0.0.1"}, Responses: []model.DNSResponse{{Answers: []model.DNSAnswer{
+			{Type: "AAAA", Value: "2001:db8::1"}, {Type: "A", Value: "203.0.113.1"}, {Type: "A", Value: "10.0.0.1"}, {Type: "CNAME", Value: "b.example"}}}}}},
+		{Hostname: "other.example", DNS: &model.DNSData{Responses: []model.DNSResponse{{Answers: []model.DNSAnswer{{Type: "A", Value: "203.0.113.9"}}}}}},
+	}}
+	if got := strings.Join(ResolvedAddrs(m, "a.example"), " "); got != "203.0.113.1 2001:db8::1" {
+		t.Errorf("ResolvedAddrs = %q", got)
+	}
+}

@@ -1,0 +1,120 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/model"
+	"github.com/firewatch/firewatch/internal/target"
+)
+
+// maxResponseBytes bounds a control's answer.
+const maxResponseBytes = 64 << 20
+
+// Client talks to a control. HTTP nil means a client with a 3-minute timeout.
+type Client struct {
+	URL   string // base URL, e.g. "http://192.0.2.10:8080"
+	Token string // bearer token, if the control wants one
+	HTTP  *http.Client
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: DefaultTimeout + time.Minute}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, rd)
+	if err != nil {
+		return fmt.Errorf("control %s: %w", c.URL, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return fmt.Errorf("control %s: %w", c.URL, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("control %s%s: reading the answer: %w", c.URL, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e ErrorResponse
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return &StatusError{Code: resp.StatusCode, Message: e.Error}
+		}
+		return &StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("control %s%s: bad answer: %w", c.URL, path, err)
+	}
+	return nil
+}
+
+// StatusError is a control's refusal or failure, with its HTTP status.
+type StatusError struct {
+	Code    int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("control answered %d: %s", e.Code, e.Message)
+}
+
+// Measure asks the control to measure t, also connecting to addrs (the
+// addresses the probe resolved). The returned record has Vantage "control".
+func (c *Client) Measure(ctx context.Context, t target.Target, addrs []string) (*model.Measurement, error) {
+	resp, err := c.MeasureRequest(ctx, MeasureRequest{Target: t.String(), Addrs: addrs})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Measurement, nil
+}
+
+// MeasureRequest sends a full request (with the probe's resolvers).
+func (c *Client) MeasureRequest(ctx context.Context, req MeasureRequest) (*MeasureResponse, error) {
+	var resp MeasureResponse
+	if err := c.do(ctx, http.MethodPost, PathMeasure, req, &resp); err != nil {
+		return nil, err
+	}
+	if resp.Measurement == nil {
+		return nil, fmt.Errorf("control %s: answer without a measurement", c.URL)
+	}
+	return &resp, nil
+}
+
+// WhoAmI returns the address the control sees this client coming from. Use
+// it to look up country and network; never store it.
+func (c *Client) WhoAmI(ctx context.Context) (netip.Addr, error) {
+	var info ClientInfo
+	if err := c.do(ctx, http.MethodGet, PathWhoAmI, nil, &info); err != nil {
+		return netip.Addr{}, err
+	}
+	a, err := netip.ParseAddr(info.Address)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("control %s: whoami: bad address: %w", c.URL, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,306 @@
+package censor
+
+import (
+	"bytes"
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/miekg/dns"
+	"golang.org/x/net/bpf"
+)
+
+var (
+	cli = netip.MustParseAddr("198.51.100.2")
+	srv = netip.MustParseAddr("203.0.113.53")
+)
+
+func TestBuildParseUDP(t *testing.T) {
+	pkt := buildUDP(srv, 53, cli, 40000, 64, 7, []byte("hello"))
+	p, err := parseIPv4(pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Src != srv || p.Dst != cli || p.SrcPort != 53 || p.DstPort != 40000 || string(p.Payload) != "hello" || p.TTL != 64 {
+		t.Fatalf("got %+v", p)
+	}
+	if checksum(pkt[:20], 0) != 0 {
+		t.Error("bad IP checksum")
+	}
+	if checksum(pkt[20:], pseudoSum(srv, cli, protoUDP, len(pkt)-20)) != 0 {
+		t.Error("bad UDP checksum")
+	}
+}
+
+func TestBuildParseTCPAndRefresh(t *testing.T) {
+	pkt := buildTCP(cli, 40000, srv, 80, 1000, 2000, tcpPSH|tcpACK, 512, 64, []byte("GET / HTTP/1.1\r\n\r\n"))
+	p, err := parseIPv4(pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Seq != 1000 || p.Ack != 2000 || p.Flags != tcpPSH|tcpACK || p.L4HeaderLen != 20 || !looksLikeHTTP(p.Payload) {
+		t.Fatalf("got %+v", p)
+	}
+	pkt[36], pkt[37] = 0xde, 0xad // spoil the TCP checksum, as a partial offload would
+	if !refreshForForward(pkt) {
+		t.Fatal("refresh failed")
+	}
+	if pkt[8] != 63 || checksum(pkt[:20], 0) != 0 || checksum(pkt[20:], pseudoSum(cli, srv, protoTCP, len(pkt)-20)) != 0 {
+		t.Fatal("refresh did not fix TTL and checksums")
+	}
+	pkt[8] = 1
+	if refreshForForward(pkt) {
+		t.Error("forwarded a packet with TTL 1")
+	}
+}
+
+func TestSegmentTCP(t *testing.T) {
+	payload := bytes.Repeat([]byte("x"), 3000)
+	pkt := buildTCP(cli, 40000, srv, 443, 5000, 1, tcpPSH|tcpACK, 512, 64, payload)
+	segs, err := segmentTCP(pkt, 1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != 3 {
+		t.Fatalf("got %d segments, want 3", len(segs))
+	}
+	var got []byte
+	seq := uint32(5000)
+	for i, s := range segs {
+		if len(s) > 1500 || !refreshForForward(s) {
+			t.Fatalf("segment %d: len %d", i, len(s))
+		}
+		p, err := parseIPv4(s)
+		if err != nil || p.Seq != seq {
+			t.Fatalf("segment %d: %v seq %d want %d", i, err, p.Seq, seq)
+		}
+		if (p.Flags&tcpPSH != 0) != (i == len(segs)-1) {
+			t.Errorf("segment %d: PSH %v", i, p.Flags&tcpPSH != 0)
+		}
+		seq += uint32(len(p.Payload))
+		got = append(got, p.Payload...)
+	}
+	if !bytes.Equal(got, payload) {
+		t.Error("payload mismatch")
+	}
+}
+
+func TestParseIPv4Errors(t *testing.T) {
+	good := buildUDP(srv, 53, cli, 1, 64, 1, []byte("x"))
+	frag := append([]byte(nil), good...)
+	frag[7] = 1
+	cases := map[string][]byte{
+		"empty": nil, "short": good[:10], "truncated": good[:len(good)-1], "fragment": frag,
+		"ipv6": append([]byte{0x60}, good[1:]...),
+	}
+	for name, b := range cases {
+		if _, err := parseIPv4(b); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// clientHello captures the first flight of a crypto/tls client.
+func clientHello(t testing.TB, sni string) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	go func() {
+		c := tls.Client(a, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+		c.Handshake()
+	}()
+	buf := make([]byte, 16384)
+	b.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _ := b.Read(buf)
+	b.Close()
+	a.Close()
+	return buf[:n]
+}
+
+func TestParseSNI(t *testing.T) {
+	hello := clientHello(t, "www.FaLun.example")
+	got, err := parseSNI(hello)
+	if err != nil || got != "www.falun.example" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if got, err := parseSNI(clientHello(t, "")); err != nil || got != "" {
+		t.Fatalf("no SNI: got %q, %v", got, err)
+	}
+	if _, err := parseSNI([]byte("GET / HTTP/1.1\r\n")); err == nil {
+		t.Error("HTTP parsed as a ClientHello")
+	}
+	for i := 0; i < len(hello); i += 7 {
+		parseSNI(hello[:i]) // must not panic
+	}
+}
+
+func TestStreamStates(t *testing.T) {
+	hello := clientHello(t, "www.falun.example")
+	if s, st := sniOf(hello); st != streamDone || s != "www.falun.example" {
+		t.Errorf("whole hello: got %q %d", s, st)
+	}
+	if _, st := sniOf(hello[:60]); st != streamIncomplete {
+		t.Errorf("60 bytes of a hello: got state %d, want incomplete", st)
+	}
+	if _, st := sniOf([]byte("GET / HTTP/1.1")); st != streamOther {
+		t.Errorf("HTTP: got state %d", st)
+	}
+	if !mayBecomeHTTP([]byte("GE")) || mayBecomeHTTP([]byte("GET ")) || mayBecomeHTTP([]byte("XY")) {
+		t.Error("mayBecomeHTTP")
+	}
+	if httpHeadComplete([]byte("GET / HTTP/1.1\r\nHost: a\r\n")) || !httpHeadComplete([]byte("GET / HTTP/1.1\r\n\r\n")) {
+		t.Error("httpHeadComplete")
+	}
+}
+
+func TestHTTPRequestParts(t *testing.T) {
+	line, host, ok := httpRequestParts([]byte("GET /FaLun?q=1 HTTP/1.1\r\nUser-Agent: x\r\nHOST: Www.Example.org\r\n\r\nbody host: nope"))
+	if !ok || line != "get /falun?q=1 http/1.1" || host != "www.example.org" {
+		t.Fatalf("got %q %q %v", line, host, ok)
+	}
+	if _, _, ok := httpRequestParts([]byte("\x16\x03\x01")); ok {
+		t.Error("TLS parsed as HTTP")
+	}
+	if kw, ok := matchKeyword([]string{"falun"}, line, host); !ok || kw != "falun" {
+		t.Errorf("keyword not found")
+	}
+	if _, ok := matchKeyword([]string{"falun"}, "get / http/1.1", "clean.example"); ok {
+		t.Errorf("keyword found in a clean request")
+	}
+}
+
+func TestForgeDNS(t *testing.T) {
+	rule := &scenario.DNSInject{Names: []string{"facebook.com"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.50"), netip.MustParseAddr("::1")}, Mode: "race"}
+	nx := &scenario.DNSInject{Names: []string{"youtube.com"}, Rcode: "nxdomain"}
+	query := func(name string, qt uint16) []byte {
+		var q dns.Msg
+		q.SetQuestion(name, qt)
+		q.Id = 4242
+		b, _ := q.Pack()
+		return b
+	}
+	b, name, ok := forgeDNS(query("www.facebook.com.", dns.TypeA), rule)
+	if !ok || name != "www.facebook.com." {
+		t.Fatalf("not forged: %q", name)
+	}
+	var m dns.Msg
+	if err := m.Unpack(b); err != nil || m.Id != 4242 || !m.Response || len(m.Answer) != 1 || firstA(&m) != "203.0.113.50" {
+		t.Fatalf("got %v %v", &m, err)
+	}
+	b, _, _ = forgeDNS(query("www.facebook.com.", dns.TypeAAAA), rule)
+	m.Unpack(b)
+	if len(m.Answer) != 1 || m.Answer[0].(*dns.AAAA).AAAA.String() != "::1" {
+		t.Fatalf("AAAA: got %v", m.Answer)
+	}
+	b, _, ok = forgeDNS(query("youtube.com.", dns.TypeA), nx)
+	m.Unpack(b)
+	if !ok || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 {
+		t.Fatalf("nxdomain: got %v", &m)
+	}
+	if _, name, ok := forgeDNS(query("notfacebook.com.", dns.TypeA), rule); ok || name == "" {
+		t.Errorf("forged for an unrelated name")
+	}
+	if _, name, _ := forgeDNS([]byte("garbage"), rule); name != "" {
+		t.Errorf("garbage accepted")
+	}
+}
+
+func TestRuleset(t *testing.T) {
+	p5 := 0.5
+	ip := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	plan := nftPlan{
+		Inside: "r0", Outside: "r1", MITMPort: 4000, HTTPPort: 4001, HTTPAddrs: []netip.Addr{ip("203.0.113.61")},
+		HoldPorts: []uint16{80, 443}, DNSReplace: true,
+		Rules: []scenario.Rule{
+			{Kind: "drop", Drop: &scenario.Drop{IPs: []netip.Addr{ip("203.0.113.30")}, Ports: []uint16{993}}},
+			{Kind: "drop", Drop: &scenario.Drop{IPs: []netip.Addr{ip("203.0.113.80")}}, Probability: &p5},
+			{Kind: "throttle", Throttle: &scenario.Throttle{IPs: []netip.Addr{ip("203.0.113.70")}, Rate: 4000}},
+			{Kind: "tls-mitm", TLSMITM: &scenario.TLSMITM{IPs: []netip.Addr{ip("203.0.113.20")}, Ports: []uint16{993, 143}}, Probability: &p5},
+		},
+	}
+	got := ruleset(plan)
+	for _, want := range []string{
+		`ip daddr { 203.0.113.30 } meta l4proto { tcp, udp } th dport { 993 } drop`,
+		`ip saddr { 203.0.113.30 } meta l4proto { tcp, udp } th sport { 993 } drop`,
+		`ct state new ip daddr { 203.0.113.80 } numgen random mod 100 < 50 ct mark set ct mark or 0x200`,
+		`ip daddr { 203.0.113.80 } ct mark and 0x200 == 0x200 drop`,
+		`ip daddr { 203.0.113.70 } limit rate over 500 bytes/second burst 6056 bytes drop`,
+		`iifname "r0" ip daddr { 203.0.113.20 } tcp dport { 993, 143 } numgen random mod 100 < 50 redirect to :4000`,
+		`iifname "r0" ip daddr { 203.0.113.61 } tcp dport 80 redirect to :4001`,
+		`iifname "r1" udp sport 53 ip daddr . udp dport . ip saddr @dns_replace drop`,
+		`tcp doff 8 ip length > 52 ct mark and 0x3 == 0x0 ct mark set ct mark or 0x1 drop`,
+		`tcp doff 8 ip length > 52 ct mark and 0x3 == 0x1 ct mark set ct mark or 0x2 drop`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ruleset lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestFilterProgram(t *testing.T) {
+	for _, ports := range [][]uint16{nil, {80, 443}} {
+		raw, err := filterProgram(ports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins, ok := bpf.Disassemble(raw)
+		if !ok {
+			t.Fatalf("program does not disassemble: %v", ins)
+		}
+		for i, in := range ins {
+			if j, ok := in.(bpf.JumpIf); ok {
+				if i+1+int(j.SkipTrue) >= len(ins) || i+1+int(j.SkipFalse) >= len(ins) {
+					t.Fatalf("jump out of the program at %d", i)
+				}
+			}
+		}
+	}
+}
+
+func FuzzParseIPv4(f *testing.F) {
+	f.Add(buildUDP(srv, 53, cli, 1, 64, 1, []byte("x")))
+	f.Add(buildTCP(cli, 1, srv, 80, 1, 2, tcpACK, 1, 64, []byte("GET / HTTP/1.1\r\n")))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := parseIPv4(b)
+		if err == nil && len(p.Payload) > len(b) {
+			t.Fatal("payload longer than packet")
+		}
+		c := append([]byte(nil), b...)
+		refreshForForward(c)
+		segmentTCP(c, 576)
+	})
+}
+
+func FuzzParseSNI(f *testing.F) {
+	f.Add(clientHello(f, "www.falun.example"))
+	f.Add([]byte{0x16, 0x03, 0x01, 0, 4, 1, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parseSNI(b)
+		if s, st := sniOf(b); st != streamDone && s != "" {
+			t.Fatalf("SNI %q from an undecided stream", s)
+		}
+	})
+}
+
+func FuzzHTTPRequestParts(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		httpRequestParts(b)
+		httpHeadComplete(b)
+		if mayBecomeHTTP(b) && looksLikeHTTP(b) {
+			t.Fatal("both a method prefix and a method")
+		}
+	})
+}
+
+func FuzzForgeDNS(f *testing.F) {
+	var q dns.Msg
+	q.SetQuestion("www.facebook.com.", dns.TypeA)
+	b, _ := q.Pack()
+	f.Add(b)
+	rule := &scenario.DNSInject{Names: []string{"facebook.com"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.50")}}
+	f.Fuzz(func(t *testing.T, b []byte) { forgeDNS(b, rule) })
+}

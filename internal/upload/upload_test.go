@@ -1,0 +1,217 @@
+package upload
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/collector/ingest"
+	"github.com/firewatch/firewatch/internal/model"
+	"github.com/firewatch/firewatch/internal/store"
+	"github.com/firewatch/firewatch/internal/store/sample"
+)
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func rec(i int) *model.Measurement {
+	return sample.Measurement(fmt.Sprintf("m%03d", i), "https://news.example/", "CN", 4134, t0.Add(time.Duration(i)*time.Minute), model.StatusOK)
+}
+
+// collector is a real ingest handler on SQLite behind a switch that can
+// make it look down.
+type collector struct {
+	st     store.Store
+	secret string
+	srv    *httptest.Server
+	down   atomic.Bool
+	// dropAck, when > 0, stores a batch but then kills the connection
+	// before the response (a collector restarting mid-upload).
+	dropAck atomic.Int32
+	posts   atomic.Int32
+}
+
+func newCollector(t *testing.T) *collector {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	secret, _ := st.CreateToken(context.Background(), "probe")
+	c := &collector{st: st, secret: secret}
+	h := ingest.Handler(st, ingest.Options{Rate: 1000, Burst: 1000})
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.posts.Add(1)
+		if c.down.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		if c.dropAck.Load() > 0 {
+			c.dropAck.Add(-1)
+			h.ServeHTTP(httptest.NewRecorder(), r) // stored...
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close() // ...but the response is lost
+			}
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func (c *collector) stored(t *testing.T) (n int, tests int) {
+	t.Helper()
+	rows, err := c.st.Measurements(context.Background(), store.Filter{}, store.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := c.st.TargetStates(context.Background(), "https://news.example/")
+	for _, s := range ts {
+		tests += s.Tests
+	}
+	return len(rows), tests
+}
+
+func newUploader(t *testing.T, c *collector, batch int) *Uploader {
+	t.Helper()
+	sp, err := OpenSpool(filepath.Join(t.TempDir(), "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Uploader{URL: c.srv.URL, Token: c.secret, Spool: sp, Batch: batch,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Poll: 10 * time.Millisecond, Logf: t.Logf}
+}
+
+func TestSpoolAtomic(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := OpenSpool(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, ".tmp-123"), []byte("{half"), 0o600) // an interrupted write
+	for i := 0; i < 3; i++ {
+		if err := sp.Put(rec(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp, _ = OpenSpool(dir)
+	names, _ := sp.List()
+	if len(names) != 3 || !strings.Contains(names[0], "m000") || !strings.Contains(names[2], "m002") {
+		t.Errorf("names %v", names)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".tmp-123")); !os.IsNotExist(err) {
+		t.Errorf("stale temp file not removed")
+	}
+}
+
+// TestCollectorDownThenUp: records spooled while the collector is down are
+// all uploaded once it is back; nothing lost, nothing stored twice.
+func TestCollectorDownThenUp(t *testing.T) {
+	c := newCollector(t)
+	u := newUploader(t, c, 4)
+	c.down.Store(true)
+	for i := 0; i < 10; i++ {
+		u.Spool.Put(rec(i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	if err := u.Flush(ctx); err == nil {
+		t.Fatal("Flush succeeded while the collector was down")
+	}
+	cancel()
+	if u.Spool.Len() != 10 {
+		t.Fatalf("spool has %d records after failures, want 10", u.Spool.Len())
+	}
+	go func() { time.Sleep(50 * time.Millisecond); c.down.Store(false) }()
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, tests := c.stored(t); n != 10 || tests != 10 || u.Spool.Len() != 0 {
+		t.Errorf("stored %d (tests %d), spool %d; want 10, 10, 0", n, tests, u.Spool.Len())
+	}
+	if c.posts.Load() < 4 {
+		t.Errorf("only %d posts: no retries?", c.posts.Load())
+	}
+}
+
+// TestCollectorRestartMidUpload: the collector stores a batch but the
+// acknowledgement is lost; the uploader sends it again, the collector counts
+// duplicates, and every record is stored exactly once.
+func TestCollectorRestartMidUpload(t *testing.T) {
+	c := newCollector(t)
+	u := newUploader(t, c, 5)
+	for i := 0; i < 12; i++ {
+		u.Spool.Put(rec(i))
+	}
+	c.dropAck.Store(2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, tests := c.stored(t); n != 12 || tests != 12 || u.Spool.Len() != 0 {
+		t.Errorf("stored %d (history tests %d), spool %d; want 12, 12, 0", n, tests, u.Spool.Len())
+	}
+}
+
+// TestRejectIsolation: a batch with bad records is not retried forever; the
+// bad records go to rejected/ with the collector's reason, the good ones are
+// stored.
+func TestRejectIsolation(t *testing.T) {
+	c := newCollector(t)
+	u := newUploader(t, c, 10)
+	for i := 0; i < 8; i++ {
+		m := rec(i)
+		if i == 2 || i == 6 {
+			m.Status = "censored"
+		}
+		u.Spool.Put(m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.stored(t); n != 6 || u.Spool.Len() != 0 {
+		t.Errorf("stored %d, spool %d; want 6, 0", n, u.Spool.Len())
+	}
+	rej, _ := u.Spool.Rejected()
+	if len(rej) != 2 || !strings.Contains(rej[0], "m002") || !strings.Contains(rej[1], "m006") {
+		t.Fatalf("rejected %v, want m002 and m006", rej)
+	}
+	reason, _ := os.ReadFile(filepath.Join(u.Spool.Dir, RejectedDir, rej[0]+".error"))
+	if !strings.Contains(string(reason), `"status"`) {
+		t.Errorf("reason %q does not name the field", reason)
+	}
+}
+
+func TestSink(t *testing.T) {
+	c := newCollector(t)
+	u := newUploader(t, c, 3)
+	s := NewSink(context.Background(), u)
+	for i := 0; i < 7; i++ {
+		if err := s.Write(rec(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.stored(t); n != 7 || u.Spool.Len() != 0 {
+		t.Errorf("stored %d, spool %d; want 7, 0", n, u.Spool.Len())
+	}
+	u2 := &Uploader{URL: "ftp://x", Spool: u.Spool}
+	if err := u2.Flush(context.Background()); err == nil {
+		t.Error("bad URL accepted")
+	}
+}
