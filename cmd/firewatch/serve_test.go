@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServeConfig(t *testing.T) {
@@ -50,5 +55,52 @@ func TestServeConfig(t *testing.T) {
 	cfg, err := o.config(log)
 	if err != nil || len(cfg.Webhooks) != 2 || cfg.Webhooks[1].Secret != "k" {
 		t.Errorf("webhooks %+v, err %v", cfg.Webhooks, err)
+	}
+}
+
+// TestServeRunsAndStops starts `firewatch serve` on a free loopback port
+// with a SQLite file, reads the dashboard and /healthz, and stops it.
+func TestServeRunsAndStops(t *testing.T) {
+	t.Setenv("FIREWATCH_ADMIN_PASSWORD", "a long password")
+	db := filepath.Join(t.TempDir(), "fw.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := newServeCmd()
+	pr, pw := io.Pipe()
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--db", db})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no startup line: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	m := regexp.MustCompile(`serving (http://\S+/)`).FindStringSubmatch(line)
+	if m == nil || !strings.Contains(line, "sign-in enabled") {
+		t.Fatalf("startup line %q", line)
+	}
+	for _, p := range []string{"", "healthz", "feed.atom"} {
+		resp, err := http.Get(m[1] + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET /%s: %d", p, resp.StatusCode)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("database file: %v", err)
 	}
 }

@@ -41,7 +41,7 @@ type Assessor struct {
 	Control *control.Client // nil: no control, every verdict is weak
 	Geo     *geo.DB         // for the probe's country/ASN and the verdict's ASN step; nil: unknown
 	// Retests is how many more tries a target that looks blocked gets
-	// (0: DefaultRetests; negative: none).
+	// (0: DefaultRetests; negative: none). Only with a control.
 	Retests     int
 	RetestDelay time.Duration // between tries (0: DefaultRetestDelay)
 	// Verdict tunes the decision; its Geo defaults to the Assessor's.
@@ -55,15 +55,16 @@ type Assessor struct {
 // returns nil and never fails: a control that cannot be reached gives a weak
 // verdict whose Reason says why.
 //
-// When the first try is blocked, the target is measured Retests more times,
-// RetestDelay apart. The result is the most common (status, methods) among
+// When the first try is blocked (and a control is configured: a weak verdict
+// is not retested), the target is measured Retests more times, RetestDelay
+// apart. The result is the most common (status, methods) among
 // the tries, the earliest try winning a tie; the returned record is the first
 // try with that result, and Verdict.Confidence says how many tries agreed.
 func (a *Assessor) Assess(ctx context.Context, t target.Target) *model.Measurement {
 	a.once.Do(func() { a.info = a.locate(ctx) })
 	first := a.try(ctx, t)
 	tries := []*model.Measurement{first}
-	if first.Status == model.StatusBlocked {
+	if first.Status == model.StatusBlocked && a.Control != nil {
 		n := a.Retests
 		if n == 0 {
 			n = DefaultRetests

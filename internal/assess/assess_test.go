@@ -156,6 +156,15 @@ func TestNoControl(t *testing.T) {
 	if !m.Verdict.Weak || m.Status != model.StatusError || !strings.Contains(m.Verdict.Reason, "no control") {
 		t.Fatalf("weak %v status %q reason %q", m.Verdict.Weak, m.Status, m.Verdict.Reason)
 	}
+	weakBlocked := &fake{fn: func(_ int, tg target.Target) *model.Measurement {
+		m := record(tg, "probe", "203.0.113.40")
+		m.Steps[2].Failure, m.Steps[2].HTTP.Status = str(failure.ConnectionReset), 0
+		return m
+	}}
+	a = &Assessor{Probe: weakBlocked, RetestDelay: time.Millisecond}
+	if m := a.Assess(context.Background(), tgt(t)); m.Status != model.StatusBlocked || weakBlocked.n.Load() != 1 {
+		t.Fatalf("weak blocked: status %q after %d tries, want blocked after 1 (no retests without a control)", m.Status, weakBlocked.n.Load())
+	}
 }
 
 func TestResolvedAddrs(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"os"
@@ -391,6 +392,10 @@ func (p *Probe) queryDoH(ctx context.Context, u string, q *dns.Msg) ([]model.DNS
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var remote string
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+		remote = ci.Conn.RemoteAddr().String()
+	}})
 	start := time.Now()
 	do := func(req *http.Request) (*http.Response, error) {
 		req.Header.Set("Accept", "application/dns-message")
@@ -432,6 +437,7 @@ func (p *Probe) queryDoH(ctx context.Context, u string, q *dns.Msg) ([]model.DNS
 		return nil, errors.New("doh: malformed or mismatched response")
 	}
 	r.ArrivalMS = ms(time.Since(start))
+	r.From = remote
 	return []model.DNSResponse{r}, nil
 }
 

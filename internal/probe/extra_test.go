@@ -49,7 +49,7 @@ func TestDoH(t *testing.T) {
 			ts, _ := target.Parse("http://www.site.test:" + port(probetest.ClosedPort(t)) + "/")
 			m := p.Measure(t.Context(), ts[0], Extra{})
 			ss := steps(m, model.OpDNSRoundTrip)
-			if len(ss) != 2 || ss[0].Failure != nil || len(ss[0].DNS.Responses) != 1 || ss[0].DNS.Responses[0].Answers[0].Value != "127.0.0.1" {
+			if len(ss) != 2 || ss[0].Failure != nil || len(ss[0].DNS.Responses) != 1 || ss[0].DNS.Responses[0].Answers[0].Value != "127.0.0.1" || ss[0].DNS.Responses[0].From != srv.Listener.Addr().String() {
 				t.Errorf("want the A answer over DoH:\n%s", dump(m))
 			}
 			if len(steps(m, model.OpConnect)) != 1 {

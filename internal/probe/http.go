@@ -108,9 +108,13 @@ func newRequest(ctx context.Context, u *url.URL) (*http.Request, error) {
 	return req, nil
 }
 
+// maxHeaderBytes bounds the response header a server can make the probe read.
+const maxHeaderBytes = 256 << 10
+
 // sendRequest writes a GET for u on conn and reads the response header,
-// within the step deadline already set on conn.
-func sendRequest(ctx context.Context, conn net.Conn, u *url.URL) (*http.Response, error) {
+// within the step deadline already set on conn. At most maxHeaderBytes +
+// maxBody + 1 bytes are read from conn.
+func sendRequest(ctx context.Context, conn net.Conn, u *url.URL, maxBody int64) (*http.Response, error) {
 	req, err := newRequest(ctx, u)
 	if err != nil {
 		return nil, err
@@ -118,10 +122,11 @@ func sendRequest(ctx context.Context, conn net.Conn, u *url.URL) (*http.Response
 	if err := req.Write(conn); err != nil {
 		return nil, err
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	lr := &io.LimitedReader{R: conn, N: maxHeaderBytes + maxBody + 1}
+	resp, err := http.ReadResponse(bufio.NewReader(lr), req)
 	if err != nil {
 		f := failure.Classify(err)
-		if strings.HasPrefix(f, failure.Unknown) {
+		if strings.HasPrefix(f, failure.Unknown) || lr.N == 0 {
 			return nil, failure.New(failure.HTTPBadResponse, model.OpHTTPRoundTrip, err)
 		}
 		return nil, err
@@ -139,7 +144,7 @@ func (p *Probe) roundTrip(ctx context.Context, conn net.Conn, u *url.URL, hop in
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 
-	resp, err := sendRequest(ctx, conn, u)
+	resp, err := sendRequest(ctx, conn, u, maxBody)
 	if err != nil {
 		finish(&step, err)
 		return step, nil
@@ -263,7 +268,7 @@ func (p *Probe) download(ctx context.Context, rec *recorder, dc *dnsCache, u *ur
 	defer stop()
 	dl := &deadlineConn{Conn: conn, idle: p.cfg.Timeout}
 	dl.SetDeadline(time.Now().Add(p.cfg.Timeout))
-	resp, err := sendRequest(ctx, dl, u)
+	resp, err := sendRequest(ctx, dl, u, p.cfg.MaxDownloadBytes)
 	if err != nil {
 		finish(&step, err)
 		rec.add(step)

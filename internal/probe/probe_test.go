@@ -328,6 +328,24 @@ func TestHTTP(t *testing.T) {
 			t.Errorf("want connection_reset after status 200:\n%s", dump(m))
 		}
 	})
+	t.Run("endless header", func(t *testing.T) {
+		t.Parallel()
+		ln := probetest.Listen(t)
+		probetest.Serve(ln, func(c net.Conn) {
+			c.Write([]byte("HTTP/1.1 200 OK\r\n"))
+			line := []byte("X-Junk: " + strings.Repeat("j", 1000) + "\r\n")
+			for {
+				if _, err := c.Write(line); err != nil {
+					return
+				}
+			}
+		})
+		m := e.measure(t, "http://www.site.test:"+port(ln.Addr().String())+"/")
+		hh := steps(m, model.OpHTTPRoundTrip)
+		if len(hh) != 1 || failureOf(hh[0]) != failure.HTTPBadResponse {
+			t.Errorf("want one hop failing with http_bad_response:\n%s", dump(m))
+		}
+	})
 	t.Run("closed port", func(t *testing.T) {
 		t.Parallel()
 		m := e.measure(t, "http://www.site.test:"+port(probetest.ClosedPort(t))+"/")

@@ -80,6 +80,9 @@ func (s *sqlStore) lock(ctx context.Context, tx *sql.Tx) error {
 
 func (s *sqlStore) Close() error { return s.db.Close() }
 
+// noNUL drops NUL bytes, which PostgreSQL's text columns cannot hold.
+func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+
 func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
@@ -127,7 +130,8 @@ func (s *sqlStore) Insert(ctx context.Context, ms []*model.Measurement) (int, er
 		}
 		seen[m.ID] = true
 		c := *m
-		c.Target = NormalizeTarget(c.Target)
+		c.Target = NormalizeTarget(noNUL(c.Target))
+		c.Category = noNUL(c.Category)
 		c.StartedAt = c.StartedAt.UTC()
 		b, err := json.Marshal(&c)
 		if err != nil {

@@ -63,21 +63,23 @@ func (lr *ListReader) Next() ([]Target, error) {
 		}
 		if !lr.started {
 			lr.started = true
+			rec[0] = strings.TrimPrefix(rec[0], "\ufeff") // a byte order mark
 			lr.csvMode = len(rec) > 1
 			if lr.csvMode && strings.EqualFold(strings.TrimSpace(rec[0]), "url") {
 				continue // header
 			}
 		}
 		var category string
+		raw := rec[0]
 		if lr.csvMode {
 			if len(rec) != citizenLabColumns {
 				return nil, fmt.Errorf("%s:%d: %d columns, want %d (url,category_code,category_description,date_added,source,notes)", lr.name, line, len(rec), citizenLabColumns)
 			}
 			category = strings.TrimSpace(rec[1])
-		} else if len(rec) != 1 {
-			return nil, fmt.Errorf("%s:%d: %d columns, want one target per line", lr.name, line, len(rec))
+		} else if len(rec) > 1 {
+			raw = strings.Join(rec, ",") // a comma inside a URL of a plain list
 		}
-		ts, err := Parse(rec[0])
+		ts, err := Parse(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", lr.name, line, err)
 		}

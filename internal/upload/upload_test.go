@@ -3,6 +3,7 @@ package upload
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -213,5 +214,48 @@ func TestSink(t *testing.T) {
 	u2 := &Uploader{URL: "ftp://x", Spool: u.Spool}
 	if err := u2.Flush(context.Background()); err == nil {
 		t.Error("bad URL accepted")
+	}
+}
+
+// TestCollectorProcessRestart: the collector's listener is really gone
+// (connection refused) while records are spooled, then a new server comes
+// up on the same address with the same database.
+func TestCollectorProcessRestart(t *testing.T) {
+	c := newCollector(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	u := newUploader(t, c, 3)
+	u.URL = "http://" + addr
+	for i := 0; i < 7; i++ {
+		u.Spool.Put(rec(i))
+	}
+	restarted := make(chan *http.Server, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			restarted <- nil
+			return
+		}
+		srv := &http.Server{Handler: ingest.Handler(c.st, ingest.Options{})}
+		go srv.Serve(ln)
+		restarted <- srv
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if srv := <-restarted; srv != nil {
+		srv.Close()
+	} else {
+		t.Skip("could not listen again on the same port")
+	}
+	if n, tests := c.stored(t); n != 7 || tests != 7 || u.Spool.Len() != 0 {
+		t.Errorf("stored %d (tests %d), spool %d; want 7, 7, 0", n, tests, u.Spool.Len())
 	}
 }

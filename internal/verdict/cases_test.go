@@ -182,8 +182,15 @@ var cases = map[string]func() testCase{
 		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: home}, "")
 		return testCase{in: in.m, ctl: ctl.m, asn: asnTable}
 	},
+	"ok_dns_same_page": func() testCase {
+		// An HTTP-only edge: no certificate, no ASN table, but the very same page.
+		in := plain("probe", "198.51.100.81").http(0, "198.51.100.81:80", "http://"+host+"/", page{status: 200, title: "Example", body: home}, "")
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: home}, "").
+			connect("198.51.100.81:443", failure.ConnectionRefused)
+		return testCase{in: in.m, ctl: ctl.m}
+	},
 	"dns_inconsistent_asn": func() testCase {
-		in := plain("probe", "198.51.100.80").http(0, "198.51.100.80:80", "http://"+host+"/", page{status: 200, title: "Example", body: home}, "")
+		in := plain("probe", "198.51.100.80").http(0, "198.51.100.80:80", "http://"+host+"/", page{status: 200, title: "Example", body: home + "<!-- tracker -->"}, "")
 		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: home}, "")
 		return testCase{in: in.m, ctl: ctl.m, asn: asnTable}
 	},

@@ -228,6 +228,12 @@ func (a *analysis) consistency(host string, hd *hostDNS) {
 	if same {
 		return
 	}
+	if ip, ok := a.samePage(host, pending); ok {
+		// Last: the address served exactly the control's page (an
+		// HTTP-only edge the other steps cannot vouch for).
+		hd.genuine[ip] = "serves the same page as outside"
+		return
+	}
 	if asnLine != "" {
 		lines = append(lines, asnLine)
 	}
@@ -235,7 +241,24 @@ func (a *analysis) consistency(host string, hd *hostDNS) {
 	a.add(model.MethodDNSInconsistent, lines...)
 }
 
-// asnMatch is the last step of the decision order: an inside address in the
+// samePage reports whether the inside got, from one of addrs, a page with
+// the same body (SHA-256) as the control's page for the same URL.
+func (a *analysis) samePage(host string, addrs []netip.Addr) (netip.Addr, bool) {
+	for _, s := range a.in.steps(model.OpHTTPRoundTrip) {
+		ip, _, ok := stepAddr(s)
+		if !ok || s.Failure != nil || s.HTTP == nil || s.HTTP.BodySHA256 == "" || !containsAddr(addrs, ip) {
+			continue
+		}
+		for _, c := range a.ctl.steps(model.OpHTTPRoundTrip) {
+			if c.Failure == nil && c.HTTP != nil && c.HTTP.URL == s.HTTP.URL && c.HTTP.BodySHA256 == s.HTTP.BodySHA256 {
+				return ip, true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// asnMatch is the fourth step of the decision order: an inside address in the
 // same AS as one of the control's is taken as genuine (a CDN).
 func (a *analysis) asnMatch(hd *hostDNS, pending []netip.Addr) (string, bool) {
 	if a.opts.Geo == nil {

@@ -121,7 +121,7 @@ func TestGolden(t *testing.T) {
 func TestExpectations(t *testing.T) {
 	want := map[string]string{
 		"ok_same": "ok", "ok_cdn": "ok", "ok_captcha": "ok", "ok_ipv6_noise": "ok",
-		"ok_redirect_same_host": "ok", "ok_mail": "ok", "ok_dns_asn_match": "ok", "ok_small_slow": "ok",
+		"ok_redirect_same_host": "ok", "ok_mail": "ok", "ok_dns_asn_match": "ok", "ok_dns_same_page": "ok", "ok_small_slow": "ok",
 		"down_everywhere": "down", "down_nxdomain_everywhere": "down",
 		"error_unexplained": "error", "error_empty": "error",
 		"weak_ok": "ok", "weak_nxdomain": "error", "weak_bogon": "blocked dns.bogon", "weak_mitm": "blocked tls.mitm",

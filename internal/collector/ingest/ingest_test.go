@@ -140,6 +140,7 @@ func TestIngestAllOrNothing(t *testing.T) {
 		{"started_at", jsonl(mut(func(m *model.Measurement) { m.StartedAt = time.Time{} })), 0, "started_at"},
 		{"operation", jsonl(mut(func(m *model.Measurement) { m.Steps[1].Operation = "ping" })), 0, "steps[1].operation"},
 		{"failure", jsonl(mut(func(m *model.Measurement) { m.Steps[2].Failure = &bad })), 0, "steps[2].failure"},
+		{"category", jsonl(mut(func(m *model.Measurement) { m.Category = "news\x00" })), 0, "category"},
 		{"type", []byte(`{"schema":"firewatch.measurement/1","id":"x","status":5}`), 0, "status"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -77,6 +77,9 @@ func validate(m *model.Measurement, p string) error {
 	if u, err := url.Parse(m.Target); err != nil || u.Scheme == "" || u.Host == "" {
 		return bad("target", "%q is not an absolute URL", clip(m.Target))
 	}
+	if len(m.Category) > 200 || strings.ContainsFunc(m.Category, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return bad("category", "longer than 200 bytes or contains control characters")
+	}
 	if m.StartedAt.IsZero() {
 		return bad("started_at", "missing")
 	}

@@ -81,6 +81,7 @@ type overviewData struct {
 	Events      []store.Event
 	Blocked     []store.TargetState
 	MoreBlocked bool
+	Glossary    []methodInfo
 }
 
 func (s *server) overview(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +110,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d := overviewData{FilterOptions: newFilterOptions(form, "/"), Overview: ov, Events: events}
+	d := overviewData{FilterOptions: newFilterOptions(form, "/"), Overview: ov, Events: events, Glossary: glossary()}
 	if len(blocked) > blockedLimit {
 		blocked, d.MoreBlocked = blocked[:blockedLimit], true
 	}

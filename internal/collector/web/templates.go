@@ -26,6 +26,7 @@ var funcs = template.FuncMap{
 	"add":     func(a, b int) int { return a + b },
 	"title":   eventTitle,
 	"orDash":  orDash,
+	"explain": func(m string) string { return methodText[m] },
 	"dict2":   func(kind string, s side) sideArg { return sideArg{Kind: kind, Side: s} },
 }
 

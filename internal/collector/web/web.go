@@ -20,8 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/firewatch/firewatch/internal/store"
 )
 
@@ -63,7 +61,7 @@ type server struct {
 	now     func() time.Time
 	pages   map[string]*template.Template
 	key     []byte
-	loginRL *rate.Limiter
+	limiter loginLimiter
 }
 
 // Handler returns the dashboard. It serves "/", "/targets", "/target",
@@ -84,7 +82,6 @@ func Handler(st store.Store, opts Options) http.Handler {
 	if s.opts.SessionTTL <= 0 {
 		s.opts.SessionTTL = 12 * time.Hour
 	}
-	s.loginRL = rate.NewLimiter(rate.Every(time.Second), 5)
 	s.pages = parsePages()
 
 	mux := http.NewServeMux()

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/collector/web"
 	"github.com/firewatch/firewatch/internal/model"
+	"github.com/firewatch/firewatch/internal/store"
 	"github.com/firewatch/firewatch/internal/store/storetest"
 )
 
@@ -443,8 +446,44 @@ func TestStaticStylesheet(t *testing.T) {
 }
 
 // TestWithSQLiteStore renders the main pages over the real SQLite store.
-func TestWithSQLiteStore(t *testing.T) {
-	st := seededSQLite(t)
+func TestWithSQLiteStore(t *testing.T) { checkStorePages(t, seededSQLite(t)) }
+
+// TestWithPostgresStore renders the main pages over PostgreSQL, in a schema
+// of its own (fwweb_test), when FIREWATCH_PG_URL names a server.
+func TestWithPostgresStore(t *testing.T) {
+	base := os.Getenv("FIREWATCH_PG_URL")
+	if base == "" {
+		t.Skip("set FIREWATCH_PG_URL to render the dashboard over PostgreSQL")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`DROP SCHEMA IF EXISTS fwweb_test CASCADE; CREATE SCHEMA fwweb_test`); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", "fwweb_test")
+	u.RawQuery = q.Encode()
+	ctx := context.Background()
+	st, err := store.Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Insert(ctx, storetest.Sample(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	checkStorePages(t, st)
+}
+
+func checkStorePages(t *testing.T, st store.Store) {
+	t.Helper()
 	srv := httptest.NewServer(web.Handler(st, web.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 	c := newClient(t)
@@ -456,9 +495,23 @@ func TestWithSQLiteStore(t *testing.T) {
 	if code != 200 || !strings.Contains(body, storetest.SampleCAIssuer) {
 		t.Errorf("target page: status %d, forged issuer missing", code)
 	}
-	for _, p := range []string{"/targets?status=blocked", "/events", "/feed.atom", "/feed.rss", "/measurement?id=m-mitm-0", "/targets?q=mitm&country=CN"} {
+	for _, p := range []string{"/targets?status=blocked", "/events", "/feed.atom", "/feed.rss", "/measurement?id=m-mitm-0", "/targets?q=mitm&country=CN", "/events?method=tls.mitm"} {
 		if code, _, _ := get(t, c, srv.URL+p); code != 200 {
 			t.Errorf("%s: status %d", p, code)
 		}
+	}
+}
+
+func TestEveryMethodIsExplained(t *testing.T) {
+	srv, _ := newSite(t)
+	_, _, body := get(t, newClient(t), srv.URL+"/")
+	g := section(body, `id="glossary"`, "</details>")
+	for _, m := range model.Methods {
+		if !strings.Contains(g, ">"+m+"<") {
+			t.Errorf("glossary lacks %s", m)
+		}
+	}
+	if strings.Contains(g, "<dd></dd>") {
+		t.Error("a method has no explanation")
 	}
 }

@@ -9,6 +9,7 @@ package censor
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +46,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	ctx, e.stop = context.WithCancel(ctx)
 	defer e.close()
 	if err := e.start(ctx); err != nil {
 		return err
@@ -68,13 +70,23 @@ type engine struct {
 
 	raw      *rawSender
 	sniff    *sniffer
-	nft      *nftSession
+	stop     context.CancelFunc
+	outSniff *sniffer // DNS answers from the internet (replace mode)
+	replMu   sync.Mutex
+	replaced map[replKey]time.Time // genuine answers to drop, until
 	lns      []net.Listener
 	flows    map[flowKey]*flowState
 	sweptAt  time.Time
 	mtu      int // of the outside interface
 	wg       sync.WaitGroup
 	tableSet bool
+}
+
+// replKey names the genuine answer to a replaced query.
+type replKey struct {
+	client netip.AddrPort
+	server netip.Addr
+	id     uint16
 }
 
 type flowKey struct {
@@ -104,10 +116,11 @@ func newEngine(cfg Config) (*engine, error) {
 		cfg.Log = io.Discard
 	}
 	e := &engine{
-		cfg:   cfg,
-		rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6669726577617463)),
-		byIP:  map[netip.Addr]*scenario.Host{},
-		flows: map[flowKey]*flowState{},
+		cfg:      cfg,
+		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6669726577617463)),
+		byIP:     map[netip.Addr]*scenario.Host{},
+		flows:    map[flowKey]*flowState{},
+		replaced: map[replKey]time.Time{},
 	}
 	for i := range cfg.Hosts {
 		e.byIP[cfg.Hosts[i].IP] = &cfg.Hosts[i]
@@ -150,7 +163,12 @@ func (e *engine) roll(p float64) bool {
 }
 
 func (e *engine) start(ctx context.Context) error {
-	plan := nftPlan{Inside: e.cfg.InsideIface, Outside: e.cfg.OutsideIface, Rules: e.cfg.Rules}
+	plan := nftPlan{Inside: e.cfg.InsideIface, Outside: e.cfg.OutsideIface, Rules: e.cfg.Rules, MTU: 1500}
+	e.mtu = 1500
+	if ifi, err := net.InterfaceByName(e.cfg.OutsideIface); err == nil && ifi.MTU >= 576 {
+		e.mtu = ifi.MTU
+	}
+	plan.MTU = e.mtu
 	for _, r := range e.dns {
 		if r.DNSInject.Mode == scenario.ModeReplace {
 			plan.DNSReplace = true
@@ -200,13 +218,6 @@ func (e *engine) start(ctx context.Context) error {
 		return err
 	}
 	e.tableSet = true
-	if plan.DNSReplace {
-		s, err := startNFTSession()
-		if err != nil {
-			return err
-		}
-		e.nft = s
-	}
 	if len(e.dns) > 0 || len(e.resets) > 0 {
 		raw, err := openRaw()
 		if err != nil {
@@ -222,10 +233,18 @@ func (e *engine) start(ctx context.Context) error {
 			return err
 		}
 		e.sniff = s
-		e.mtu = 1500
-		if ifi, err := net.InterfaceByName(e.cfg.OutsideIface); err == nil && ifi.MTU >= 576 {
-			e.mtu = ifi.MTU
+	}
+	if plan.DNSReplace {
+		s, err := openSniffer(e.cfg.OutsideIface, dnsAnswerFilter())
+		if err != nil {
+			return err
 		}
+		e.outSniff = s
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.answerLoop(ctx)
+		}()
 	}
 	e.logf("censor up: %d rules on %s -> %s", len(e.cfg.Rules), e.cfg.InsideIface, e.cfg.OutsideIface)
 	return nil
@@ -246,24 +265,27 @@ func (e *engine) serve(ln net.Listener, h func(net.Conn)) {
 }
 
 func (e *engine) close() {
+	if e.stop != nil {
+		e.stop()
+	}
 	for _, ln := range e.lns {
 		ln.Close()
 	}
+	e.wg.Wait()
 	if e.sniff != nil {
 		e.sniff.close()
 	}
+	if e.outSniff != nil {
+		e.outSniff.close()
+	}
 	if e.raw != nil {
 		e.raw.close()
-	}
-	if e.nft != nil {
-		e.nft.close()
 	}
 	if e.tableSet {
 		if err := nftDeleteTable(); err != nil {
 			e.logf("cleanup: %v", err)
 		}
 	}
-	e.wg.Wait()
 }
 
 func (e *engine) loop(ctx context.Context) error {
@@ -369,10 +391,11 @@ func (e *engine) handleDNS(p Packet) {
 			e.logf("dns-inject %s spared (probability) %s:%d -> %s", name, p.Src, p.SrcPort, p.Dst)
 			return
 		}
-		if r.DNSInject.Mode == scenario.ModeReplace && e.nft != nil {
-			if err := e.nft.replaceFlow(netip.AddrPortFrom(p.Src, p.SrcPort), p.Dst, 10*time.Second); err != nil {
-				e.logf("dns-inject replace: %v", err)
-			}
+		if r.DNSInject.Mode == scenario.ModeReplace && len(p.Payload) >= 2 {
+			k := replKey{netip.AddrPortFrom(p.Src, p.SrcPort), p.Dst, binary.BigEndian.Uint16(p.Payload)}
+			e.replMu.Lock()
+			e.replaced[k] = time.Now().Add(10 * time.Second)
+			e.replMu.Unlock()
 		}
 		pkt := buildUDP(p.Dst, 53, p.Src, p.SrcPort, 64, uint16(p.SrcPort^0x5a5a), resp)
 		if err := e.raw.send(pkt, p.Src); err != nil {
@@ -542,6 +565,56 @@ func (e *engine) reinject(b []byte, p Packet) {
 		if err := e.raw.send(s, p.Dst); err != nil {
 			e.logf("reinject: %v", err)
 			return
+		}
+	}
+}
+
+// answerLoop re-injects the DNS answers held by the kernel in replace mode,
+// except the genuine answers to replaced queries.
+func (e *engine) answerLoop(ctx context.Context) {
+	buf := make([]byte, 1<<16)
+	swept := time.Now()
+	for ctx.Err() == nil {
+		n, err := e.outSniff.read(buf)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.logf("answer sniffer: %v", err)
+			}
+			return
+		}
+		if n == 0 {
+			continue
+		}
+		p, err := parseIPv4(buf[:n])
+		if err != nil || p.Proto != protoUDP || p.SrcPort != 53 || len(p.Payload) < 2 {
+			continue
+		}
+		k := replKey{netip.AddrPortFrom(p.Dst, p.DstPort), p.Src, binary.BigEndian.Uint16(p.Payload)}
+		now := time.Now()
+		e.replMu.Lock()
+		until, drop := e.replaced[k]
+		if drop {
+			delete(e.replaced, k)
+			drop = now.Before(until)
+		}
+		if now.Sub(swept) > 10*time.Second {
+			for k, until := range e.replaced {
+				if now.After(until) {
+					delete(e.replaced, k)
+				}
+			}
+			swept = now
+		}
+		e.replMu.Unlock()
+		if drop {
+			e.logf("dns-inject replace: dropped the genuine answer %s:53 -> %s", p.Src, k.client)
+			continue
+		}
+		pkt := buf[:n]
+		if refreshForForward(pkt) {
+			if err := e.raw.send(pkt, p.Dst); err != nil {
+				e.logf("answer reinject: %v", err)
+			}
 		}
 	}
 }

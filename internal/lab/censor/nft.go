@@ -1,18 +1,14 @@
 package censor
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os/exec"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 )
@@ -36,6 +32,7 @@ type nftPlan struct {
 	HTTPAddrs       []netip.Addr
 	HoldPorts       []uint16 // ports whose first payload packet is held (reset rules)
 	DNSReplace      bool
+	MTU             int // of the outside interface
 }
 
 func setOf[T any](xs []T) string {
@@ -65,10 +62,12 @@ func ruleset(p nftPlan) string {
 	q := func(s string) string { return fmt.Sprintf("%q", s) }
 	fmt.Fprintf(&b, "table inet %s {}\ndelete table inet %s\n", TableName, TableName)
 	fmt.Fprintf(&b, "table inet %s {\n", TableName)
-	fmt.Fprintf(&b, "  set dns_replace { type ipv4_addr . inet_service . ipv4_addr; flags timeout; }\n")
 	fmt.Fprintf(&b, "  chain forward {\n    type filter hook forward priority filter; policy accept;\n")
 	if p.DNSReplace {
-		fmt.Fprintf(&b, "    iifname %s udp sport 53 ip daddr . udp dport . ip saddr @dns_replace drop\n", q(p.Outside))
+		// In-path DNS: hold every answer from the internet; userspace
+		// re-injects all but the genuine answers to replaced queries.
+		// Reassembled (fragmented) answers pass uninspected.
+		fmt.Fprintf(&b, "    iifname %s udp sport 53 ip length <= %d drop\n", q(p.Outside), p.MTU)
 	}
 	for i, r := range p.Rules {
 		var ips []netip.Addr
@@ -152,50 +151,6 @@ func nftApply(ctx context.Context, script string) error {
 // nftDeleteTable removes the censor's table; a missing table is not an error.
 func nftDeleteTable() error {
 	return nftApply(context.Background(), fmt.Sprintf("table inet %s {}\ndelete table inet %s\n", TableName, TableName))
-}
-
-// nftSession is a long-running `nft -i` that adds set elements quickly.
-type nftSession struct {
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	w     *bufio.Writer
-}
-
-func startNFTSession() (*nftSession, error) {
-	cmd := exec.Command("nft", "-i")
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("censor: nft -i: %w", err)
-	}
-	return &nftSession{cmd: cmd, stdin: in, w: bufio.NewWriter(in)}, nil
-}
-
-// replaceFlow asks the kernel to drop the genuine DNS answer to client from server.
-func (s *nftSession) replaceFlow(client netip.AddrPort, server netip.Addr, timeout time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fmt.Fprintf(s.w, "add element inet %s dns_replace { %s . %d . %s timeout %dms }\n",
-		TableName, client.Addr(), client.Port(), server, timeout.Milliseconds())
-	return s.w.Flush()
-}
-
-func (s *nftSession) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stdin.Close()
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-	}
 }
 
 // sortedPorts returns the union of ports, sorted.

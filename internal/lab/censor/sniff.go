@@ -127,3 +127,26 @@ func (r *rawSender) send(pkt []byte, dst netip.Addr) error {
 }
 
 func (r *rawSender) close() { unix.Close(r.fd) }
+
+// dnsAnswerFilter assembles the BPF program of the answer sniffer: packets not
+// sent by this host, unfragmented, UDP from port 53.
+func dnsAnswerFilter() []bpf.RawInstruction {
+	const accept, reject = 0x10000, 0
+	raw, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 7},
+		bpf.LoadAbsolute{Off: 6, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff, SkipTrue: 5},
+		bpf.LoadAbsolute{Off: 9, Size: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoUDP, SkipFalse: 3},
+		bpf.LoadMemShift{Off: 0},
+		bpf.LoadIndirect{Off: 0, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 53, SkipTrue: 1},
+		bpf.RetConstant{Val: reject},
+		bpf.RetConstant{Val: accept},
+	})
+	if err != nil {
+		panic("censor: invalid BPF program: " + err.Error())
+	}
+	return raw
+}

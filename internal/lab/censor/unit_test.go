@@ -213,7 +213,7 @@ func TestRuleset(t *testing.T) {
 	ip := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	plan := nftPlan{
 		Inside: "r0", Outside: "r1", MITMPort: 4000, HTTPPort: 4001, HTTPAddrs: []netip.Addr{ip("203.0.113.61")},
-		HoldPorts: []uint16{80, 443}, DNSReplace: true,
+		HoldPorts: []uint16{80, 443}, DNSReplace: true, MTU: 1500,
 		Rules: []scenario.Rule{
 			{Kind: "drop", Drop: &scenario.Drop{IPs: []netip.Addr{ip("203.0.113.30")}, Ports: []uint16{993}}},
 			{Kind: "drop", Drop: &scenario.Drop{IPs: []netip.Addr{ip("203.0.113.80")}}, Probability: &p5},
@@ -230,7 +230,7 @@ func TestRuleset(t *testing.T) {
 		`ip daddr { 203.0.113.70 } limit rate over 500 bytes/second burst 6056 bytes drop`,
 		`iifname "r0" ip daddr { 203.0.113.20 } tcp dport { 993, 143 } numgen random mod 100 < 50 redirect to :4000`,
 		`iifname "r0" ip daddr { 203.0.113.61 } tcp dport 80 redirect to :4001`,
-		`iifname "r1" udp sport 53 ip daddr . udp dport . ip saddr @dns_replace drop`,
+		`iifname "r1" udp sport 53 ip length <= 1500 drop`,
 		`tcp doff 8 ip length > 52 ct mark and 0x3 == 0x0 ct mark set ct mark or 0x1 drop`,
 		`tcp doff 8 ip length > 52 ct mark and 0x3 == 0x1 ct mark set ct mark or 0x2 drop`,
 	} {
@@ -241,10 +241,13 @@ func TestRuleset(t *testing.T) {
 }
 
 func TestFilterProgram(t *testing.T) {
-	for _, ports := range [][]uint16{nil, {80, 443}} {
+	for _, ports := range [][]uint16{{}, {80, 443}, {1}} {
 		raw, err := filterProgram(ports)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(ports) == 1 && ports[0] == 1 {
+			raw = dnsAnswerFilter()
 		}
 		ins, ok := bpf.Disassemble(raw)
 		if !ok {
