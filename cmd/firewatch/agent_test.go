@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -32,7 +33,7 @@ func TestAgentMeasuresQueuedTargetsAndUploads(t *testing.T) {
 	var measured []string
 	measure := func(ctx context.Context, tg target.Target) *model.Measurement {
 		m := *tmpl
-		m.ID, m.Target, m.Input, m.Control = "agent-"+tg.String(), tg.String(), tg.Input, nil
+		m.ID, m.Target, m.Input, m.Control = fmt.Sprintf("agent-%d", len(measured)), tg.String(), tg.Input, nil
 		m.StartedAt = time.Now().UTC()
 		measured = append(measured, tg.String())
 		return &m
@@ -45,7 +46,7 @@ func TestAgentMeasuresQueuedTargetsAndUploads(t *testing.T) {
 	if len(measured) != 1 || measured[0] != "https://queued.example/" {
 		t.Fatalf("measured %v, want the queued target", measured)
 	}
-	if _, err := st.Measurement(ctx, "agent-https://queued.example/"); err != nil {
+	if _, err := st.Measurement(ctx, "agent-0"); err != nil {
 		t.Errorf("measurement not uploaded: %v\n%s", err, log.String())
 	}
 	if q := st.Queue(); q[0].TakenBy != "agent-1" {

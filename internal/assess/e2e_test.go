@@ -94,14 +94,19 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := control.NewServer(control.Config{Probe: cp, Network: &netx.Network{Routable: probetest.Loopback}, AllowLoopback: true})
+	w.ctl = controlFor(t, cp)
+	return w
+}
+
+// controlFor serves a control measuring with p on loopback.
+func controlFor(t *testing.T, p *probe.Probe) *control.Client {
+	srv, err := control.NewServer(control.Config{Probe: p, Network: &netx.Network{Routable: probetest.Loopback}, AllowLoopback: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cs := httptest.NewServer(srv)
 	t.Cleanup(cs.Close)
-	w.ctl = &control.Client{URL: cs.URL}
-	return w
+	return &control.Client{URL: cs.URL}
 }
 
 func (w *world) assessor(t *testing.T, trustRogue bool, cs censor) *Assessor {
