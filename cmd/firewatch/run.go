@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/firewatch/firewatch/internal/runner"
 	"github.com/firewatch/firewatch/internal/target"
@@ -19,20 +20,23 @@ func newRunCmd() *cobra.Command {
 	var list, out string
 	var concurrency int
 	var appendOut, noProgress bool
+	var up uploadFlags
 	cmd := &cobra.Command{
-		Use:   "run --list FILE --out FILE",
-		Short: "Measure every target of a test list, writing JSON Lines",
+		Use:   "run --list FILE [--out FILE] [--upload URL --token T]",
+		Short: "Measure every target of a test list, writing JSON Lines and/or uploading",
 		Long: `Measure every target of a list (a Citizen Lab test-list CSV or one target per
 line) with bounded concurrency, streaming each record to --out as JSON Lines.
 A progress bar shows on a terminal. Ctrl-C stops cleanly, keeping every
-finished record.`,
+finished record. With --upload, each record is first written to a local spool
+(--spool) and uploaded in batches to the collector; only what the collector
+acknowledged leaves the spool, so nothing is lost while it is down.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if list == "" {
 				return errors.New("--list FILE is required")
 			}
-			if out == "" {
-				return errors.New("--out FILE is required")
+			if out == "" && up.url == "" {
+				return errors.New("--out FILE or --upload URL is required")
 			}
 			if concurrency < 1 {
 				return fmt.Errorf("--concurrency %d: must be at least 1", concurrency)
@@ -50,14 +54,29 @@ finished record.`,
 				return fmt.Errorf("list: %w", err)
 			}
 			defer f.Close()
-			sink, err := runner.CreateJSONL(out, appendOut)
-			if err != nil {
-				return err
+			var sinks []runner.Sink
+			if out != "" {
+				sink, err := runner.CreateJSONL(out, appendOut)
+				if err != nil {
+					return err
+				}
+				sinks = append(sinks, sink)
+			}
+			if up.url != "" {
+				sink, err := up.sink(cmd.Context(), cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				sinks = append(sinks, sink)
 			}
 			progress := !noProgress && isatty.IsTerminal(os.Stderr.Fd())
-			sum, err := runner.Run(cmd.Context(), target.NewListReader(f, list), measure, []runner.Sink{sink},
+			sum, err := runner.Run(cmd.Context(), target.NewListReader(f, list), measure, sinks,
 				runner.Options{Concurrency: concurrency, Progress: progress, ProgressOut: cmd.ErrOrStderr(), Total: total})
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s; records in %s\n", sum, out)
+			where := out
+			if up.url != "" {
+				where = strings.TrimPrefix(where+", uploaded to "+up.url, ", ")
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s; records in %s\n", sum, where)
 			if err != nil {
 				return err
 			}
@@ -70,6 +89,7 @@ finished record.`,
 	pf.register(cmd.Flags())
 	cmd.Flags().StringVar(&list, "list", "", "test list: Citizen Lab CSV or one target per line")
 	cmd.Flags().StringVar(&out, "out", "", "JSON Lines output file")
+	up.register(cmd.Flags())
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "measurements in flight")
 	cmd.Flags().BoolVar(&appendOut, "append", false, "append to --out instead of truncating it")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "never show the progress bar")

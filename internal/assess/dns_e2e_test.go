@@ -70,7 +70,7 @@ func TestDNSDecisionEndToEnd(t *testing.T) {
 	ln := probetest.Listen(t)
 	port := port(ln.Addr().String())
 	ln.Close()
-	serveTLSAt(t, "127.0.0.1:"+port, ca.Leaf(t, "www.cdn.test"), "CDN")
+	serveTLSAt(t, "127.0.0.1:"+port, ca.Leaf(t, "www.cdn.test", "www.poisoned.test"), "CDN")
 	serveTLSAt(t, "127.0.0.2:"+port, ca.Leaf(t, "www.cdn.test"), "CDN")
 	serveTLSAt(t, "127.0.0.3:"+port, ca.Leaf(t, "unrelated.test"), "Unrelated")
 

@@ -165,6 +165,7 @@ type statusWriter struct {
 	written bool
 }
 
+// WriteHeader records the first status code.
 func (w *statusWriter) WriteHeader(code int) {
 	if !w.written {
 		w.code, w.written = code, true
@@ -172,6 +173,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write marks the status as sent (200 unless set before).
 func (w *statusWriter) Write(b []byte) (int, error) {
 	w.written = true
 	return w.ResponseWriter.Write(b)
@@ -186,6 +188,7 @@ type countingStore struct {
 	inserted prometheus.Counter
 }
 
+// Insert stores ms and counts the new ones.
 func (s *countingStore) Insert(ctx context.Context, ms []*model.Measurement) (int, error) {
 	n, err := s.Store.Insert(ctx, ms)
 	s.inserted.Add(float64(n))

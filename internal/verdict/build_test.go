@@ -19,7 +19,7 @@ type rec struct{ m *model.Measurement }
 func newRec(target, vantage string) *rec {
 	return &rec{m: &model.Measurement{
 		Schema: model.SchemaVersion, ID: vantage + "-" + target, Target: target, StartedAt: t0,
-		Vantage: vantage, Probe: model.ProbeInfo{Software: "firewatch/test"}, Resolvers: []string{"udp://198.51.100.53:53"},
+		Vantage: vantage, Probe: model.ProbeInfo{Software: "firewatch/test"}, Resolvers: []string{},
 		Status: model.StatusMeasured, Methods: []string{}, Steps: []model.Step{},
 	}}
 }
@@ -77,6 +77,9 @@ func (r *rec) dnsBogons(host, resolver string, bogons []string, resps ...model.D
 	}
 	if resps == nil {
 		resps = []model.DNSResponse{}
+	}
+	if !containsStr(r.m.Resolvers, resolver) {
+		r.m.Resolvers = append(r.m.Resolvers, resolver)
 	}
 	r.step(model.Step{Operation: model.OpDNSRoundTrip, Address: "198.51.100.53:53", Hostname: host, Failure: f,
 		DNS: &model.DNSData{Resolver: resolver, QueryType: "A", Responses: resps, Bogons: bogons}})

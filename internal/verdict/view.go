@@ -113,7 +113,8 @@ func (v *view) steps(op string) []*model.Step {
 	return out
 }
 
-// dnsSteps returns the IPv4 (A or system) DNS steps for host.
+// dnsSteps returns the IPv4 (A or system) DNS steps for host through the
+// record's own resolvers.
 func (v *view) dnsSteps(host string) []*model.Step {
 	var out []*model.Step
 	for i := range v.m.Steps {
@@ -123,6 +124,9 @@ func (v *view) dnsSteps(host string) []*model.Step {
 		}
 		if normHost(s.Hostname) != host || s.DNS.QueryType == "AAAA" {
 			continue
+		}
+		if len(v.m.Resolvers) > 0 && !containsStr(v.m.Resolvers, s.DNS.Resolver) {
+			continue // a query to another vantage's resolver (the control's check of the probe's)
 		}
 		out = append(out, s)
 	}

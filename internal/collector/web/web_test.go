@@ -495,7 +495,19 @@ func checkStorePages(t *testing.T, st store.Store) {
 	if code != 200 || !strings.Contains(body, storetest.SampleCAIssuer) {
 		t.Errorf("target page: status %d, forged issuer missing", code)
 	}
-	for _, p := range []string{"/targets?status=blocked", "/events", "/feed.atom", "/feed.rss", "/measurement?id=m-mitm-0", "/targets?q=mitm&country=CN", "/events?method=tls.mitm"} {
+	_, _, body = get(t, c, srv.URL+"/feed.atom")
+	var f atomFeed
+	strictDecode(t, body, &f)
+	if len(f.Entries) == 0 || f.Updated == "" {
+		t.Errorf("atom feed over the store: %d entries", len(f.Entries))
+	}
+	_, _, body = get(t, c, srv.URL+"/feed.rss?country=CN")
+	var r rssDoc
+	strictDecode(t, body, &r)
+	if len(r.Channel.Items) == 0 {
+		t.Error("rss feed for CN over the store has no item")
+	}
+	for _, p := range []string{"/targets?status=blocked", "/events", "/measurement?id=m-mitm-0", "/targets?q=mitm&country=CN", "/events?method=tls.mitm"} {
 		if code, _, _ := get(t, c, srv.URL+p); code != 200 {
 			t.Errorf("%s: status %d", p, code)
 		}

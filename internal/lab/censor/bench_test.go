@@ -28,6 +28,7 @@ func TestLabRulesetAccepted(t *testing.T) {
 	plan := nftPlan{
 		Inside: "r0", Outside: "r1", MITMPort: 4000, HTTPPort: 4001, HTTPAddrs: []netip.Addr{ip},
 		HoldPorts: []uint16{80, 443}, DNSReplace: true, MTU: 1500,
+		InsidePrefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("192.0.2.0/29")},
 		Rules: []scenario.Rule{
 			{Kind: "drop", Drop: &scenario.Drop{IPs: []netip.Addr{ip}, Ports: []uint16{993, 995}}, Probability: &p5},
 			{Kind: "throttle", Throttle: &scenario.Throttle{IPs: []netip.Addr{ip}, Rate: 4000}, Probability: &p5},

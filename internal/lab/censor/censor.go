@@ -163,7 +163,7 @@ func (e *engine) roll(p float64) bool {
 }
 
 func (e *engine) start(ctx context.Context) error {
-	plan := nftPlan{Inside: e.cfg.InsideIface, Outside: e.cfg.OutsideIface, Rules: e.cfg.Rules, MTU: 1500}
+	plan := nftPlan{Inside: e.cfg.InsideIface, Outside: e.cfg.OutsideIface, Rules: e.cfg.Rules, MTU: 1500, InsidePrefixes: e.cfg.InsidePrefixes}
 	e.mtu = 1500
 	if ifi, err := net.InterfaceByName(e.cfg.OutsideIface); err == nil && ifi.MTU >= 576 {
 		e.mtu = ifi.MTU

@@ -33,6 +33,7 @@ type nftPlan struct {
 	HoldPorts       []uint16 // ports whose first payload packet is held (reset rules)
 	DNSReplace      bool
 	MTU             int // of the outside interface
+	InsidePrefixes  []netip.Prefix
 }
 
 func setOf[T any](xs []T) string {
@@ -107,10 +108,14 @@ func ruleset(p nftPlan) string {
 		// the nat chain): userspace inspects them (a ClientHello may span two)
 		// and re-injects them or resets the flow.
 		both := markHeld1 | markHeld2
+		from := ""
+		if len(p.InsidePrefixes) > 0 {
+			from = "ip saddr " + setOf(p.InsidePrefixes) + " "
+		}
 		for doff := 5; doff <= 15; doff++ {
 			for _, st := range [][2]int{{0, markHeld1}, {markHeld1, markHeld2}} {
-				fmt.Fprintf(&b, "    iifname %s ip hdrlength 5 tcp dport %s tcp doff %d ip length > %d ct mark and 0x%x == 0x%x ct mark set ct mark or 0x%x drop\n",
-					q(p.Inside), setOf(p.HoldPorts), doff, 20+4*doff, both, st[0], st[1])
+				fmt.Fprintf(&b, "    iifname %s %sip hdrlength 5 tcp dport %s tcp doff %d ip length > %d ct mark and 0x%x == 0x%x ct mark set ct mark or 0x%x drop\n",
+					q(p.Inside), from, setOf(p.HoldPorts), doff, 20+4*doff, both, st[0], st[1])
 			}
 		}
 	}
