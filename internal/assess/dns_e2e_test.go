@@ -2,8 +2,8 @@ package assess
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"

@@ -167,6 +167,15 @@ var cases = map[string]func() testCase{
 		ctl := web("control", good, genuine).connect("203.0.113.50:443", "").tls("203.0.113.50:443", host, other, failure.SSLInvalidHostname)
 		return testCase{in: in.m, ctl: ctl.m}
 	},
+	"dns_inconsistent_ctl_asked_probe_resolver": func() testCase {
+		// The control also asked the probe's resolver (the injection check):
+		// that answer is not the control's own and must not vouch for it.
+		in := newRec("https://"+host+"/", "probe").dns(host, inRes, resp(5, "203.0.113.50")).connect("203.0.113.50:443", "").
+			tlsFail("203.0.113.50:443", host, failure.ConnectionRefused)
+		ctl := web("control", good, genuine).step(model.Step{Operation: model.OpDNSRoundTrip, Address: "198.51.100.53:53", Hostname: host,
+			DNS: &model.DNSData{Resolver: inRes, QueryType: "A", Responses: []model.DNSResponse{resp(9, "203.0.113.50")}}})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
 	"dns_inconsistent_blockpage": func() testCase {
 		// Step 3 of the order: the returned address serves a block page.
 		in := plain("probe", "203.0.113.66").http(0, "203.0.113.66:80", "http://"+host+"/",

@@ -127,7 +127,7 @@ func TestExpectations(t *testing.T) {
 		"error_unexplained": "error", "error_empty": "error",
 		"weak_ok": "ok", "weak_nxdomain": "error", "weak_bogon": "blocked dns.bogon", "weak_mitm": "blocked tls.mitm",
 		"dns_nxdomain": "blocked dns.nxdomain", "dns_bogon": "blocked dns.bogon", "dns_injected": "blocked dns.injected",
-		"dns_injected_nondns": "blocked dns.injected", "dns_inconsistent": "blocked dns.inconsistent",
+		"dns_injected_nondns": "blocked dns.injected", "dns_inconsistent": "blocked dns.inconsistent", "dns_inconsistent_ctl_asked_probe_resolver": "blocked dns.inconsistent",
 		"dns_inconsistent_blockpage": "blocked dns.inconsistent", "dns_inconsistent_asn": "blocked dns.inconsistent",
 		"dns_timeout": "blocked dns.timeout", "tcp_timeout": "blocked tcp.timeout", "tcp_reset": "blocked tcp.reset",
 		"tls_reset": "blocked tls.reset", "tls_timeout": "blocked tls.timeout", "tls_mitm_mail": "blocked tls.mitm",

@@ -345,19 +345,35 @@ var rcodeByName = map[string]int{
 	"nxdomain": dns.RcodeNameError, "notimp": dns.RcodeNotImplemented, "refused": dns.RcodeRefused,
 }
 
-// forgeDNS builds the forged response to query for rule d, or nil when the
-// query is not a single-question query.
-func forgeDNS(query []byte, d *scenario.DNSInject) ([]byte, string, bool) {
-	var q dns.Msg
-	if err := q.Unpack(query); err != nil || q.Response || len(q.Question) != 1 || q.Opcode != dns.OpcodeQuery {
+// parseQuery returns the single-question DNS query in b.
+func parseQuery(b []byte) (*dns.Msg, bool) {
+	q := new(dns.Msg)
+	if err := q.Unpack(b); err != nil || q.Response || len(q.Question) != 1 || q.Opcode != dns.OpcodeQuery {
+		return nil, false
+	}
+	return q, true
+}
+
+// forgeDNS builds the forged response to query for rule d. name is the
+// query's name ("" when query is not a single-question query); ok reports
+// whether the rule matched.
+func forgeDNS(query []byte, d *scenario.DNSInject) (resp []byte, name string, ok bool) {
+	q, isQuery := parseQuery(query)
+	if !isQuery {
 		return nil, "", false
 	}
-	qn := q.Question[0]
-	if !d.Matches(qn.Name) {
-		return nil, qn.Name, false
+	if !d.Matches(q.Question[0].Name) {
+		return nil, q.Question[0].Name, false
 	}
+	b, err := forgeAnswer(q, d)
+	return b, q.Question[0].Name, err == nil
+}
+
+// forgeAnswer builds the forged response to q for rule d.
+func forgeAnswer(q *dns.Msg, d *scenario.DNSInject) ([]byte, error) {
+	qn := q.Question[0]
 	var r dns.Msg
-	r.SetReply(&q)
+	r.SetReply(q)
 	r.RecursionAvailable = true
 	r.Rcode = rcodeByName[d.Rcode]
 	for _, a := range d.Answers {
@@ -371,21 +387,23 @@ func forgeDNS(query []byte, d *scenario.DNSInject) ([]byte, string, bool) {
 			r.Answer = append(r.Answer, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
 		}
 	}
-	out, err := r.Pack()
-	if err != nil {
-		return nil, qn.Name, false
-	}
-	return out, qn.Name, true
+	return r.Pack()
 }
 
 func (e *engine) handleDNS(p Packet) {
+	q, ok := parseQuery(p.Payload)
+	if !ok {
+		return
+	}
+	name := q.Question[0].Name
 	for _, r := range e.dns {
-		resp, name, ok := forgeDNS(p.Payload, r.DNSInject)
-		if name == "" {
-			return // not a query
-		}
-		if !ok {
+		if !r.DNSInject.Matches(name) {
 			continue
+		}
+		resp, err := forgeAnswer(q, r.DNSInject)
+		if err != nil {
+			e.logf("dns-inject %s: %v", name, err)
+			return
 		}
 		if !e.roll(r.P()) {
 			e.logf("dns-inject %s spared (probability) %s:%d -> %s", name, p.Src, p.SrcPort, p.Dst)

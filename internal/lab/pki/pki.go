@@ -36,7 +36,7 @@ type CA struct {
 	cache map[string]*tls.Certificate
 }
 
-// CertFileName and KeyFileName are the file names LoadOrCreate uses in dir.
+// CertFileName is the root certificate's file name LoadOrCreate uses for a CA called name.
 func CertFileName(name string) string { return name + "-ca.pem" }
 
 // KeyFileName is the private key's file name for a CA called name.
