@@ -21,6 +21,12 @@ import (
 
 func init() { commands = append(commands, newControlCmd) }
 
+// The rate limit of a control started with --lab, unless --rate/--burst say.
+const (
+	labRate  = 100
+	labBurst = 500
+)
+
 func newControlCmd() *cobra.Command {
 	var (
 		listen, token, caFile, tlsCert, tlsKey string
@@ -71,6 +77,12 @@ Targets and addresses in loopback, private or reserved space are refused
 				}
 				n.Routable = append(n.Routable, r...)
 			}
+			if lab && !cmd.Flags().Changed("rate") {
+				perSec = labRate // the lab's probe is the only client, and verify runs in parallel
+			}
+			if lab && !cmd.Flags().Changed("burst") {
+				burst = labBurst
+			}
 			p, err := probe.New(probe.Config{Network: n, Resolvers: resolvers, Timeout: timeout, Vantage: "control",
 				Info: model.ProbeInfo{Software: "firewatch/" + version, Platform: runtime.GOOS + "/" + runtime.GOARCH}})
 			if err != nil {
@@ -119,8 +131,8 @@ Targets and addresses in loopback, private or reserved space are refused
 	f.DurationVar(&timeout, "timeout", probe.DefaultTimeout, "timeout of each network step")
 	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "key of --tls-cert (PEM)")
-	f.Float64Var(&perSec, "rate", control.DefaultRate, "requests per second allowed per client")
-	f.IntVar(&burst, "burst", control.DefaultBurst, "burst of requests allowed per client")
+	f.Float64Var(&perSec, "rate", control.DefaultRate, "requests per second allowed per client (with --lab: 100)")
+	f.IntVar(&burst, "burst", control.DefaultBurst, "burst of requests allowed per client (with --lab: 500)")
 	f.DurationVar(&cacheTTL, "cache-ttl", control.DefaultCacheTTL, "how long a measurement is reused (negative: never)")
 	f.BoolVar(&allowLoopback, "allow-loopback", false, "accept loopback targets (tests only)")
 	f.MarkHidden("allow-loopback")

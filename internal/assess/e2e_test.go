@@ -3,6 +3,7 @@ package assess
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -173,6 +174,18 @@ func TestLoopbackEndToEnd(t *testing.T) {
 	genuineFile := file(strings.Repeat("genuine installer ", 1000))
 	modifiedFile := file(strings.Repeat("modified installer ", 1000))
 	fileURL := "http://www.site.test:" + port(genuineFile) + "/setup.exe"
+	big := "<html><title>Big</title>" + strings.Repeat("0123456789abcdef", 5*1024) + "</html>" // 80 KiB
+	bigFast := serve(func(rw http.ResponseWriter, r *http.Request) { io.WriteString(rw, big) })
+	bigSlow := serve(func(rw http.ResponseWriter, r *http.Request) {
+		// The same page at ~160 kB/s: a throttled path.
+		rw.Header().Set("Content-Length", fmt.Sprint(len(big)))
+		for i := 0; i < len(big); i += 8192 {
+			io.WriteString(rw, big[i:min(i+8192, len(big))])
+			rw.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	bigURL := "http://www.site.test:" + port(bigFast) + "/"
 	rst := rstServer(t)
 	reset := probetest.ResetServer(t)
 	tests := []struct {
@@ -193,6 +206,7 @@ func TestLoopbackEndToEnd(t *testing.T) {
 		{"http redirect", plainURL, false, only(w.plain, func() (string, error) { return redirector, nil }), "blocked http.redirect"},
 		{"healthy download", fileURL, false, nil, "ok"},
 		{"download tampered", fileURL, false, only(genuineFile, func() (string, error) { return modifiedFile, nil }), "blocked download.tampered"},
+		{"throttled", bigURL, false, only(bigFast, func() (string, error) { return bigSlow, nil }), "blocked throttled"},
 		{"healthy imap", imapURL, false, nil, "ok"},
 		{"healthy smtp", smtpURL, false, nil, "ok"},
 		{"imap stripped", imapURL, false, only(imap, func() (string, error) { return imapStripped, nil }), "blocked tls.stripped"},

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,20 +34,47 @@ func (c *Client) http() *http.Client {
 	return &http.Client{Timeout: DefaultTimeout + time.Minute}
 }
 
+// maxRateRetries bounds how often a request refused by the control's rate
+// limit (429) is retried, after the Retry-After it names (at most 10 s).
+const maxRateRetries = 3
+
 func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
+		payload = b
+	}
+	for attempt := 0; ; attempt++ {
+		err := c.once(ctx, method, path, payload, out)
+		var se *StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusTooManyRequests || attempt >= maxRateRetries {
+			return err
+		}
+		wait := se.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(min(wait, 10*time.Second)):
+		}
+	}
+}
+
+func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any) error {
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, rd)
 	if err != nil {
 		return fmt.Errorf("control %s: %w", c.URL, err)
 	}
-	if body != nil {
+	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {
@@ -61,11 +90,15 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 		return fmt.Errorf("control %s%s: reading the answer: %w", c.URL, path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		se := &StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(data))}
 		var e ErrorResponse
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return &StatusError{Code: resp.StatusCode, Message: e.Error}
+			se.Message = e.Error
 		}
-		return &StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+			se.RetryAfter = time.Duration(n) * time.Second
+		}
+		return se
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("control %s%s: bad answer: %w", c.URL, path, err)
@@ -75,8 +108,9 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 
 // StatusError is a control's refusal or failure, with its HTTP status.
 type StatusError struct {
-	Code    int
-	Message string
+	Code       int
+	Message    string
+	RetryAfter time.Duration // from a 429's Retry-After, if any
 }
 
 func (e *StatusError) Error() string {

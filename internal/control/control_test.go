@@ -119,10 +119,23 @@ func TestRateLimit(t *testing.T) {
 			t.Fatalf("request %d: %v", i, err)
 		}
 	}
+	// The client waits (Retry-After: 1 s) and retries; stop it after the first wait.
+	ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
 	_, err := c.WhoAmI(ctx)
 	var se *StatusError
-	if !errors.As(err, &se) || se.Code != http.StatusTooManyRequests {
-		t.Fatalf("third request: err = %v, want 429", err)
+	if !errors.As(err, &se) || se.Code != http.StatusTooManyRequests || se.RetryAfter != time.Second {
+		t.Fatalf("third request: err = %v, want 429 with Retry-After 1s", err)
+	}
+}
+
+func TestRateLimitRetry(t *testing.T) {
+	// 20 requests per second, burst 1: the client rides over the 429s.
+	c, _, _ := newTest(t, Config{Rate: 20, Burst: 1})
+	for i := 0; i < 3; i++ {
+		if _, err := c.WhoAmI(context.Background()); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
 	}
 }
 
@@ -303,4 +316,31 @@ func BenchmarkMeasureCached(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzMeasureRequest sends arbitrary bodies to POST /v1/measure: the server
+// must answer 200, 400 or 403, never panic.
+func FuzzMeasureRequest(f *testing.F) {
+	f.Add(`{"target":"https://www.example.com/","addrs":["203.0.113.5"]}`)
+	f.Add(`{"target":"http://10.0.0.1/"}`)
+	f.Add(`{"target":"imap://mail.example.com","resolvers":["udp://203.0.113.99:53"]}`)
+	f.Add(`{"target":"","addrs":[""]}`)
+	f.Add(`not json`)
+	s, err := NewServer(Config{Probe: &fakeProbe{}, Lab: true, Rate: 1e9, Burst: 1 << 30, DNSTimeout: time.Millisecond})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		if strings.Contains(body, "resolvers") {
+			return // would send DNS queries to whatever the fuzzer names
+		}
+		req := httptest.NewRequest(http.MethodPost, PathMeasure, strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 400, 403:
+		default:
+			t.Fatalf("code %d for %q: %s", rec.Code, body, rec.Body)
+		}
+	})
 }

@@ -50,7 +50,7 @@ func (a *analysis) throttle(u string, inSize int64, inRate float64, ctlSize int6
 		return
 	}
 	a.slow[u] = true
-	a.add(model.MethodThrottled, fmt.Sprintf("%s: %s/s inside, %s/s outside (%.1f%% of the control's rate, %s transferred inside)",
+	a.add(model.MethodThrottled, fmt.Sprintf("%s: %s/s inside, %s/s outside (%.2g%% of the control's rate, %s transferred inside)",
 		u, bytesStr(inRate), bytesStr(ctlRate), 100*inRate/ctlRate, bytesStr(float64(inSize))))
 }
 

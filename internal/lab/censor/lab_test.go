@@ -147,14 +147,27 @@ func run(args ...string) error {
 	return nil
 }
 
-// removeLeftovers deletes every fwct- namespace.
+// removeLeftovers kills the processes left in fwct- namespaces (a censor of a
+// crashed run) and deletes the namespaces.
 func removeLeftovers() {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, l := range strings.Split(string(out), "\n") {
 		f := strings.Fields(l)
-		if len(f) > 0 && strings.HasPrefix(f[0], "fwct-") {
-			exec.Command("ip", "netns", "del", f[0]).Run()
+		if len(f) == 0 || !strings.HasPrefix(f[0], "fwct-") {
+			continue
 		}
+		pids, _ := exec.Command("ip", "netns", "pids", f[0]).Output()
+		for _, p := range strings.Fields(string(pids)) {
+			var pid int
+			if _, err := fmt.Sscan(p, &pid); err == nil && pid > 1 && pid != os.Getpid() {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		exec.Command("ip", "netns", "del", f[0]).Run()
+	}
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "fwct-*"))
+	for _, d := range old {
+		os.RemoveAll(d)
 	}
 }
 
@@ -241,6 +254,7 @@ func (f *fixture) startCensor() error {
 	f.censorLog = logf
 	cmd := exec.Command("ip", "netns", "exec", nsCensor, exe)
 	cmd.Env = append(os.Environ(), envChild+"="+f.dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM} // never outlive the test
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -290,7 +304,6 @@ func (f *fixture) teardown() {
 	for _, c := range f.closers {
 		c.Close()
 	}
-	removeLeftovers()
 	if f.censorLog != nil {
 		f.censorLog.Close()
 		if os.Getenv("FWCT_LOG") != "" {
@@ -298,6 +311,7 @@ func (f *fixture) teardown() {
 			os.Stderr.Write(b)
 		}
 	}
+	removeLeftovers()
 	if f.dir != "" {
 		os.RemoveAll(f.dir)
 	}

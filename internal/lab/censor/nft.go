@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
-	"sort"
 	"strings"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
@@ -156,20 +155,4 @@ func nftApply(ctx context.Context, script string) error {
 // nftDeleteTable removes the censor's table; a missing table is not an error.
 func nftDeleteTable() error {
 	return nftApply(context.Background(), fmt.Sprintf("table inet %s {}\ndelete table inet %s\n", TableName, TableName))
-}
-
-// sortedPorts returns the union of ports, sorted.
-func sortedPorts(ps ...[]uint16) []uint16 {
-	seen := map[uint16]bool{}
-	var out []uint16
-	for _, l := range ps {
-		for _, p := range l {
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }

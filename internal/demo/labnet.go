@@ -1,0 +1,180 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/lab"
+	"github.com/firewatch/firewatch/internal/model"
+)
+
+// Lab is what the demo needs of the lab: bring it up from a scenario file,
+// measure a list of targets from the inside vantage, and tear it down.
+type Lab interface {
+	// Up builds the lab and returns a one-line description of it.
+	Up(ctx context.Context, scenarioPath string) (string, error)
+	// Measure measures every target once from inside and returns the records.
+	Measure(ctx context.Context, round int, targets []string) ([]*model.Measurement, error)
+	// Down removes what Up built; it must leave alone a lab someone else runs.
+	Down(ctx context.Context) error
+}
+
+// NetnsLab is the real lab (network namespaces); the probe runs inside it
+// as `EXE run --list LIST --out ROUND.jsonl` through lab.Exec.
+type NetnsLab struct {
+	StateDir string    // "" means lab.DefaultStateDir
+	Exe      string    // the firewatch binary; "" means this executable
+	Control  bool      // start the control in the outside vantage
+	Seed     int64     // the censor's seed
+	WorkDir  string    // where the lists, records and logs of the rounds go
+	Log      io.Writer // the lab's progress lines; nil discards
+
+	// Concurrency is the probe's --concurrency; 0 leaves its default.
+	Concurrency int
+
+	created time.Time // of the lab Up built, to recognise it at Down
+}
+
+func (l *NetnsLab) stateDir() string {
+	if l.StateDir == "" {
+		return lab.DefaultStateDir
+	}
+	return l.StateDir
+}
+
+func (l *NetnsLab) exe() (string, error) {
+	if l.Exe != "" {
+		return l.Exe, nil
+	}
+	// Not /proc/self/exe: inside `ip netns exec` it would name ip itself.
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("demo: own executable: %w", err)
+	}
+	return exe, nil
+}
+
+// Up implements Lab.
+func (l *NetnsLab) Up(ctx context.Context, scenarioPath string) (string, error) {
+	exe, err := l.exe()
+	if err != nil {
+		return "", err
+	}
+	st, err := lab.Up(ctx, lab.Options{
+		Scenario: scenarioPath, StateDir: l.stateDir(), Exe: exe,
+		Control: l.Control, Seed: l.Seed, Log: l.Log,
+	})
+	if err != nil {
+		return "", err
+	}
+	l.created = st.Created
+	desc := fmt.Sprintf("%d hosts, censor on %s", len(st.Hosts), st.CensorNamespace)
+	if st.ControlURL != "" {
+		desc += ", control at " + st.ControlURL
+	} else {
+		desc += ", no control (verdicts will be weak)"
+	}
+	return desc, nil
+}
+
+// Measure implements Lab.
+func (l *NetnsLab) Measure(ctx context.Context, round int, targets []string) ([]*model.Measurement, error) {
+	exe, err := l.exe()
+	if err != nil {
+		return nil, err
+	}
+	list := filepath.Join(l.WorkDir, "targets.txt")
+	if err := os.WriteFile(list, []byte(strings.Join(targets, "\n")+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(l.WorkDir, fmt.Sprintf("round-%d.jsonl", round))
+	argv := []string{exe, "run", "--list", list, "--out", out, "--no-progress"}
+	if l.Concurrency > 0 {
+		argv = append(argv, "--concurrency", fmt.Sprint(l.Concurrency))
+	}
+	var stderr bytes.Buffer
+	code, err := lab.Exec(ctx, l.stateDir(), lab.ExecSpec{
+		From: lab.FromInside, Argv: argv, Stdout: &stderr, Stderr: &stderr,
+	})
+	_ = os.WriteFile(filepath.Join(l.WorkDir, fmt.Sprintf("round-%d.log", round)), stderr.Bytes(), 0o644)
+	if err != nil {
+		return nil, err
+	}
+	ms, rerr := ReadRecords(out)
+	if ctx.Err() != nil {
+		return ms, ctx.Err()
+	}
+	if code != 0 && len(ms) == 0 {
+		return nil, fmt.Errorf("the probe inside exited with status %d: %s", code, lastLines(stderr.String(), 3))
+	}
+	if rerr != nil {
+		return ms, rerr
+	}
+	return ms, nil
+}
+
+// Down implements Lab. It removes the lab only if the running one is the one
+// Up built (someone may have removed it and brought up their own meanwhile).
+func (l *NetnsLab) Down(ctx context.Context) error {
+	if l.created.IsZero() {
+		return nil
+	}
+	st, err := lab.LoadState(l.stateDir())
+	if err != nil || !st.Created.Equal(l.created) {
+		return ErrLabGone
+	}
+	l.created = time.Time{}
+	return lab.Down(ctx, l.stateDir())
+}
+
+// ErrLabGone is returned by Down when the demo's lab was already removed by
+// someone else (and any lab running now is not the demo's, so it is left alone).
+var ErrLabGone = errors.New("the demo's lab was already removed by someone else; any lab running now was left alone")
+
+// ReadRecords reads a JSON Lines file of measurement records. A record that
+// does not decode is an error naming the file and record number; the records
+// before it are returned.
+func ReadRecords(path string) ([]*model.Measurement, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	var ms []*model.Measurement
+	for i := 1; ; i++ {
+		var m model.Measurement
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return ms, nil
+			}
+			return ms, fmt.Errorf("records %s: record %d: %w", path, i, err)
+		}
+		ms = append(ms, &m)
+	}
+}
+
+// lastLines returns the last n non-empty lines of s, joined by " / ".
+func lastLines(s string, n int) string {
+	var ls []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			ls = append(ls, strings.TrimSpace(l))
+		}
+	}
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	if len(ls) == 0 {
+		return "(no output)"
+	}
+	return strings.Join(ls, " / ")
+}

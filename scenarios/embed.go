@@ -1,0 +1,14 @@
+// Package scenarios embeds the lab scenarios shipped in this directory, so
+// that commands such as `firewatch demo` find them from any directory.
+package scenarios
+
+import "embed"
+
+// FS holds every *.yaml scenario of this directory, by file name.
+//
+//go:embed *.yaml
+var FS embed.FS
+
+// Seed is the file name of the scenario of the seed's incidents of 2015,
+// the one `firewatch demo` runs by default.
+const Seed = "seed-2015.yaml"
