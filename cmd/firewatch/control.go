@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -89,7 +90,8 @@ Targets and addresses in loopback, private or reserved space are refused
 				return err
 			}
 			srv, err := control.NewServer(control.Config{Probe: p, Network: n, Token: token, Lab: lab, AllowLoopback: allowLoopback,
-				Rate: rate.Limit(perSec), Burst: burst, CacheTTL: cacheTTL})
+				Rate: rate.Limit(perSec), Burst: burst, CacheTTL: cacheTTL,
+				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))})
 			if err != nil {
 				return err
 			}

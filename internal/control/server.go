@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -64,6 +65,9 @@ type Config struct {
 	Timeout       time.Duration // per measurement; default 2m
 	DNSTimeout    time.Duration // per query to a probe's resolver; default 3s
 	Registry      *prometheus.Registry
+	// Logger gets one line per measure request (target, outcome, duration;
+	// never the client's address); nil logs nothing.
+	Logger *slog.Logger
 }
 
 // LabPrefixes are the TEST-NET ranges the lab uses; Config.Lab allows them.
@@ -120,6 +124,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), clients: map[string]*rate.Limiter{}, cache: map[string]cacheEntry{}, now: time.Now}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firewatch_control_requests_total",
 		Help: "Requests to the control by path and status code."}, []string{"path", "code"})
@@ -133,7 +140,7 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("control: metrics: %w", err)
 		}
 	}
-	s.mux.HandleFunc("POST "+PathMeasure, s.guard(PathMeasure, s.handleMeasure))
+	s.mux.HandleFunc("POST "+PathMeasure, s.guard(PathMeasure, s.logged(s.handleMeasure)))
 	s.mux.HandleFunc("GET "+PathWhoAmI, s.guard(PathWhoAmI, s.handleWhoAmI))
 	s.mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
@@ -146,7 +153,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // statusWriter remembers the status code for the metrics.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code   int
+	target string // for the log
+	cached bool
+	err    string
 }
 
 func (w *statusWriter) WriteHeader(code int) { w.code = code; w.ResponseWriter.WriteHeader(code) }
@@ -208,7 +218,24 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.err = msg
+	}
 	writeJSON(w, code, ErrorResponse{Error: msg})
+}
+
+// logged logs one line per measure request.
+func (s *Server) logged(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw, ok := w.(*statusWriter)
+		if !ok {
+			sw = &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		}
+		h(sw, r)
+		s.cfg.Logger.Info("measure", "target", sw.target, "code", sw.code, "cached", sw.cached,
+			"seconds", fmt.Sprintf("%.2f", time.Since(start).Seconds()), "error", sw.err)
+	}
 }
 
 func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request) {
@@ -244,6 +271,9 @@ func (s *Server) handleMeasure(w http.ResponseWriter, r *http.Request) {
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "request body: "+err.Error())
 		return
+	}
+	if sw, ok := w.(*statusWriter); ok {
+		sw.target = req.Target
 	}
 	ts, err := target.Parse(req.Target)
 	if err != nil {
@@ -296,6 +326,9 @@ func (s *Server) handleMeasure(w http.ResponseWriter, r *http.Request) {
 	}
 	key := cacheKey(t.String(), addrs, req.Resolvers)
 	if m, ok := s.cached(key); ok {
+		if sw, ok := w.(*statusWriter); ok {
+			sw.cached = true
+		}
 		s.cacheHits.Inc()
 		writeJSON(w, http.StatusOK, MeasureResponse{Measurement: m, Client: ClientInfo{Address: clientIP(r)}, Cached: true})
 		return

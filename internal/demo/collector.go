@@ -94,14 +94,11 @@ func StartCollector(ctx context.Context, dir, listen string, log *slog.Logger) (
 }
 
 // dashboardURL is the URL a person opens: a wildcard address is shown as
-// the loopback address of its family.
+// 127.0.0.1 (Go listens on both families for a wildcard address).
 func dashboardURL(a *net.TCPAddr) string {
 	ip := a.IP
-	switch {
-	case ip == nil || ip.Equal(net.IPv4zero):
+	if ip == nil || ip.IsUnspecified() {
 		ip = net.IPv4(127, 0, 0, 1)
-	case ip.Equal(net.IPv6unspecified):
-		ip = net.IPv6loopback
 	}
 	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(a.Port)) + "/"
 }

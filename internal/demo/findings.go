@@ -204,8 +204,8 @@ func Summary(fs []Finding) string {
 	if len(parts) > 0 {
 		line += ": " + strings.Join(parts, ", ")
 	}
-	if n := countStatus(fs, model.StatusMeasured); n > 0 {
-		line += fmt.Sprintf(" (%d without a verdict: the probe measured them but gave no verdict)", n)
+	if countStatus(fs, model.StatusMeasured) > 0 {
+		line += " (measured: recorded without a verdict)"
 	}
 	return line
 }

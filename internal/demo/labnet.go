@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/firewatch/firewatch/internal/lab"
@@ -40,7 +41,28 @@ type NetnsLab struct {
 	// Concurrency is the probe's --concurrency; 0 leaves its default.
 	Concurrency int
 
-	created time.Time // of the lab Up built, to recognise it at Down
+	created time.Time       // of the lab Up built, to recognise it at Down
+	netns   map[string]nsID // identity of each namespace Up built
+}
+
+// nsID identifies a network namespace (the nsfs inode its name is bound to),
+// to tell the lab Up built from one someone else built since under the same
+// names.
+type nsID struct{ dev, ino uint64 }
+
+// netnsDir is where `ip netns` binds named namespaces.
+const netnsDir = "/run/netns"
+
+func namespaceID(name string) (nsID, bool) {
+	fi, err := os.Stat(filepath.Join(netnsDir, name))
+	if err != nil {
+		return nsID{}, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nsID{}, false
+	}
+	return nsID{uint64(st.Dev), st.Ino}, true
 }
 
 func (l *NetnsLab) stateDir() string {
@@ -76,6 +98,12 @@ func (l *NetnsLab) Up(ctx context.Context, scenarioPath string) (string, error) 
 		return "", err
 	}
 	l.created = st.Created
+	l.netns = map[string]nsID{}
+	for _, ns := range st.Namespaces {
+		if id, ok := namespaceID(ns); ok {
+			l.netns[ns] = id
+		}
+	}
 	desc := fmt.Sprintf("%d hosts, censor on %s", len(st.Hosts), st.CensorNamespace)
 	if st.ControlURL != "" {
 		desc += ", control at " + st.ControlURL
@@ -115,6 +143,9 @@ func (l *NetnsLab) Measure(ctx context.Context, round int, targets []string) ([]
 	if code != 0 && len(ms) == 0 {
 		return nil, fmt.Errorf("the probe inside exited with status %d: %s", code, lastLines(stderr.String(), 3))
 	}
+	if (code != 0 || len(ms) < len(targets)) && l.Log != nil {
+		fmt.Fprintf(l.Log, "probe: exit status %d, %d records for %d targets: %s\n", code, len(ms), len(targets), lastLines(stderr.String(), 3))
+	}
 	if rerr != nil {
 		return ms, rerr
 	}
@@ -122,16 +153,25 @@ func (l *NetnsLab) Measure(ctx context.Context, round int, targets []string) ([]
 }
 
 // Down implements Lab. It removes the lab only if the running one is the one
-// Up built (someone may have removed it and brought up their own meanwhile).
+// Up built: someone may have removed it meanwhile and brought up their own,
+// under the same namespace names (with this state directory or another).
 func (l *NetnsLab) Down(ctx context.Context) error {
 	if l.created.IsZero() {
 		return nil
 	}
+	created := l.created
+	l.created = time.Time{}
 	st, err := lab.LoadState(l.stateDir())
-	if err != nil || !st.Created.Equal(l.created) {
+	if err != nil || !st.Created.Equal(created) {
 		return ErrLabGone
 	}
-	l.created = time.Time{}
+	for ns, id := range l.netns {
+		if now, ok := namespaceID(ns); ok && now != id {
+			// Another lab runs under our names: remove only our state.
+			_ = os.RemoveAll(l.stateDir())
+			return ErrLabGone
+		}
+	}
 	return lab.Down(ctx, l.stateDir())
 }
 
