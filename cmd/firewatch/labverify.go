@@ -108,6 +108,9 @@ applies to each of the two records, and the entry passes when both match.`,
 			pass, fail := 0, 0
 			out := cmd.OutOrStdout()
 			verifyAll(cmd.Context(), sc.Expect, check, parallel, func(r verifyResult) {
+				if cmd.Context().Err() != nil {
+					return // interrupted: the rest would only say so
+				}
 				if r.Pass {
 					pass++
 				} else {

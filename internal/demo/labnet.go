@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -129,9 +130,11 @@ func (l *NetnsLab) Measure(ctx context.Context, round int, targets []string) ([]
 		argv = append(argv, "--concurrency", fmt.Sprint(l.Concurrency))
 	}
 	var stderr bytes.Buffer
+	stop := l.progress(out, len(targets))
 	code, err := lab.Exec(ctx, l.stateDir(), lab.ExecSpec{
 		From: lab.FromInside, Argv: argv, Stdout: &stderr, Stderr: &stderr,
 	})
+	stop()
 	_ = os.WriteFile(filepath.Join(l.WorkDir, fmt.Sprintf("round-%d.log", round)), stderr.Bytes(), 0o644)
 	if err != nil {
 		return nil, err
@@ -150,6 +153,36 @@ func (l *NetnsLab) Measure(ctx context.Context, round int, targets []string) ([]
 		return ms, rerr
 	}
 	return ms, nil
+}
+
+// progressEvery is how often a long round says how far it got.
+const progressEvery = 10 * time.Second
+
+// progress prints, every progressEvery, how many records the probe wrote to
+// out so far, until the returned function is called.
+func (l *NetnsLab) progress(out string, total int) (stop func()) {
+	if l.Log == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if b, err := os.ReadFile(out); err == nil {
+					fmt.Fprintf(l.Log, "probe: %d of %d targets measured\n", bytes.Count(b, []byte("\n")), total)
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
 
 // Down implements Lab. It removes the lab only if the running one is the one
