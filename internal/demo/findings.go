@@ -32,7 +32,7 @@ var statusRank = map[string]int{
 }
 
 // maxEvidence bounds the evidence column, in characters.
-const maxEvidence = 100
+const maxEvidence = 120
 
 // Findings returns one finding per target from the records of any number of
 // rounds (the latest record of each target wins), blocked targets first,
