@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,21 +10,22 @@ import (
 	"github.com/firewatch/firewatch/internal/netx"
 	"github.com/firewatch/firewatch/internal/probe"
 	"github.com/firewatch/firewatch/internal/runner"
-	"github.com/firewatch/firewatch/internal/target"
 	"github.com/spf13/pflag"
 )
 
 // probeFlags are the flags shared by check and run.
 type probeFlags struct {
-	resolvers []string
-	caFile    string
-	timeout   time.Duration
+	resolvers   []string
+	caFile      string
+	timeout     time.Duration
+	assessFlags // --control, --control-token, --asn-db, --retests (assessflags.go)
 }
 
 func (f *probeFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.resolvers, "resolver", nil, "DNS resolver: udp://IP:PORT, tcp://IP:PORT or https://HOST/dns-query (repeatable; default: the system's)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of trust roots to use instead of the system's")
 	fs.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "timeout of each network step")
+	f.registerAssess(fs)
 }
 
 // network builds the probe's network from the flags and FIREWATCH_ROUTABLE.
@@ -80,7 +80,5 @@ func (f *probeFlags) measurer() (runner.MeasureFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, t target.Target) *model.Measurement {
-		return p.Measure(ctx, t, probe.Extra{})
-	}, nil
+	return f.assessor(p) // inside → control → verdict → retests
 }
