@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/firewatch/firewatch/internal/geo"
 	"io"
 	"os"
 	"os/exec"
@@ -41,6 +42,9 @@ func (s *State) Env(from string) []string {
 	env = append(env, "SSL_CERT_FILE="+trust, "CURL_CA_BUNDLE="+trust)
 	if s.ControlURL != "" {
 		env = append(env, "FIREWATCH_CONTROL="+s.ControlURL)
+	}
+	if s.ASNTable != "" {
+		env = append(env, geo.EnvVar+"="+s.ASNTable)
 	}
 	return env
 }

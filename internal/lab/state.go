@@ -41,6 +41,9 @@ type State struct {
 	Resolvers Resolvers `json:"resolvers"`
 	// Trust lists the trust files (PEM).
 	Trust Trust `json:"trust"`
+	// ASNTable is the IP-to-network table naming the inside network (the
+	// scenario's `network:`), "" when the scenario names none.
+	ASNTable string `json:"asn_table,omitempty"`
 	// ControlURL is the control's URL, "" when no control runs.
 	ControlURL string `json:"control_url,omitempty"`
 	// Daemons maps a daemon role to its process.

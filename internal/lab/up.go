@@ -188,6 +188,9 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	if st.Trust, err = writeTrust(dir, sc.RogueTrusted()); err != nil {
 		return nil, err
 	}
+	if st.ASNTable, err = writeASNTable(dir, sc.Network); err != nil {
+		return nil, err
+	}
 	if err := st.Save(dir); err != nil {
 		return nil, err
 	}
