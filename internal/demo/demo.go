@@ -44,7 +44,7 @@ const (
 )
 
 // ErrNeedRoot is returned when the demo may not build the lab.
-var ErrNeedRoot = errors.New("firewatch demo needs root: it builds network namespaces (run it with sudo, e.g. `sudo ./firewatch demo`)")
+var ErrNeedRoot = errors.New("demo needs root: it builds network namespaces (run it with sudo: `sudo ./firewatch demo`)")
 
 // steps is the number of numbered progress steps.
 const steps = 5
