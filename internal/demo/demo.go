@@ -152,7 +152,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	l := o.Lab
 	if l == nil {
 		l = &NetnsLab{StateDir: o.StateDir, Exe: o.Exe, Control: o.Control, Seed: o.Seed,
-			WorkDir: work, Log: &prefixWriter{w: out, prefix: "      "}, Concurrency: 16, Network: sc.Network}
+			WorkDir: work, Log: &prefixWriter{w: out, prefix: "      "}, Concurrency: 16}
 	}
 
 	// 1. The lab.

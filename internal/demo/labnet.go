@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/firewatch/firewatch/internal/geo"
 	"github.com/firewatch/firewatch/internal/lab"
-	"github.com/firewatch/firewatch/internal/lab/scenario"
 	"github.com/firewatch/firewatch/internal/model"
 )
 
@@ -44,16 +41,8 @@ type NetnsLab struct {
 
 	// Concurrency is the probe's --concurrency; 0 leaves its default.
 	Concurrency int
-	// Network is the inside network's identity (the scenario's network:);
-	// when set (and the lab gives the inside no ASN table of its own), the
-	// probe gets an ASN table that names it, so that its records say the
-	// country and network they were measured from.
-	Network *scenario.Network
-
-	asnDB string // the ASN table written for the probe, if any
-
-	created time.Time       // of the lab Up built, to recognise it at Down
-	netns   map[string]nsID // identity of each namespace Up built
+	created     time.Time       // of the lab Up built, to recognise it at Down
+	netns       map[string]nsID // identity of each namespace Up built
 }
 
 // nsID identifies a network namespace (the nsfs inode its name is bound to),
@@ -109,14 +98,6 @@ func (l *NetnsLab) Up(ctx context.Context, scenarioPath string) (string, error) 
 		return "", err
 	}
 	l.created = st.Created
-	if l.Network != nil && l.WorkDir != "" && !hasEnv(st.Env(lab.FromInside), geo.EnvVar) {
-		if p, err := netip.ParsePrefix(st.InsidePrefix); err == nil {
-			path := filepath.Join(l.WorkDir, "asn.tsv")
-			if err := os.WriteFile(path, []byte(ASNTable(p, l.Network)), 0o644); err == nil {
-				l.asnDB = path
-			}
-		}
-	}
 	l.netns = map[string]nsID{}
 	for _, ns := range st.Namespaces {
 		if id, ok := namespaceID(ns); ok {
@@ -144,9 +125,6 @@ func (l *NetnsLab) Measure(ctx context.Context, round int, targets []string) ([]
 	}
 	out := filepath.Join(l.WorkDir, fmt.Sprintf("round-%d.jsonl", round))
 	argv := []string{exe, "run", "--list", list, "--out", out, "--no-progress"}
-	if l.asnDB != "" {
-		argv = append([]string{"env", geo.EnvVar + "=" + l.asnDB}, argv...)
-	}
 	if l.Concurrency > 0 {
 		argv = append(argv, "--concurrency", fmt.Sprint(l.Concurrency))
 	}
@@ -232,40 +210,6 @@ func (l *NetnsLab) Down(ctx context.Context) error {
 // ErrLabGone is returned by Down when the demo's lab was already removed by
 // someone else (and any lab running now is not the demo's, so it is left alone).
 var ErrLabGone = errors.New("the demo's lab was already removed by someone else; any lab running now was left alone")
-
-// hasEnv reports whether env sets the variable key.
-func hasEnv(env []string, key string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, key+"=") {
-			return true
-		}
-	}
-	return false
-}
-
-// ASNTable returns an ASN table (the ip2asn-v4.tsv format that package geo
-// reads) with one range: the inside network's prefix, named as the scenario
-// names the network. The control tells the probe the address it comes from;
-// the table turns it into a country and network for the records.
-func ASNTable(inside netip.Prefix, n *scenario.Network) string {
-	inside = inside.Masked()
-	b := inside.Addr().AsSlice()
-	for i := inside.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	last, _ := netip.AddrFromSlice(b)
-	asn := strings.TrimPrefix(strings.ToUpper(n.ASN), "AS")
-	if asn == "" {
-		asn = "0"
-	}
-	name := strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, n.Name)
-	return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\n", inside.Addr(), last, asn, strings.ToUpper(n.Country), name)
-}
 
 // ReadRecords reads a JSON Lines file of measurement records. A record that
 // does not decode is an error naming the file and record number; the records

@@ -6,16 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/firewatch/firewatch/internal/geo"
 	"github.com/firewatch/firewatch/internal/lab"
-	"github.com/firewatch/firewatch/internal/lab/scenario"
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/scenarios"
 )
@@ -218,30 +215,5 @@ func TestNetnsLabDownLeavesOthersAlone(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, lab.StateFile)); err != nil {
 		t.Errorf("the other lab's state was touched: %v", err)
-	}
-}
-
-func TestASNTable(t *testing.T) {
-	tests := []struct {
-		prefix string
-		n      scenario.Network
-		probe  string
-		want   geo.Info
-	}{
-		{"198.51.100.0/29", scenario.Network{Country: "CN", ASN: "AS4134", Name: "Lab Telecom"}, "198.51.100.2", geo.Info{Country: "CN", ASN: 4134, Network: "Lab Telecom"}},
-		{"198.51.100.9/29", scenario.Network{Country: "ir", ASN: "58224", Name: "tab\there"}, "198.51.100.15", geo.Info{Country: "IR", ASN: 58224, Network: "tab here"}},
-	}
-	for _, tt := range tests {
-		tsv := ASNTable(netip.MustParsePrefix(tt.prefix), &tt.n)
-		db, err := geo.Parse(strings.NewReader(tsv))
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", tt.prefix, err, tsv)
-		}
-		if got := db.Lookup(netip.MustParseAddr(tt.probe)); got != tt.want {
-			t.Errorf("%s: Lookup(%s) = %+v, want %+v", tt.prefix, tt.probe, got, tt.want)
-		}
-		if got := db.Lookup(netip.MustParseAddr("203.0.113.10")); got.Known() {
-			t.Errorf("%s: a host outside the inside network is known: %+v", tt.prefix, got)
-		}
 	}
 }

@@ -24,12 +24,12 @@ func writeASNTable(dir string, n *scenario.Network) (string, error) {
 	}
 	first := InsidePrefix.Masked().Addr()
 	last := lastAddr(InsidePrefix)
-	country := n.Country
+	country := strings.ToUpper(n.Country)
 	if country == "" {
 		country = "ZZ"
 	}
-	name := strings.NewReplacer("\t", " ", "\n", " ").Replace(n.Name)
-	line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\n", first, last, strings.TrimPrefix(n.ASN, "AS"), country, name)
+	name := strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(n.Name)
+	line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\n", first, last, strings.TrimPrefix(strings.ToUpper(n.ASN), "AS"), country, name)
 	path := filepath.Join(dir, "asn.tsv")
 	if err := os.WriteFile(path, []byte(line), 0o644); err != nil {
 		return "", fmt.Errorf("lab: network table: %w", err)
