@@ -75,7 +75,7 @@ func newLabUpCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&scenarioPath, "scenario", "", "scenario file (YAML)")
-	c.Flags().Int64Var(&seed, "seed", 1, "seed of the censor's random choices (rules with probability)")
+	c.Flags().Int64Var(&seed, "seed", 0, "seed of the censor's random choices (rules with probability); 0: the scenario's seed, else 1")
 	_ = c.MarkFlagRequired("scenario")
 	return c
 }
@@ -197,7 +197,7 @@ func newLabRunCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&scenarioPath, "scenario", "", "scenario file (YAML)")
-	c.Flags().Int64Var(&seed, "seed", 1, "seed of the censor's random choices (rules with probability)")
+	c.Flags().Int64Var(&seed, "seed", 0, "seed of the censor's random choices (rules with probability); 0: the scenario's seed, else 1")
 	_ = c.MarkFlagRequired("scenario")
 	return c
 }

@@ -130,7 +130,7 @@ applies to each of the two records, and the entry passes when both match.`,
 	}
 	c.Flags().StringVar(&scenarioPath, "scenario", "", "scenario file (YAML) with an expect list")
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per target")
-	c.Flags().Int64Var(&seed, "seed", 7, "seed of the censor's random choices, when verify brings the lab up")
+	c.Flags().Int64Var(&seed, "seed", 0, "seed of the censor's random choices, when verify brings the lab up; 0: the scenario's seed, else 1")
 	c.Flags().IntVar(&parallel, "parallel", 4, "targets measured at the same time")
 	c.Flags().DurationVar(&perTarget, "target-timeout", 4*time.Minute, "longest time one target may take (retests included)")
 	_ = c.MarkFlagRequired("scenario")
@@ -197,6 +197,9 @@ func runCheckInside(ctx context.Context, dir, exe string, e scenario.Expect) ([]
 
 // expectCheckArgs returns the extra `check` flags an expect entry asks for.
 func expectCheckArgs(e scenario.Expect) []string {
+	if e.Resolver != "" {
+		return []string{"--resolver", e.Resolver}
+	}
 	return nil
 }
 

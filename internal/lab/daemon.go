@@ -61,11 +61,12 @@ func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log
 		return err
 	}
 	auth := services.NewAuthority(sc.Hosts, AuthoritativeDelay)
+	auth.Inside = []netip.Prefix{InsidePrefix}
 	_, err = services.Start(ctx, services.Config{
 		Hosts:  sc.Hosts,
 		Inside: []netip.Prefix{InsidePrefix},
 		Certificate: func(h scenario.Host) (tls.Certificate, error) {
-			return public.Leaf(h.Names, []netip.Addr{h.IP})
+			return public.Leaf(h.Names, h.IPs())
 		},
 		Authority: auth,
 		Log:       lg,

@@ -30,7 +30,8 @@ type Options struct {
 	// Control starts `Exe control ...` in the outside vantage. A control that
 	// fails to start is reported in the status, not fatal.
 	Control bool
-	// Seed seeds the censor's random choices (probability rules).
+	// Seed seeds the censor's random choices (probability rules); 0 means
+	// the scenario's seed, or 1 when it gives none.
 	Seed int64
 	// Log receives progress lines; nil discards.
 	Log io.Writer
@@ -75,12 +76,14 @@ var reserved = []netip.Prefix{
 // own addresses or leave TEST-NET.
 func CheckScenario(path string, s *scenario.Scenario) error {
 	for _, h := range s.Hosts {
-		if !IsTestNet(h.IP) {
-			return fmt.Errorf("%s:%d: host %v: address %v is not in TEST-NET (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)", path, h.Line, h.Names, h.IP)
-		}
-		for _, p := range reserved {
-			if p.Contains(h.IP) {
-				return fmt.Errorf("%s:%d: host %v: address %v is reserved for the lab's own links and resolvers (%v); use 203.0.113.0/24", path, h.Line, h.Names, h.IP, p)
+		for _, ip := range h.IPs() {
+			if !IsTestNet(ip) {
+				return fmt.Errorf("%s:%d: host %v: address %v is not in TEST-NET (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)", path, h.Line, h.Names, ip)
+			}
+			for _, p := range reserved {
+				if p.Contains(ip) {
+					return fmt.Errorf("%s:%d: host %v: address %v is reserved for the lab's own links and resolvers (%v); use 203.0.113.0/24", path, h.Line, h.Names, ip, p)
+				}
 			}
 		}
 	}
@@ -113,6 +116,12 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	}
 	if err := CheckScenario(o.Scenario, sc); err != nil {
 		return nil, err
+	}
+	if o.Seed == 0 {
+		o.Seed = sc.Seed
+		if o.Seed == 0 {
+			o.Seed = 1
+		}
 	}
 	dir := o.stateDir()
 	if _, err := LoadState(dir); err == nil {
@@ -164,7 +173,9 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 		Seed:    o.Seed,
 	}
 	for _, h := range sc.Hosts {
-		st.Hosts[h.IP.String()] = h.Names
+		for _, ip := range h.IPs() {
+			st.Hosts[ip.String()] = h.Names
+		}
 	}
 	for _, l := range Links() {
 		st.Links = append(st.Links, StateLink{A: l.ANS + "/" + l.AIf, AAddr: l.AAddr.String(), B: l.BNS + "/" + l.BIf, BAddr: l.BAddr.String(), What: l.Description})
@@ -176,7 +187,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	o.logf("lab: building topology")
 	var ips []netip.Addr
 	for _, h := range sc.Hosts {
-		ips = append(ips, h.IP)
+		ips = append(ips, h.IPs()...)
 	}
 	if err := buildTopology(ctx, ips); err != nil {
 		return nil, err

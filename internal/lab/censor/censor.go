@@ -65,6 +65,7 @@ type engine struct {
 	dns    []scenario.Rule
 	resets []scenario.Rule
 	mitm   []scenario.Rule
+	strip  []scenario.Rule // starttls-strip
 	httpRs []scenario.Rule // http-redirect and http-blockpage
 	byIP   map[netip.Addr]*scenario.Host
 
@@ -136,6 +137,8 @@ func newEngine(cfg Config) (*engine, error) {
 				return nil, errors.New("censor: a tls-mitm rule needs RogueCA")
 			}
 			e.mitm = append(e.mitm, r)
+		case r.STARTTLSStrip != nil:
+			e.strip = append(e.strip, r)
 		case r.HTTPRedirect != nil, r.HTTPBlockpage != nil:
 			e.httpRs = append(e.httpRs, r)
 		case r.Drop != nil, r.Throttle != nil:
@@ -185,6 +188,15 @@ func (e *engine) start(ctx context.Context) error {
 		e.lns = append(e.lns, ln)
 		plan.MITMPort = ln.Addr().(*net.TCPAddr).Port
 		e.serve(ln, e.serveMITM)
+	}
+	if len(e.strip) > 0 {
+		ln, err := net.Listen("tcp4", "0.0.0.0:0")
+		if err != nil {
+			return fmt.Errorf("censor: STARTTLS strip proxy: %w", err)
+		}
+		e.lns = append(e.lns, ln)
+		plan.StripPort = ln.Addr().(*net.TCPAddr).Port
+		e.serve(ln, e.serveStrip)
 	}
 	if len(e.httpRs) > 0 {
 		seen := map[netip.Addr]bool{}

@@ -28,6 +28,7 @@ type nftPlan struct {
 	Rules           []scenario.Rule
 	MITMPort        int // local port of the TLS MITM proxy; 0 when none
 	HTTPPort        int // local port of the HTTP proxy; 0 when none
+	StripPort       int // local port of the STARTTLS strip proxy; 0 when none
 	HTTPAddrs       []netip.Addr
 	HoldPorts       []uint16 // ports whose first payload packet is held (reset rules)
 	DNSReplace      bool
@@ -130,6 +131,17 @@ func ruleset(p nftPlan) string {
 		}
 		fmt.Fprintf(&b, "    iifname %s ip daddr %s tcp dport %s %sredirect to :%d\n",
 			q(p.Inside), setOf(r.TLSMITM.IPs), setOf(r.TLSMITM.Ports), prob, p.MITMPort)
+	}
+	for _, r := range p.Rules {
+		if r.STARTTLSStrip == nil || p.StripPort == 0 {
+			continue
+		}
+		prob := ""
+		if r.P() < 1 {
+			prob = fmt.Sprintf("numgen random mod 100 < %d ", percent(r.P()))
+		}
+		fmt.Fprintf(&b, "    iifname %s ip daddr %s tcp dport %s %sredirect to :%d\n",
+			q(p.Inside), setOf(r.STARTTLSStrip.IPs), setOf(r.STARTTLSStrip.Ports), prob, p.StripPort)
 	}
 	if p.HTTPPort != 0 && len(p.HTTPAddrs) > 0 {
 		fmt.Fprintf(&b, "    iifname %s ip daddr %s tcp dport 80 redirect to :%d\n", q(p.Inside), setOf(p.HTTPAddrs), p.HTTPPort)

@@ -262,7 +262,7 @@ func (p *parser) hostAddr(n *yaml.Node, path string) (netip.Addr, error) {
 }
 
 func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
-	f, err := p.mapping(root, "", "name", "description", "network", "hosts", "censor", "expect")
+	f, err := p.mapping(root, "", "name", "description", "network", "seed", "hosts", "censor", "expect")
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +284,11 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 	}
 	if nw, ok := f["network"]; ok {
 		if s.Network, err = p.network(nw.val); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := f["seed"]; ok {
+		if s.Seed, err = p.integer(v.val, "seed", 1, math.MaxInt64); err != nil {
 			return nil, err
 		}
 	}
@@ -400,6 +405,19 @@ func (p *parser) hosts(n *yaml.Node) ([]Host, error) {
 			if h.Inside, err = p.inside(inf.val, join(path, "inside")); err != nil {
 				return nil, err
 			}
+			if h.Inside.IP.IsValid() {
+				ipn := deref(inf.val)
+				for j := 0; j+1 < len(ipn.Content); j += 2 {
+					if ipn.Content[j].Value == "ip" {
+						ipn = ipn.Content[j+1]
+						break
+					}
+				}
+				if line, dup := seenIP[h.Inside.IP]; dup {
+					return nil, p.errf(ipn, join(path, "inside.ip"), "duplicate address %s (already at line %d)", h.Inside.IP, line)
+				}
+				seenIP[h.Inside.IP] = ipn.Line
+			}
 		}
 		out = append(out, h)
 	}
@@ -473,11 +491,16 @@ func (p *parser) page(n *yaml.Node, path string) (Page, error) {
 }
 
 func (p *parser) inside(n *yaml.Node, path string) (*InsideBehavior, error) {
-	f, err := p.mapping(n, path, "redirect", "pages")
+	f, err := p.mapping(n, path, "redirect", "pages", "ip")
 	if err != nil {
 		return nil, err
 	}
 	ib := &InsideBehavior{}
+	if v, ok := f["ip"]; ok {
+		if ib.IP, err = p.hostAddr(v.val, join(path, "ip")); err != nil {
+			return nil, err
+		}
+	}
 	if v, ok := f["redirect"]; ok {
 		if ib.Redirect, err = p.httpURL(v.val, join(path, "redirect")); err != nil {
 			return nil, err
@@ -542,6 +565,7 @@ var ruleKeys = map[string][]string{
 	KindHTTPRedirect:  {"hosts", "to"},
 	KindHTTPBlockpage: {"hosts", "status", "title", "body"},
 	KindThrottle:      {"ips", "rate"},
+	KindSTARTTLSStrip: {"ips", "ports"},
 }
 
 var rcodes = []string{"noerror", "formerr", "servfail", "nxdomain", "notimp", "refused"}
@@ -740,6 +764,18 @@ func (p *parser) rule(kf field, path string, s *Scenario) (Rule, error) {
 			return r, p.errf(v.val, join(path, "rate"), "%v", err)
 		}
 		r.Throttle = t
+	case KindSTARTTLSStrip:
+		st := &STARTTLSStrip{}
+		if st.IPs, err = p.ruleIPs(f, kf, path, s); err != nil {
+			return r, err
+		}
+		if st.Ports, err = p.ports(f, path); err != nil {
+			return r, err
+		}
+		if len(st.Ports) == 0 {
+			st.Ports = []uint16{25, 587, 143, 110}
+		}
+		r.STARTTLSStrip = st
 	}
 	return r, nil
 }
@@ -829,7 +865,7 @@ func (p *parser) expects(n *yaml.Node) ([]Expect, error) {
 	var out []Expect
 	for i, it := range items {
 		path := fmt.Sprintf("expect[%d]", i)
-		f, err := p.mapping(it, path, "target", "status", "methods")
+		f, err := p.mapping(it, path, "target", "status", "methods", "resolver")
 		if err != nil {
 			return nil, err
 		}
@@ -862,6 +898,15 @@ func (p *parser) expects(n *yaml.Node) ([]Expect, error) {
 				if !slices.Contains(model.Methods, m) {
 					return nil, p.errf(v.val.Content[j], fmt.Sprintf("%s.methods[%d]", path, j), "unknown method %q", m)
 				}
+			}
+		}
+		if v, ok := f["resolver"]; ok {
+			if e.Resolver, err = p.str(v.val, join(path, "resolver")); err != nil {
+				return nil, err
+			}
+			u, err := url.Parse(e.Resolver)
+			if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp" && u.Scheme != "https") || u.Host == "" {
+				return nil, p.errf(v.val, join(path, "resolver"), "want udp://IP:PORT, tcp://IP:PORT or https://HOST/PATH, got %q", e.Resolver)
 			}
 		}
 		out = append(out, e)

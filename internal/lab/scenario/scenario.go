@@ -17,10 +17,11 @@ const (
 	KindHTTPRedirect  = "http-redirect"
 	KindHTTPBlockpage = "http-blockpage"
 	KindThrottle      = "throttle"
+	KindSTARTTLSStrip = "starttls-strip"
 )
 
 // Kinds lists every rule kind the censor implements.
-var Kinds = []string{KindDNSInject, KindDrop, KindReset, KindTLSMITM, KindHTTPRedirect, KindHTTPBlockpage, KindThrottle}
+var Kinds = []string{KindDNSInject, KindDrop, KindReset, KindTLSMITM, KindHTTPRedirect, KindHTTPBlockpage, KindThrottle, KindSTARTTLSStrip}
 
 // Services lists every service an emulated host can run.
 var Services = []string{"http", "https", "imap", "imaps", "smtp", "submission", "smtps", "pop3", "pop3s", "dns"}
@@ -45,6 +46,9 @@ type Scenario struct {
 	Hosts       []Host
 	Censor      []Rule
 	Expect      []Expect
+	// Seed seeds the censor's random choices (rules with probability) when
+	// the command does not give one; 0 when the scenario does not say.
+	Seed int64
 }
 
 // Network describes the inside (censored) network as a probe there would report it.
@@ -68,6 +72,19 @@ type Host struct {
 type InsideBehavior struct {
 	Redirect string          // when set, every request is answered with a 302 to this URL
 	Pages    map[string]Page // pages replacing (or adding to) Host.Pages for inside clients
+	// IP, when valid, is the address the authoritative DNS gives inside
+	// clients (queries from the inside network, e.g. its ISP resolver) for
+	// the host's names; the host serves the same services, pages and
+	// certificate there too: a CDN's edge near the inside.
+	IP netip.Addr
+}
+
+// IPs returns the host's addresses: its own, then its inside (edge) address if any.
+func (h *Host) IPs() []netip.Addr {
+	if h.Inside != nil && h.Inside.IP.IsValid() {
+		return []netip.Addr{h.IP, h.Inside.IP}
+	}
+	return []netip.Addr{h.IP}
 }
 
 // Page is one resource of a host: an HTML page (Title, Body) or, when Size is
@@ -94,6 +111,7 @@ type Rule struct {
 	HTTPRedirect  *HTTPRedirect
 	HTTPBlockpage *HTTPBlockpage
 	Throttle      *Throttle
+	STARTTLSStrip *STARTTLSStrip
 	Probability   *float64 // chance (0..1) that the rule applies to a connection or query; nil means always
 	Line          int      // line of the rule in its file
 }
@@ -171,12 +189,24 @@ type Throttle struct {
 	Text string // the rate as written, e.g. "4kbps"
 }
 
+// STARTTLSStrip removes the STARTTLS (STLS) offer from plaintext mail
+// sessions with matching servers and refuses the upgrade command, so that
+// the client carries on in the clear.
+type STARTTLSStrip struct {
+	IPs   []netip.Addr
+	Ports []uint16 // default 25, 587, 143, 110
+}
+
 // Expect is one expected verdict, read by `lab verify`.
 type Expect struct {
 	Target  string
 	Status  string
 	Methods []string
-	Line    int
+	// Resolver, when set, is the DNS resolver the probe uses for this target
+	// ("udp://IP:PORT", "tcp://IP:PORT" or "https://..."), e.g. an address
+	// that runs no DNS server, to see injection; "" means the system's.
+	Resolver string
+	Line     int
 }
 
 // HostByName returns the host serving name (exact match, any case).
@@ -195,8 +225,10 @@ func (s *Scenario) HostByName(name string) (*Host, bool) {
 // HostByIP returns the host at ip.
 func (s *Scenario) HostByIP(ip netip.Addr) (*Host, bool) {
 	for i := range s.Hosts {
-		if s.Hosts[i].IP == ip.Unmap() {
-			return &s.Hosts[i], true
+		for _, a := range s.Hosts[i].IPs() {
+			if a == ip.Unmap() {
+				return &s.Hosts[i], true
+			}
 		}
 	}
 	return nil, false

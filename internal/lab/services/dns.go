@@ -17,22 +17,49 @@ const DNSTTL = 60
 // Authority answers authoritatively for every scenario name: A records for
 // known names, NOERROR with no data for other types of a known name, and
 // NXDOMAIN for everything else. Delay holds each answer back, so that an
-// answer injected on the path reliably arrives first.
+// answer injected on the path reliably arrives first. Queries from Inside get
+// a host's inside (edge) address when it has one.
 type Authority struct {
-	names map[string][]netip.Addr
-	Delay time.Duration
+	names  map[string][]netip.Addr
+	inside map[string][]netip.Addr // names whose hosts have an inside address
+	Delay  time.Duration
+	// Inside are the prefixes whose queries get the inside addresses.
+	Inside []netip.Prefix
 }
 
 // NewAuthority builds the zone of every host's names.
 func NewAuthority(hosts []scenario.Host, delay time.Duration) *Authority {
-	a := &Authority{names: map[string][]netip.Addr{}, Delay: delay}
+	a := &Authority{names: map[string][]netip.Addr{}, inside: map[string][]netip.Addr{}, Delay: delay}
 	for _, h := range hosts {
 		for _, n := range h.Names {
 			fq := dns.Fqdn(strings.ToLower(n))
 			a.names[fq] = append(a.names[fq], h.IP)
+			if h.Inside != nil && h.Inside.IP.IsValid() {
+				a.inside[fq] = append(a.inside[fq], h.Inside.IP)
+			}
 		}
 	}
 	return a
+}
+
+// fromInside reports whether a query from addr comes from the inside network.
+func (a *Authority) fromInside(addr net.Addr) bool {
+	var ip netip.Addr
+	switch v := addr.(type) {
+	case *net.UDPAddr:
+		ip, _ = netip.AddrFromSlice(v.IP)
+	case *net.TCPAddr:
+		ip, _ = netip.AddrFromSlice(v.IP)
+	default:
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range a.Inside {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // Lookup returns the addresses of name and whether the name exists.
@@ -42,7 +69,10 @@ func (a *Authority) Lookup(name string) ([]netip.Addr, bool) {
 }
 
 // Answer builds the authoritative reply to req.
-func (a *Authority) Answer(req *dns.Msg) *dns.Msg {
+func (a *Authority) Answer(req *dns.Msg) *dns.Msg { return a.answer(req, false) }
+
+// answer builds the reply, with the inside addresses when inside is set.
+func (a *Authority) answer(req *dns.Msg, inside bool) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Authoritative = true
@@ -57,6 +87,9 @@ func (a *Authority) Answer(req *dns.Msg) *dns.Msg {
 		m.Rcode = dns.RcodeNameError
 		return m
 	}
+	if in, ok := a.inside[dns.Fqdn(strings.ToLower(q.Name))]; ok && inside {
+		ips = in
+	}
 	if q.Qclass == dns.ClassINET && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY) {
 		for _, ip := range ips {
 			m.Answer = append(m.Answer, &dns.A{
@@ -70,7 +103,7 @@ func (a *Authority) Answer(req *dns.Msg) *dns.Msg {
 
 // ServeDNS implements dns.Handler.
 func (a *Authority) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	m := a.Answer(req)
+	m := a.answer(req, len(a.inside) > 0 && a.fromInside(w.RemoteAddr()))
 	if a.Delay > 0 {
 		time.Sleep(a.Delay)
 	}

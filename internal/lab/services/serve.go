@@ -89,35 +89,40 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 			}
 		}
 		for _, svc := range h.Services {
-			port, ok := Ports[svc]
-			if !ok {
-				return fail(fmt.Errorf("services: %s: unknown service %q", name, svc))
-			}
-			addr := net.JoinHostPort(h.IP.String(), strconv.Itoa(port))
-			if cfg.Addr != nil {
-				addr = cfg.Addr(h, svc, port)
-			}
-			if svc == "dns" {
-				a, err := StartDNS(ctx, addr, auth)
+			for _, ip := range h.IPs() {
+				port, ok := Ports[svc]
+				if !ok {
+					return fail(fmt.Errorf("services: %s: unknown service %q", name, svc))
+				}
+				addr := net.JoinHostPort(ip.String(), strconv.Itoa(port))
+				if cfg.Addr != nil {
+					if ip != h.IP {
+						continue // tests listen once per host
+					}
+					addr = cfg.Addr(h, svc, port)
+				}
+				if svc == "dns" {
+					a, err := StartDNS(ctx, addr, auth)
+					if err != nil {
+						return fail(fmt.Errorf("services: %s: dns: %w", name, err))
+					}
+					out = append(out, Listener{name, svc, a})
+					logf("%s %s on %s", name, svc, a)
+					continue
+				}
+				ln, err := net.Listen("tcp", addr)
 				if err != nil {
-					return fail(fmt.Errorf("services: %s: dns: %w", name, err))
+					return fail(fmt.Errorf("services: %s: %s: %w", name, svc, err))
 				}
-				out = append(out, Listener{name, svc, a})
-				logf("%s %s on %s", name, svc, a)
-				continue
+				out = append(out, Listener{name, svc, ln.Addr()})
+				logf("%s %s on %s", name, svc, ln.Addr())
+				host, svc := h, svc
+				go func() {
+					if err := serveOne(ctx, ln, host, svc, name, tlsConf, cfg.Inside); err != nil {
+						logf("%s %s: %v", name, svc, err)
+					}
+				}()
 			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fail(fmt.Errorf("services: %s: %s: %w", name, svc, err))
-			}
-			out = append(out, Listener{name, svc, ln.Addr()})
-			logf("%s %s on %s", name, svc, ln.Addr())
-			host, svc := h, svc
-			go func() {
-				if err := serveOne(ctx, ln, host, svc, name, tlsConf, cfg.Inside); err != nil {
-					logf("%s %s: %v", name, svc, err)
-				}
-			}()
 		}
 	}
 	go func() { <-ctx.Done(); cancel() }()
