@@ -192,25 +192,15 @@ func greet(m *mailConn, proto string, d *model.MailData) error {
 		if !strings.HasPrefix(up, "* OK") && !strings.HasPrefix(up, "* PREAUTH") {
 			return mailError("not an IMAP greeting: %q", truncate(l, 64))
 		}
-		if err := m.send("a1 CAPABILITY"); err != nil {
-			return err
-		}
-		for i := 0; ; i++ {
-			if i == maxMailLines {
-				return mailError("IMAP reply longer than %d lines", maxMailLines)
-			}
-			l, err := m.line()
-			if err != nil {
-				return err
-			}
+		_, err = m.imapCommand("a1", "CAPABILITY", func(l string) {
 			if caps, ok := cutFold(l, "* CAPABILITY "); ok {
 				for _, c := range strings.Fields(caps) {
 					d.Capabilities = append(d.Capabilities, truncate(c, 128))
 				}
 			}
-			if strings.HasPrefix(l, "a1 ") {
-				break
-			}
+		})
+		if err != nil {
+			return err
 		}
 	default: // pop3
 		l, err := m.line()
@@ -246,6 +236,27 @@ func greet(m *mailConn, proto string, d *model.MailData) error {
 	}
 	d.StartTLSOffered = offersStartTLS(proto, d.Capabilities)
 	return nil
+}
+
+// imapCommand sends an IMAP command under tag, hands each untagged line of
+// the reply to untagged (if not nil) and returns the tagged completion line.
+func (m *mailConn) imapCommand(tag, cmd string, untagged func(string)) (string, error) {
+	if err := m.send(tag + " " + cmd); err != nil {
+		return "", err
+	}
+	for i := 0; i < maxMailLines; i++ {
+		l, err := m.line()
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(l, tag+" ") {
+			return l, nil
+		}
+		if untagged != nil {
+			untagged(l)
+		}
+	}
+	return "", mailError("IMAP reply longer than %d lines", maxMailLines)
 }
 
 // offersStartTLS reports whether the capabilities offer STARTTLS (STLS).
@@ -289,24 +300,13 @@ func startTLS(m *mailConn, proto string, d *model.MailData) error {
 			return mailError("STARTTLS refused: %s", code)
 		}
 	case "imap":
-		if err := m.send("a2 STARTTLS"); err != nil {
+		l, err := m.imapCommand("a2", "STARTTLS", nil)
+		if err != nil {
 			return err
 		}
-		for i := 0; ; i++ {
-			if i == maxMailLines {
-				return mailError("IMAP reply longer than %d lines", maxMailLines)
-			}
-			l, err := m.line()
-			if err != nil {
-				return err
-			}
-			if strings.HasPrefix(l, "a2 ") {
-				d.Reply = truncate(l, maxBanner)
-				if !strings.HasPrefix(strings.ToUpper(l), "A2 OK") {
-					return mailError("STARTTLS refused")
-				}
-				break
-			}
+		d.Reply = truncate(l, maxBanner)
+		if !strings.HasPrefix(strings.ToUpper(l), "A2 OK") {
+			return mailError("STARTTLS refused")
 		}
 	default:
 		if err := m.send("STLS"); err != nil {
