@@ -57,6 +57,22 @@ func labUp(cmd *cobra.Command, scenarioPath string, seed int64) (*lab.State, err
 	})
 }
 
+// scenarioFlags adds the --scenario (required) and --seed flags of the
+// commands that bring a lab up.
+func scenarioFlags(c *cobra.Command, path *string, seed *int64) {
+	c.Flags().StringVar(path, "scenario", "", "scenario file (YAML)")
+	c.Flags().Int64Var(seed, "seed", 0, "seed of the censor's random choices (rules with probability); 0: the scenario's seed, else 1")
+	_ = c.MarkFlagRequired("scenario")
+}
+
+// labDown removes the lab in dir with a deadline of its own, so that it
+// also runs after the command's context was cancelled (Ctrl-C).
+func labDown(dir string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return lab.Down(ctx, dir)
+}
+
 func newLabUpCmd() *cobra.Command {
 	var scenarioPath string
 	var seed int64
@@ -74,9 +90,7 @@ func newLabUpCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&scenarioPath, "scenario", "", "scenario file (YAML)")
-	c.Flags().Int64Var(&seed, "seed", 0, "seed of the censor's random choices (rules with probability); 0: the scenario's seed, else 1")
-	_ = c.MarkFlagRequired("scenario")
+	scenarioFlags(c, &scenarioPath, &seed)
 	return c
 }
 
@@ -86,9 +100,7 @@ func newLabDownCmd() *cobra.Command {
 		Short: "Remove the lab (daemons, namespaces, links, resolv.conf files, state); idempotent",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			return lab.Down(ctx, stateFlag(cmd))
+			return labDown(stateFlag(cmd))
 		},
 	}
 }
@@ -186,9 +198,7 @@ func newLabRunCmd() *cobra.Command {
 				return err
 			}
 			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				if derr := lab.Down(ctx, stateFlag(cmd)); derr != nil && err == nil {
+				if derr := labDown(stateFlag(cmd)); derr != nil && err == nil {
 					err = derr
 				}
 			}()
@@ -196,9 +206,7 @@ func newLabRunCmd() *cobra.Command {
 			return labExec(cmd, lab.FromInside, args)
 		},
 	}
-	c.Flags().StringVar(&scenarioPath, "scenario", "", "scenario file (YAML)")
-	c.Flags().Int64Var(&seed, "seed", 0, "seed of the censor's random choices (rules with probability); 0: the scenario's seed, else 1")
-	_ = c.MarkFlagRequired("scenario")
+	scenarioFlags(c, &scenarioPath, &seed)
 	return c
 }
 

@@ -86,9 +86,7 @@ applies to each of the two records, and the entry passes when both match.`,
 			}
 			if up {
 				defer func() {
-					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-					defer cancel()
-					if derr := lab.Down(ctx, dir); derr != nil && err == nil {
+					if derr := labDown(dir); derr != nil && err == nil {
 						err = derr
 					}
 				}()
