@@ -99,7 +99,10 @@ Targets and addresses in loopback, private or reserved space are refused
 			if err != nil {
 				return fmt.Errorf("--listen %s: %w", listen, err)
 			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+			// No Read/WriteTimeout: a measurement may outlast them. Idle
+			// keep-alive connections are bounded.
+			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+				MaxHeaderBytes: 64 << 10}
 			scheme := "http"
 			if tlsCert != "" {
 				scheme = "https"

@@ -146,10 +146,12 @@ func runServe(ctx context.Context, o serveOptions, cmd *cobra.Command) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	hooksStopped := false
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case err := <-hooksDone:
+		hooksStopped = true
 		if err != nil {
 			srv.Close()
 			return err
@@ -166,6 +168,14 @@ func runServe(ctx context.Context, o serveOptions, cmd *cobra.Command) error {
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("shutdown", "err", err)
+	}
+	// The webhook sender uses the store: let it stop before st.Close.
+	cancel()
+	if !hooksStopped {
+		select {
+		case <-hooksDone:
+		case <-sctx.Done():
+		}
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), "firewatch: collector stopped")
 	return nil

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,7 @@ type Assessor struct {
 
 	once sync.Once
 	info model.ProbeInfo // country/ASN/network found through the control
+	self netip.Addr      // the probe's own address, only to scrub it from records
 }
 
 // Assess measures t and returns its record with the verdict. It never
@@ -61,7 +63,7 @@ type Assessor struct {
 // the tries, the earliest try winning a tie; the returned record is the first
 // try with that result, and Verdict.Confidence says how many tries agreed.
 func (a *Assessor) Assess(ctx context.Context, t target.Target) *model.Measurement {
-	a.once.Do(func() { a.info = a.locate(ctx) })
+	a.once.Do(func() { a.info, a.self = a.locate(ctx) })
 	first := a.try(ctx, t)
 	tries := []*model.Measurement{first}
 	if first.Status == model.StatusBlocked && a.Control != nil {
@@ -92,6 +94,45 @@ func (a *Assessor) Assess(ctx context.Context, t target.Target) *model.Measureme
 	return m
 }
 
+// scrubSelf replaces the probe's own address with "[scrubbed]" in the text
+// the network sent back (a block page saying "your IP is ...", a header, a
+// mail banner): the record must never hold it. Addresses of steps are the
+// far ends and are left alone.
+func scrubSelf(m *model.Measurement, self netip.Addr) {
+	if !self.IsValid() {
+		return
+	}
+	ip := self.String()
+	var re *regexp.Regexp
+	scrub := func(p *string) {
+		if !strings.Contains(*p, ip) {
+			return
+		}
+		if re == nil {
+			re = regexp.MustCompile(`\b` + regexp.QuoteMeta(ip) + `\b`)
+		}
+		*p = re.ReplaceAllString(*p, "[scrubbed]")
+	}
+	for i := range m.Steps {
+		if h := m.Steps[i].HTTP; h != nil {
+			scrub(&h.Title)
+			scrub(&h.BodyHead)
+			scrub(&h.Location)
+			for k, v := range h.Headers {
+				scrub(&v)
+				h.Headers[k] = v
+			}
+		}
+		if ml := m.Steps[i].Mail; ml != nil {
+			scrub(&ml.Banner)
+			scrub(&ml.Reply)
+			for j := range ml.Capabilities {
+				scrub(&ml.Capabilities[j])
+			}
+		}
+	}
+}
+
 func resultKey(m *model.Measurement) string { return m.Status + " " + strings.Join(m.Methods, ",") }
 
 // majority returns the earliest try with the most common result and how many
@@ -113,6 +154,7 @@ func majority(tries []*model.Measurement) (*model.Measurement, int) {
 // try is one inside measurement with its control and verdict.
 func (a *Assessor) try(ctx context.Context, t target.Target) *model.Measurement {
 	m := a.Probe.Measure(ctx, t, probe.Extra{})
+	scrubSelf(m, a.self)
 	opts := a.Verdict
 	if opts.Geo == nil {
 		opts.Geo = a.Geo
@@ -145,19 +187,20 @@ func (a *Assessor) try(ctx context.Context, t target.Target) *model.Measurement 
 }
 
 // locate finds the probe's country and network: the control says which
-// address it sees, the ASN table maps it. The address is not kept.
-func (a *Assessor) locate(ctx context.Context) model.ProbeInfo {
+// address it sees, the ASN table maps it. The address is returned only so
+// that it can be scrubbed from records; it is never stored.
+func (a *Assessor) locate(ctx context.Context) (model.ProbeInfo, netip.Addr) {
 	if a.Control == nil {
-		return model.ProbeInfo{}
+		return model.ProbeInfo{}, netip.Addr{}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	addr, err := a.Control.WhoAmI(ctx)
 	if err != nil {
-		return model.ProbeInfo{}
+		return model.ProbeInfo{}, netip.Addr{}
 	}
 	info := a.Geo.Lookup(addr)
-	return model.ProbeInfo{Country: info.Country, ASN: info.ASN, Network: info.Network}
+	return model.ProbeInfo{Country: info.Country, ASN: info.ASN, Network: info.Network}, addr.Unmap()
 }
 
 // ResolvedAddrs returns the addresses (IPv4 first) that host resolved to in

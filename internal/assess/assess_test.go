@@ -177,3 +177,33 @@ func TestResolvedAddrs(t *testing.T) {
 		t.Errorf("ResolvedAddrs = %q", got)
 	}
 }
+
+// TestOwnAddressScrubbed: a block page or banner echoing the probe's own
+// address (127.0.0.1, as the test control sees it) must not carry it into
+// the record; other addresses stay.
+func TestOwnAddressScrubbed(t *testing.T) {
+	c, _, db := setup(t)
+	in := &fake{fn: func(_ int, tg target.Target) *model.Measurement {
+		m := record(tg, "probe", "203.0.113.40")
+		h := m.Steps[2].HTTP
+		h.Title = "Blocked for 127.0.0.1"
+		h.BodyHead = "<p>Your IP: 127.0.0.1.</p><p>Not 127.0.0.11, server 203.0.113.40</p>"
+		h.Headers = map[string]string{"X-Client": "127.0.0.1"}
+		m.Steps = append(m.Steps, model.Step{Operation: model.OpMailGreeting, Mail: &model.MailData{Protocol: "smtp", Banner: "220 hello [127.0.0.1]"}})
+		return m
+	}}
+	a := &Assessor{Probe: in, Control: c, Geo: db}
+	m := a.Assess(context.Background(), tgt(t))
+	h, ml := m.Steps[2].HTTP, m.Steps[3].Mail
+	for _, tc := range []struct{ name, got, want string }{
+		{"title", h.Title, "Blocked for [scrubbed]"},
+		{"body", h.BodyHead, "<p>Your IP: [scrubbed].</p><p>Not 127.0.0.11, server 203.0.113.40</p>"},
+		{"header", h.Headers["X-Client"], "[scrubbed]"},
+		{"banner", ml.Banner, "220 hello [[scrubbed]]"},
+		{"address", m.Steps[2].Address, "203.0.113.40:80"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+}

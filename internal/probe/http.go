@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -75,8 +76,13 @@ func (p *Probe) web(ctx context.Context, rec *recorder, dc *dnsCache, t target.T
 }
 
 // dialURL resolves (when new) and connects to u's host, recording the steps.
+// A literal bogon address (a redirect to a private block page, say) is
+// never connected to: the chain ends with the redirect recorded.
 func (p *Probe) dialURL(ctx context.Context, rec *recorder, dc *dnsCache, u *url.URL) net.Conn {
 	host := strings.ToLower(u.Hostname())
+	if a, err := netip.ParseAddr(host); err == nil && p.net.IsBogon(a) {
+		return nil
+	}
 	port := u.Port()
 	if port == "" {
 		port = strconv.Itoa(target.DefaultPorts[u.Scheme])

@@ -249,6 +249,9 @@ func TestHTTP(t *testing.T) {
 		http.Redirect(w, r, fmt.Sprintf("/r/%d", n-1), http.StatusMovedPermanently)
 	})
 	mux.HandleFunc("/final", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<TITLE>Final &amp; done</TITLE>") })
+	mux.HandleFunc("/bogon", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://10.10.34.34/blocked", http.StatusFound)
+	})
 	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
 	mux.HandleFunc("/endless", func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 4096)
@@ -286,6 +289,19 @@ func TestHTTP(t *testing.T) {
 		}
 		if !other {
 			t.Errorf("redirect target not resolved:\n%s", dump(m))
+		}
+	})
+	t.Run("redirect to a bogon literal is not followed", func(t *testing.T) {
+		t.Parallel()
+		m := e.measure(t, "http://www.site.test:"+p+"/bogon")
+		hh := steps(m, model.OpHTTPRoundTrip)
+		if len(hh) != 1 || !strings.Contains(hh[0].HTTP.Location, "10.10.34.34") {
+			t.Errorf("got %d hops, want the one redirect recorded:\n%s", len(hh), dump(m))
+		}
+		for _, s := range steps(m, model.OpConnect) {
+			if strings.HasPrefix(s.Address, "10.") {
+				t.Errorf("connected to bogon %s:\n%s", s.Address, dump(m))
+			}
 		}
 	})
 	t.Run("redirect loop", func(t *testing.T) {

@@ -26,7 +26,8 @@ var (
 	failures = []string{failure.DNSNXDomain, failure.DNSRefused, failure.DNSServfail, failure.DNSNoAnswer, failure.DNSBogon,
 		failure.GenericTimeout, failure.ConnectionRefused, failure.ConnectionReset, failure.HostUnreachable,
 		failure.NetworkUnreachable, failure.EOF, failure.SSLInvalidHostname, failure.SSLUnknownAuthority,
-		failure.SSLInvalidCert, failure.SSLFailedHandshake, failure.Unknown}
+		failure.SSLInvalidCert, failure.SSLFailedHandshake, failure.Unknown,
+		failure.MailProtocolError, failure.HTTPTooManyRedirects, failure.HTTPBadResponse}
 )
 
 // Limits on the size of single fields.

@@ -1,0 +1,25 @@
+package ingest
+
+import (
+	"testing"
+
+	"github.com/firewatch/firewatch/internal/failure"
+)
+
+// TestValidateProbeFailures: every failure string the probe records must be
+// accepted, or the uploader moves the record to rejected/ and it is lost.
+func TestValidateProbeFailures(t *testing.T) {
+	for _, f := range []string{
+		failure.DNSBogon, failure.GenericTimeout, failure.SSLUnknownAuthority,
+		failure.MailProtocolError, failure.HTTPTooManyRedirects, failure.HTTPBadResponse,
+		failure.Unknown + ": http status 404",
+	} {
+		t.Run(f, func(t *testing.T) {
+			m := rec("f1")
+			m.Steps[len(m.Steps)-1].Failure = &f
+			if err := Validate(m); err != nil {
+				t.Errorf("Validate with failure %q: got %v, want nil", f, err)
+			}
+		})
+	}
+}
