@@ -172,6 +172,10 @@ func (e *engine) plainUntilSTARTTLS(c, up net.Conn, st *starttls) bool {
 		sr := bufio.NewReader(up)
 		for {
 			line, err := sr.ReadString('\n')
+			// Look at the request before relaying the line: once the client
+			// has the line it may ask for TLS, and the line must not be
+			// taken for the answer to a request that came after it.
+			tag := pending.Load()
 			if line != "" {
 				if _, werr := io.WriteString(c, line); werr != nil {
 					return
@@ -181,7 +185,7 @@ func (e *engine) plainUntilSTARTTLS(c, up net.Conn, st *starttls) bool {
 				c.(*net.TCPConn).CloseWrite()
 				return
 			}
-			if tag := pending.Load(); tag != nil {
+			if tag != nil {
 				if done, ok := st.final(*tag, strings.TrimRight(line, "\r\n")); done {
 					pending.Store(nil)
 					upgrade <- ok
@@ -218,18 +222,25 @@ func (e *engine) plainUntilSTARTTLS(c, up net.Conn, st *starttls) bool {
 		if !ask {
 			continue
 		}
+		var ok bool
 		select {
-		case ok := <-upgrade:
-			if ok {
-				<-serverDone
-				if cr.Buffered() > 0 {
-					return false // client pipelined data after STARTTLS: give up
-				}
-				e.logf("mitm %s STARTTLS accepted: intercepting", st.proto)
-				return true
-			}
+		case ok = <-upgrade:
 		case <-serverDone:
-			return false
+			// The reader may have sent the verdict and ended at once:
+			// both cases are ready then, and select picks either.
+			select {
+			case ok = <-upgrade:
+			default:
+				return false
+			}
+		}
+		if ok {
+			<-serverDone
+			if cr.Buffered() > 0 {
+				return false // client pipelined data after STARTTLS: give up
+			}
+			e.logf("mitm %s STARTTLS accepted: intercepting", st.proto)
+			return true
 		}
 	}
 }
