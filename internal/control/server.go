@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/firewatch/firewatch/internal/ratelimit"
 	"io"
 	"log/slog"
 	"net"
@@ -43,7 +44,6 @@ const (
 	DefaultDNSTimeout  = 3 * time.Second // a query to a probe's resolver
 	maxRequestBytes    = 64 << 10
 	maxCacheEntries    = 1024
-	maxLimiterEntries  = 10000
 	maxAddrsPerRequest = 32
 )
 
@@ -82,7 +82,7 @@ type Server struct {
 	cfg     Config
 	mux     *http.ServeMux
 	mu      sync.Mutex
-	clients map[string]*rate.Limiter
+	clients *ratelimit.Keyed // per client address
 	cache   map[string]cacheEntry
 	now     func() time.Time
 
@@ -127,7 +127,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), clients: map[string]*rate.Limiter{}, cache: map[string]cacheEntry{}, now: time.Now}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), clients: &ratelimit.Keyed{Rate: cfg.Rate, Burst: cfg.Burst}, cache: map[string]cacheEntry{}, now: time.Now}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firewatch_control_requests_total",
 		Help: "Requests to the control by path and status code."}, []string{"path", "code"})
 	s.duration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "firewatch_control_measure_seconds",
@@ -174,7 +174,7 @@ func (s *Server) guard(path string, h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
-		if !s.limiter(clientIP(r)).Allow() {
+		if !s.clients.Allow(clientIP(r)) {
 			s.limited.Inc()
 			sw.Header().Set("Retry-After", "1")
 			writeError(sw, http.StatusTooManyRequests, "rate limit exceeded; slow down")
@@ -182,20 +182,6 @@ func (s *Server) guard(path string, h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(sw, r)
 	}
-}
-
-func (s *Server) limiter(client string) *rate.Limiter {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.clients[client]
-	if !ok {
-		if len(s.clients) >= maxLimiterEntries {
-			s.clients = map[string]*rate.Limiter{} // forget idle clients wholesale
-		}
-		l = rate.NewLimiter(s.cfg.Rate, s.cfg.Burst)
-		s.clients[client] = l
-	}
-	return l
 }
 
 // clientIP is the address the request came from (no proxy headers are

@@ -9,10 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/firewatch/firewatch/internal/ratelimit"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 
 	"golang.org/x/time/rate"
 
@@ -64,8 +64,7 @@ type handler struct {
 	st   store.Store
 	opts Options
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	limits *ratelimit.Keyed // per token
 }
 
 // Handler returns the ingest handler. Mount it for POST /api/v1/measurements
@@ -87,7 +86,7 @@ func Handler(st store.Store, opts Options) http.Handler {
 	if opts.Burst <= 0 {
 		opts.Burst = DefaultBurst
 	}
-	return &handler{st: st, opts: opts, limiters: map[string]*rate.Limiter{}}
+	return &handler{st: st, opts: opts, limits: &ratelimit.Keyed{Rate: opts.Rate, Burst: opts.Burst}}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -108,17 +107,6 @@ func Bearer(r *http.Request) string {
 		return strings.TrimSpace(h[7:])
 	}
 	return ""
-}
-
-func (h *handler) limiter(name string) *rate.Limiter {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l, ok := h.limiters[name]
-	if !ok {
-		l = rate.NewLimiter(h.opts.Rate, h.opts.Burst)
-		h.limiters[name] = l
-	}
-	return l
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +131,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, "authentication failed")
 		return
 	}
-	if l := h.limiter(name); !l.Allow() {
+	if !h.limits.Allow(name) {
 		w.Header().Set("Retry-After", "1")
 		fail(w, http.StatusTooManyRequests, "rate limit exceeded for token %q", name)
 		return

@@ -12,10 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/firewatch/firewatch/internal/store"
 	"github.com/firewatch/firewatch/internal/target"
@@ -181,7 +178,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusForbidden, "The form's security token is missing or stale: try again.")
 		return
 	}
-	if !s.limiter.allow(r.RemoteAddr) {
+	if !s.loginAllowed(r.RemoteAddr) {
 		s.showLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts: wait a few seconds.")
 		return
 	}
@@ -300,29 +297,12 @@ func (s *server) tokenRevoke(w http.ResponseWriter, r *http.Request, _ sessionIn
 	s.showTokens(w, r, http.StatusOK, tokensData{Message: "Token " + name + " revoked."})
 }
 
-// loginLimiter bounds sign-in attempts per client address (5 at once, then
-// one a second), so that guessing is slow and one client cannot lock others out.
-type loginLimiter struct {
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
-}
-
-const maxLoginClients = 10000
-
-func (l *loginLimiter) allow(remote string) bool {
+// loginAllowed bounds sign-in attempts per client address (5 at once, then
+// one a second).
+func (s *server) loginAllowed(remote string) bool {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.m == nil || len(l.m) >= maxLoginClients {
-		l.m = map[string]*rate.Limiter{}
-	}
-	lim, ok := l.m[host]
-	if !ok {
-		lim = rate.NewLimiter(rate.Every(time.Second), 5)
-		l.m[host] = lim
-	}
-	return lim.Allow()
+	return s.logins.Allow(host)
 }

@@ -12,6 +12,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/firewatch/firewatch/internal/ratelimit"
+	"golang.org/x/time/rate"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -55,20 +57,21 @@ type Options struct {
 
 // server holds the dashboard's state.
 type server struct {
-	st      store.Store
-	opts    Options
-	log     *slog.Logger
-	now     func() time.Time
-	pages   map[string]*template.Template
-	key     []byte
-	limiter loginLimiter
+	st     store.Store
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	pages  map[string]*template.Template
+	key    []byte
+	logins *ratelimit.Keyed // sign-in attempts per client address
 }
 
 // Handler returns the dashboard. It serves "/", "/targets", "/target",
 // "/events", "/measurement", "/feed.atom", "/feed.rss", "/login", "/logout",
 // "/test-now", "/tokens" and "/static/".
 func Handler(st store.Store, opts Options) http.Handler {
-	s := &server{st: st, opts: opts, log: opts.Logger, now: opts.Now, key: opts.SessionKey}
+	s := &server{st: st, opts: opts, log: opts.Logger, now: opts.Now, key: opts.SessionKey,
+		logins: &ratelimit.Keyed{Rate: rate.Every(time.Second), Burst: 5}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
