@@ -69,6 +69,9 @@ func (s *sqlStore) Insert(ctx context.Context, ms []*model.Measurement) (int, er
 	if err := s.updateHistory(ctx, tx, fresh); err != nil {
 		return 0, fmt.Errorf("store: insert: history: %w", err)
 	}
+	if err := s.completeQueue(ctx, tx, fresh); err != nil {
+		return 0, fmt.Errorf("store: insert: queue: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: insert: commit: %w", err)
 	}

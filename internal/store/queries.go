@@ -128,33 +128,82 @@ type Exporter interface {
 	Export(ctx context.Context, f Filter, limit int, fn func(*model.Measurement) error) error
 }
 
-// Export implements Exporter.
+// Export pages: a page ends after this many rows or bodies, whichever
+// comes first.
+const (
+	exportPageRows  = 256
+	exportPageBytes = 4 << 20
+)
+
+// Export implements Exporter. It reads keyset pages (started_at, id) and
+// closes each before calling fn, so that no database connection is held
+// while fn waits on a slow client and memory is one page whatever the
+// export's size.
 func (s *sqlStore) Export(ctx context.Context, f Filter, limit int, fn func(*model.Measurement) error) error {
-	w, args := where(f, measurementFilterCols)
-	query := `SELECT body FROM measurements` + w + ` ORDER BY started_at DESC, id DESC`
-	if limit > 0 {
-		query += ` LIMIT ?`
-		args = append(args, limit)
+	type rec struct {
+		started int64
+		id      string
+		body    string
 	}
-	rs, err := s.db.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return fmt.Errorf("store: export: %w", err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		var body string
-		if err := rs.Scan(&body); err != nil {
+	var last *rec
+	sent := 0
+	page := make([]rec, 0, exportPageRows)
+	for limit <= 0 || sent < limit {
+		w, args := where(f, measurementFilterCols)
+		if last != nil {
+			w = andWhere(w, `(started_at < ? OR (started_at = ? AND id < ?))`)
+			args = append(args, last.started, last.started, last.id)
+		}
+		n := exportPageRows
+		if limit > 0 {
+			n = min(n, limit-sent)
+		}
+		args = append(args, n)
+		rs, err := s.db.QueryContext(ctx, s.q(`SELECT started_at, id, body FROM measurements`+w+` ORDER BY started_at DESC, id DESC LIMIT ?`), args...)
+		if err != nil {
 			return fmt.Errorf("store: export: %w", err)
 		}
-		m := new(model.Measurement)
-		if err := json.Unmarshal([]byte(body), m); err != nil {
-			return fmt.Errorf("store: export: decode: %w", err)
+		page = page[:0]
+		size := 0
+		for size < exportPageBytes && rs.Next() {
+			var r rec
+			if err := rs.Scan(&r.started, &r.id, &r.body); err != nil {
+				rs.Close()
+				return fmt.Errorf("store: export: %w", err)
+			}
+			page = append(page, r)
+			size += len(r.body)
 		}
-		if err := fn(m); err != nil {
-			return err
+		full := len(page) == n || size >= exportPageBytes
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return fmt.Errorf("store: export: %w", err)
 		}
+		for i := range page {
+			m := new(model.Measurement)
+			if err := json.Unmarshal([]byte(page[i].body), m); err != nil {
+				return fmt.Errorf("store: export: decode %s: %w", page[i].id, err)
+			}
+			page[i].body = ""
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		sent += len(page)
+		if !full || len(page) == 0 {
+			return nil
+		}
+		last = &page[len(page)-1]
 	}
-	return rs.Err()
+	return nil
+}
+
+// andWhere adds a condition to a WHERE clause built by where.
+func andWhere(w, cond string) string {
+	if w == "" {
+		return " WHERE " + cond
+	}
+	return w + " AND " + cond
 }
 
 var stateFilterCols = cols{"target", "country", "asn", "methods", "category", "status", "last_tested"}
