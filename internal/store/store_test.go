@@ -368,6 +368,13 @@ func TestExportPages(t *testing.T) {
 				}
 			}
 		}
+		// fn runs with no database connection held: a slow client of an
+		// export holds none of the pool.
+		inUse := 0
+		s.Export(ctx, Filter{}, 0, func(*model.Measurement) error { inUse = max(inUse, s.db.Stats().InUse); return nil })
+		if inUse != 0 {
+			t.Errorf("%d database connections in use while the export waits on its client, want 0", inUse)
+		}
 		stop := errors.New("client gone")
 		n := 0
 		if err := s.Export(ctx, Filter{}, 0, func(*model.Measurement) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
