@@ -76,7 +76,9 @@ func TestIngestBounds(t *testing.T) {
 		{"title", "steps[4].http.title", "300 bytes, at most 256",
 			mut(func(m *model.Measurement) { step(m, model.OpHTTPRoundTrip).HTTP.Title = strings.Repeat("t", 300) })},
 		{"header", "steps[4].http.headers.Server", "600 bytes, at most 512",
-			mut(func(m *model.Measurement) { step(m, model.OpHTTPRoundTrip).HTTP.Headers["Server"] = strings.Repeat("s", 600) })},
+			mut(func(m *model.Measurement) {
+				step(m, model.OpHTTPRoundTrip).HTTP.Headers["Server"] = strings.Repeat("s", 600)
+			})},
 		{"failure text", "steps[4].failure", "at most 1024",
 			mut(func(m *model.Measurement) {
 				s := "unknown_failure: " + strings.Repeat("f", 2000)

@@ -30,7 +30,6 @@ var (
 		failure.MailProtocolError, failure.HTTPTooManyRedirects, failure.HTTPBadResponse}
 )
 
-
 // Validate checks a record against the measurement schema: schema version,
 // id, target, start time, vantage, status and methods in their vocabularies,
 // every bound of the record format (model.Max*: lengths of lists and text),
