@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -47,6 +48,10 @@ type Options struct {
 	PublicURL string
 	// SecureCookies sets the Secure attribute on cookies (serve over HTTPS).
 	SecureCookies bool
+	// TrustedProxies are the reverse proxies in front of the collector:
+	// only for requests from them is the client's address taken from
+	// X-Forwarded-For (failed sign-ins are limited per client address).
+	TrustedProxies []netip.Prefix
 	// SessionTTL is how long a sign-in lasts; 12 hours when zero.
 	SessionTTL time.Duration
 	// Logger receives errors; slog.Default() when nil.
@@ -63,7 +68,7 @@ type server struct {
 	now    func() time.Time
 	pages  map[string]*template.Template
 	key    []byte
-	logins *ratelimit.Keyed // sign-in attempts per client address
+	logins *ratelimit.Keyed // failed sign-ins per client address
 }
 
 // Handler returns the dashboard. It serves "/", "/targets", "/target",
