@@ -94,7 +94,7 @@ func Handler(st store.Store, opts Options) http.Handler {
 
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(http.FileServerFS(static))))
+	mux.Handle("GET /static/", s.staticFiles(static))
 	mux.HandleFunc("GET /{$}", s.overview)
 	mux.HandleFunc("GET /targets", s.targets)
 	mux.HandleFunc("GET /target", s.target)
@@ -146,10 +146,17 @@ func Recover(log *slog.Logger, h http.Handler) http.Handler {
 	})
 }
 
-func staticHandler(h http.Handler) http.Handler {
+// staticFiles serves the files of fsys under /static/, and nothing else: a
+// directory (or a name that is not a plain path) is not found, never listed.
+func (s *server) staticFiles(fsys fs.FS) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if fi, err := fs.Stat(fsys, name); err != nil || !fs.ValidPath(name) || !fi.Mode().IsRegular() {
+			s.notFoundHandler(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
+		http.ServeFileFS(w, r, fsys, name)
 	})
 }
 

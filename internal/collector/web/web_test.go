@@ -451,6 +451,13 @@ func TestStaticStylesheet(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/css") || !strings.Contains(body, ".sbs") {
 		t.Errorf("stylesheet: status %d type %q", code, hdr.Get("Content-Type"))
 	}
+	// Files only: no directory listing, no way out of the directory.
+	for _, p := range []string{"/static/", "/static", "/static/./", "/static/../static/", "/static/%2e%2e/web.go", "/static/nope.css", "/static/style.css/"} {
+		code, _, body := get(t, newClient(t), srv.URL+p)
+		if code == 200 || strings.Contains(body, `href="style.css"`) {
+			t.Errorf("GET %s: status %d, body %.200q; want no listing", p, code, body)
+		}
+	}
 }
 
 // TestWithSQLiteStore renders the main pages over the real SQLite store.
