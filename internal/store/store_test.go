@@ -554,3 +554,36 @@ func TestConcurrentInsert(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateQueueLeases: items taken before queue leases existed (and so
+// possibly lost with a crashed agent) are handed out again after the
+// upgrade; untaken items are kept as they were.
+func TestMigrateQueueLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	all := migrations
+	migrations = all[:3]
+	st, err := Open(ctx, path)
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := st.(*sqlStore).db
+	for _, q := range []string{
+		`INSERT INTO queue (target, requested_by, requested_at, taken_by, taken_at) VALUES ('https://a.example/', 'operator', 1, 'agent-dead', 2)`,
+		`INSERT INTO queue (target, requested_by, requested_at) VALUES ('https://b.example/', 'operator', 3)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	st, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	items, err := st.Dequeue(ctx, "agent-new", 10, time.Minute)
+	if err != nil || len(items) != 2 || items[0].Takes != 2 || items[1].Takes != 1 {
+		t.Errorf("after the upgrade: %+v, %v; want both items, the old one taken a second time", items, err)
+	}
+}
