@@ -39,6 +39,15 @@ const (
 	NameSilent  = "silent"  // no response at all
 	NameBogon   = "bogon"   // A 10.10.10.10
 	NameServ    = "servfail"
+	NameMany    = "many"  // one answer with ManyAnswers A records, 127.1.0.0 onwards
+	NameFlood   = "flood" // FloodResponses responses of FloodAnswers A records each, all distinct, 127.2.0.0 onwards
+)
+
+// Sizes of the NameMany and NameFlood answers.
+const (
+	ManyAnswers    = 3500
+	FloodResponses = 5
+	FloodAnswers   = 6
 )
 
 // DNSServer is a UDP and TCP DNS server on 127.0.0.1. Every A query is
@@ -142,8 +151,28 @@ func Answer(q *dns.Msg) []*dns.Msg {
 		return nil
 	case NameBogon:
 		return []*dns.Msg{reply(dns.RcodeSuccess, "10.10.10.10")}
+	case NameMany:
+		r := reply(dns.RcodeSuccess, loopbackRange(127<<24|1<<16, ManyAnswers)...)
+		r.Compress = true // to fit in one datagram
+		return []*dns.Msg{r}
+	case NameFlood:
+		var out []*dns.Msg
+		for i := range FloodResponses {
+			out = append(out, reply(dns.RcodeSuccess, loopbackRange(127<<24|2<<16|uint32(i*FloodAnswers), FloodAnswers)...))
+		}
+		return out
 	}
 	return []*dns.Msg{reply(dns.RcodeSuccess, "127.0.0.1")}
+}
+
+// loopbackRange returns n consecutive IPv4 addresses from first.
+func loopbackRange(first uint32, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		a := first + uint32(i)
+		out[i] = netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
+	}
+	return out
 }
 
 // ResolvConf writes a resolv.conf naming addr and returns its path.
