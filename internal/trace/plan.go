@@ -60,7 +60,9 @@ func PlanFor(m *model.Measurement) (*Plan, error) {
 func planMethod(m *model.Measurement, meth string) (*Plan, error) {
 	switch meth {
 	case model.MethodHTTPReset, model.MethodHTTPBlockpage, model.MethodHTTPRedirect:
-		st := firstStep(m, func(s model.Step) bool { return s.Operation == model.OpHTTPRoundTrip && s.HTTP != nil && s.HTTP.Hop == 0 })
+		st := firstStep(m, func(s model.Step) bool {
+			return s.Operation == model.OpHTTPRoundTrip && s.HTTP != nil && s.HTTP.Hop == 0
+		})
 		if st == nil {
 			return nil, errors.New("the record has no HTTP request")
 		}

@@ -53,7 +53,7 @@ type Observation struct {
 	// NoService: the destination answered the exchange itself with ICMP
 	// port unreachable (no DNS server there): no genuine answer can come.
 	NoService bool
-	Err     error      // the probe could not be sent (not an absence of answers)
+	Err       error // the probe could not be sent (not an absence of answers)
 }
 
 // Prober sends the two probes of each TTL.
