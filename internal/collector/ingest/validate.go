@@ -22,7 +22,8 @@ func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field
 var (
 	statuses = []string{model.StatusMeasured, model.StatusOK, model.StatusBlocked, model.StatusDown, model.StatusError}
 	ops      = []string{model.OpResolve, model.OpDNSRoundTrip, model.OpConnect, model.OpTLSHandshake, model.OpHTTPRoundTrip,
-		model.OpRead, model.OpWrite, model.OpMailGreeting, model.OpStartTLS, model.OpDownload}
+		model.OpRead, model.OpWrite, model.OpMailGreeting, model.OpStartTLS, model.OpDownload,
+		model.OpTraceHop, model.OpKeywordTest}
 	failures = []string{failure.DNSNXDomain, failure.DNSRefused, failure.DNSServfail, failure.DNSNoAnswer, failure.DNSBogon,
 		failure.GenericTimeout, failure.ConnectionRefused, failure.ConnectionReset, failure.HostUnreachable,
 		failure.NetworkUnreachable, failure.EOF, failure.SSLInvalidHostname, failure.SSLUnknownAuthority,
