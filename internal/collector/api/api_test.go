@@ -221,7 +221,7 @@ func TestStalledExportIsCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", Handler(st, Options{MaxExports: 1, ExportStall: 200 * time.Millisecond}))
+	mux.Handle("/api/v1/", Handler(st, Options{MaxExports: 1, ExportStall: time.Second}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
