@@ -33,6 +33,21 @@ const (
 	OpDownload      = "download"      // streamed file download
 )
 
+// Statuses returns every status a record may have, StatusMeasured first.
+func Statuses() []string {
+	return []string{StatusMeasured, StatusOK, StatusBlocked, StatusDown, StatusError}
+}
+
+// VerdictStatuses returns the statuses a verdict decides: every status but
+// StatusMeasured.
+func VerdictStatuses() []string { return Statuses()[1:] }
+
+// Operations returns every operation a Step may record.
+func Operations() []string {
+	return []string{OpResolve, OpDNSRoundTrip, OpConnect, OpTLSHandshake, OpHTTPRoundTrip,
+		OpRead, OpWrite, OpMailGreeting, OpStartTLS, OpDownload}
+}
+
 // Measurement is one record: everything observed about one target from one
 // vantage, plus the verdict once it is computed.
 type Measurement struct {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/firewatch/firewatch/internal/addrclass"
 	"github.com/firewatch/firewatch/internal/model"
 	"go.yaml.in/yaml/v3"
 )
@@ -255,8 +256,8 @@ func (p *parser) hostAddr(n *yaml.Node, path string) (netip.Addr, error) {
 	if err != nil {
 		return a, err
 	}
-	if !IsTestNet(a) {
-		return netip.Addr{}, p.errf(n, path, "%s is not a TEST-NET address (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)", a)
+	if !addrclass.IsTestNet(a) {
+		return netip.Addr{}, p.errf(n, path, "%s is not a TEST-NET address (%s)", a, addrclass.TestNetList(", "))
 	}
 	return a, nil
 }
@@ -620,7 +621,7 @@ func (p *parser) rule(kf field, path string, s *Scenario) (Rule, error) {
 				if err != nil {
 					return r, err
 				}
-				if !IsTestNet(a) && !IsBogon(a) {
+				if !addrclass.IsTestNet(a) && !addrclass.IsBogon(a) {
 					return r, p.errf(it, ap, "%s is neither a TEST-NET address nor a bogon (private, loopback, reserved)", a)
 				}
 				d.Answers = append(d.Answers, a)
@@ -861,7 +862,7 @@ func (p *parser) expects(n *yaml.Node) ([]Expect, error) {
 	if err != nil {
 		return nil, err
 	}
-	statuses := []string{model.StatusOK, model.StatusBlocked, model.StatusDown, model.StatusError}
+	statuses := model.VerdictStatuses()
 	var out []Expect
 	for i, it := range items {
 		path := fmt.Sprintf("expect[%d]", i)

@@ -129,11 +129,11 @@ func (f *Fake) rebuild() {
 			kind := ""
 			switch {
 			case m.Status == model.StatusBlocked && st.Status != model.StatusBlocked:
-				kind = "blocked"
+				kind = store.EventBlocked
 			case m.Status != model.StatusBlocked && st.Status == model.StatusBlocked:
-				kind = "unblocked"
+				kind = store.EventUnblocked
 			case m.Status == model.StatusBlocked:
-				kind = "methods_changed"
+				kind = store.EventMethodsChanged
 			}
 			if kind != "" {
 				events = append(events, store.Event{
