@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/firewatch/firewatch/internal/vocabtest"
+	"github.com/firewatch/firewatch/internal/sourcetest"
 )
 
 // layout are literals that name a range as a place in a network the tests
@@ -23,7 +23,7 @@ func TestWrittenOnce(t *testing.T) {
 	for _, x := range Table {
 		ranges[x.Prefix] = true
 	}
-	for _, l := range vocabtest.Literals(t) {
+	for _, l := range sourcetest.Literals(t) {
 		if strings.HasPrefix(l.File, "internal/addrclass/") {
 			continue
 		}

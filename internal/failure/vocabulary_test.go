@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/firewatch/firewatch/internal/vocabtest"
+	"github.com/firewatch/firewatch/internal/sourcetest"
 )
 
 // failureShape matches text that looks like a failure string.
@@ -20,7 +20,7 @@ func TestWrittenOnce(t *testing.T) {
 	for _, f := range Strings() {
 		known[f] = true
 	}
-	for _, l := range vocabtest.Literals(t) {
+	for _, l := range sourcetest.Literals(t) {
 		if l.File == "internal/failure/zfailures.go" || l.File == "internal/failure/internal/gen/spec.go" {
 			continue
 		}

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/firewatch/firewatch/internal/vocabtest"
+	"github.com/firewatch/firewatch/internal/sourcetest"
 )
 
 // coincidences are literals outside this package that equal a status,
@@ -30,7 +30,7 @@ func TestWrittenOnce(t *testing.T) {
 	for _, v := range Methods {
 		vocab[v] = "method"
 	}
-	for _, l := range vocabtest.Literals(t) {
+	for _, l := range sourcetest.Literals(t) {
 		kind, ok := vocab[l.Value]
 		if !ok || l.File == "internal/model/measurement.go" || coincidences[l.File+":"+l.Value] != "" {
 			continue

@@ -1,8 +1,8 @@
-// Package vocabtest lets a vocabulary's tests prove that its values are
-// written once: it lists every string literal of the module's non-test Go
-// source, so a test can fail on a copy of a value outside the package that
-// owns it, or on a value the table lacks.
-package vocabtest
+// Package sourcetest lets tests check the module's own Go source: Literals
+// lists every string literal, so a vocabulary's test can fail on a copy of a
+// value outside the package that owns it or on a value its table lacks, and
+// its own test requires a doc comment on every package.
+package sourcetest
 
 import (
 	"go/ast"
@@ -41,7 +41,7 @@ func Root(t testing.TB) string {
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
-			t.Fatal("vocabtest: no go.mod above the working directory")
+			t.Fatal("sourcetest: no go.mod above the working directory")
 		}
 		dir = up
 	}
