@@ -1,7 +1,12 @@
 package model
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/firewatch/firewatch/internal/sourcetest"
@@ -15,6 +20,7 @@ var coincidences = map[string]string{
 	"internal/control/server.go:error":            "a log attribute",
 	"internal/report/report.go:ok":                "a step's outcome in the text report",
 	"internal/store/history.go:blocked":           "store.EventBlocked, an event kind",
+	"internal/trace/prober.go:connect":            "a trace answer's digest",
 }
 
 // TestWrittenOnce fails when a status, operation or method is written as a
@@ -59,5 +65,43 @@ func TestListsComplete(t *testing.T) {
 	Operations()[0] = "x"
 	if Statuses()[0] != StatusMeasured || Operations()[0] != OpResolve {
 		t.Error("a caller changed a list")
+	}
+}
+
+// TestEveryConstantListed parses this package and checks that every Status*,
+// Op* and Method* constant is in its list.
+func TestEveryConstantListed(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "measurement.go", nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := map[string][]string{"Status": Statuses(), "Op": Operations(), "Method": Methods}
+	n := 0
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					continue
+				}
+				v, _ := strconv.Unquote(lit.Value)
+				for prefix, list := range lists {
+					if strings.HasPrefix(name.Name, prefix) {
+						n++
+						if !slices.Contains(list, v) {
+							t.Errorf("%s = %q is not in the list of %s values", name.Name, v, prefix)
+						}
+					}
+				}
+			}
+		}
+	}
+	if n < len(Statuses())+len(Operations())+len(Methods) {
+		t.Errorf("found %d constants, fewer than the lists hold", n)
 	}
 }

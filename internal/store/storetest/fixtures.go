@@ -18,7 +18,7 @@ const (
 	TargetRedirect = "http://redirect.example/"
 	TargetOK       = "https://open.example/"
 	TargetDownload = "https://download.example/tool.tar.gz"
-	TargetMail     = "smtp://mail.example:25"
+	TargetMail     = "smtp://mail.example/" // as the probe writes it (target.Normalize)
 )
 
 // SampleCAIssuer is the issuer of the forged certificate in Sample.
