@@ -31,6 +31,8 @@ const (
 	OpMailGreeting  = "mail_greeting" // banner and capabilities of a mail server
 	OpStartTLS      = "starttls"      // STARTTLS/STLS command exchange
 	OpDownload      = "download"      // streamed file download
+	OpTraceHop      = "trace_hop"     // one TTL of a replayed triggering exchange (firewatch trace)
+	OpKeywordTest   = "keyword_test"  // one variant of a request sent by firewatch keywords
 )
 
 // Measurement is one record: everything observed about one target from one
@@ -49,6 +51,10 @@ type Measurement struct {
 	Status    string    `json:"status"`
 	Methods   []string  `json:"methods"` // interference methods; empty until a verdict
 	Steps     []Step    `json:"steps"`
+	// AddrsNotTried counts the distinct addresses resolved (or given by the
+	// other vantage) but not dialed because of the per-host-and-port cap,
+	// summed over the hosts and ports of the record.
+	AddrsNotTried int `json:"addresses_not_tried,omitempty"`
 
 	// Verdict details; nil until the verdict is computed.
 	Verdict *Verdict `json:"verdict,omitempty"`
@@ -83,6 +89,31 @@ type Step struct {
 	Mail     *MailData     `json:"mail,omitempty"`
 	Download *DownloadData `json:"download,omitempty"`
 	IO       *IOData       `json:"io,omitempty"` // read and write steps
+	Trace    *TraceHopData `json:"trace,omitempty"`
+	Keyword  *KeywordData  `json:"keyword,omitempty"`
+}
+
+// TraceHopData is the data of a trace_hop step: what came back when the
+// exchange that triggers the interference was replayed with IP TTL TTL.
+type TraceHopData struct {
+	Method       string   `json:"method"`           // the method being located, e.g. "http.reset"
+	TTL          int      `json:"ttl"`              // the IP TTL of the replayed packet(s)
+	Router       string   `json:"router,omitempty"` // source of the ICMP time exceeded; "" when none came
+	Interference bool     `json:"interference"`     // the interference appeared at this TTL
+	Genuine      bool     `json:"genuine"`          // the server's genuine answer arrived at this TTL
+	Reached      bool     `json:"reached"`          // the server itself answered a packet of this TTL
+	Answers      []string `json:"answers"`          // what arrived, in order ("rst from ...", "dns NXDOMAIN", ...)
+}
+
+// KeywordData is the data of a keyword_test step: one variant of a request
+// sent inside by firewatch keywords, and how it compared with the control.
+type KeywordData struct {
+	Field    string `json:"field"`              // "path", "host", "sni", "dns" or "word"
+	Value    string `json:"value"`              // the variant's value of that field
+	Mutation string `json:"mutation,omitempty"` // the evasion tried, "" for a plain variant
+	Blocked  bool   `json:"blocked"`            // the variant showed the interference
+	Control  string `json:"control,omitempty"`  // what the control saw, when it was asked
+	Outcome  string `json:"outcome"`            // what the inside saw
 }
 
 // DNSData is the data of a resolve or dns_round_trip step.

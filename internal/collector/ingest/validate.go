@@ -22,7 +22,8 @@ func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field
 var (
 	statuses = []string{model.StatusMeasured, model.StatusOK, model.StatusBlocked, model.StatusDown, model.StatusError}
 	ops      = []string{model.OpResolve, model.OpDNSRoundTrip, model.OpConnect, model.OpTLSHandshake, model.OpHTTPRoundTrip,
-		model.OpRead, model.OpWrite, model.OpMailGreeting, model.OpStartTLS, model.OpDownload}
+		model.OpRead, model.OpWrite, model.OpMailGreeting, model.OpStartTLS, model.OpDownload,
+		model.OpTraceHop, model.OpKeywordTest}
 	failures = []string{failure.DNSNXDomain, failure.DNSRefused, failure.DNSServfail, failure.DNSNoAnswer, failure.DNSBogon,
 		failure.GenericTimeout, failure.ConnectionRefused, failure.ConnectionReset, failure.HostUnreachable,
 		failure.NetworkUnreachable, failure.EOF, failure.SSLInvalidHostname, failure.SSLUnknownAuthority,
@@ -103,6 +104,9 @@ func validate(m *model.Measurement, p string) error {
 	}
 	if m.Probe.ASN < 0 || m.Probe.ASN > 1<<32-1 {
 		return bad("probe.asn", "%d is out of range", m.Probe.ASN)
+	}
+	if m.AddrsNotTried < 0 {
+		return bad("addresses_not_tried", "%d is negative", m.AddrsNotTried)
 	}
 	for i, s := range m.Steps {
 		sp := fmt.Sprintf("steps[%d].", i)
