@@ -218,7 +218,7 @@ func (f *scanDNSFlags) run(cmd *cobra.Command) error {
 	}
 	defer list.Close()
 
-	var sinks []recordSink
+	var sinks []lineSink
 	if f.out != "" {
 		w, err := createRecordFile(f.out)
 		if err != nil {
@@ -310,8 +310,8 @@ func (f *scanDNSFlags) run(cmd *cobra.Command) error {
 	return nil
 }
 
-// recordSink takes encoded records, one JSON document each.
-type recordSink interface {
+// lineSink takes encoded records, one JSON document each.
+type lineSink interface {
 	write(line []byte) error
 	close() error
 }
