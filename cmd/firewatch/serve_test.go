@@ -35,6 +35,9 @@ func TestServeConfig(t *testing.T) {
 		{name: "missing file", o: serveOptions{passwordFile: filepath.Join(dir, "nope")}, wantErr: "--admin-password-file"},
 		{name: "bad webhook", o: serveOptions{webhooks: []string{"ftp://x/"}}, wantErr: "--webhook"},
 		{name: "bad public url", o: serveOptions{publicURL: "example.org"}, wantErr: "--public-url"},
+		{name: "short lease", o: serveOptions{queueLease: time.Millisecond}, wantErr: "--queue-lease"},
+		{name: "no exports", o: serveOptions{maxExports: -1}, wantErr: "--max-exports"},
+		{name: "too many exports", o: serveOptions{maxExports: 100}, wantErr: "--max-exports"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,6 +40,11 @@ type Config struct {
 	Webhooks []Webhook
 	// WebhookInterval is how often the store is polled for new events; 5 s when zero.
 	WebhookInterval time.Duration
+	// QueueLease is how long an agent holds the "test now" items it takes
+	// before they are handed out again (2 minutes when zero).
+	QueueLease time.Duration
+	// MaxExports bounds the exports running at once (2 when zero).
+	MaxExports int
 	// Ingest bounds uploads (body size, records, rate per token).
 	Ingest ingest.Options
 	// Registry receives the collector's metrics and is served on /metrics;

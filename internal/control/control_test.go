@@ -344,3 +344,43 @@ func FuzzMeasureRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestMaxAddrs: the client sends at most MaxAddrs of a probe's addresses,
+// and the control dials at most its probe's MaxAddrs of them and its own
+// answers together, writing how many it left out.
+func TestMaxAddrs(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(web.Close)
+	p, err := probe.New(probe.Config{Network: &netx.Network{Routable: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		Vantage: "control", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := newTest(t, Config{Probe: p, AllowLoopback: true})
+	var addrs []string
+	for i := range 3500 {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{127, 3, byte(i >> 8), byte(i)}).String())
+	}
+	m, err := c.Measure(context.Background(), mustTarget(t, web.URL+"/"), addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := web.Listener.Addr().String()
+	var connects, on443 []string
+	for _, s := range m.Steps {
+		switch {
+		case s.Operation != model.OpConnect:
+		case strings.HasSuffix(s.Address, ":443"):
+			on443 = append(on443, s.Address) // the probe's addresses among them, checked for a certificate
+		default:
+			connects = append(connects, s.Address)
+		}
+	}
+	if len(on443) != probe.DefaultMaxAddrs-1 {
+		t.Errorf("connects on 443 %v, want the %d of the probe's addresses dialed", on443, probe.DefaultMaxAddrs-1)
+	}
+	if len(connects) != probe.DefaultMaxAddrs || connects[0] != own || m.AddrsNotTried != MaxAddrs+1-probe.DefaultMaxAddrs {
+		t.Errorf("connects %v, %d not tried; want %d starting with %s, %d not tried", connects, m.AddrsNotTried,
+			probe.DefaultMaxAddrs, own, MaxAddrs+1-probe.DefaultMaxAddrs)
+	}
+}

@@ -37,14 +37,13 @@ type Measurer interface {
 
 // Defaults of Config.
 const (
-	DefaultRate        = 5 // requests per second per client
-	DefaultBurst       = 30
-	DefaultCacheTTL    = 60 * time.Second
-	DefaultTimeout     = 2 * time.Minute // a whole measurement
-	DefaultDNSTimeout  = 3 * time.Second // a query to a probe's resolver
-	maxRequestBytes    = 64 << 10
-	maxCacheEntries    = 1024
-	maxAddrsPerRequest = 32
+	DefaultRate       = 5 // requests per second per client
+	DefaultBurst      = 30
+	DefaultCacheTTL   = 60 * time.Second
+	DefaultTimeout    = 2 * time.Minute // a whole measurement
+	DefaultDNSTimeout = 3 * time.Second // a query to a probe's resolver
+	maxRequestBytes   = 64 << 10
+	maxCacheEntries   = 1024
 )
 
 // Config configures a Server.
@@ -271,8 +270,8 @@ func (s *Server) handleMeasure(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := ts[0]
-	if len(req.Addrs) > maxAddrsPerRequest {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("addrs: at most %d addresses", maxAddrsPerRequest))
+	if len(req.Addrs) > MaxAddrs {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("addrs: at most %d addresses", MaxAddrs))
 		return
 	}
 	if ip, err := netip.ParseAddr(t.Host); err == nil {

@@ -51,6 +51,10 @@ type Measurement struct {
 	Status    string    `json:"status"`
 	Methods   []string  `json:"methods"` // interference methods; empty until a verdict
 	Steps     []Step    `json:"steps"`
+	// AddrsNotTried counts the distinct addresses resolved (or given by the
+	// other vantage) but not dialed because of the per-host-and-port cap,
+	// summed over the hosts and ports of the record.
+	AddrsNotTried int `json:"addresses_not_tried,omitempty"`
 
 	// Verdict details; nil until the verdict is computed.
 	Verdict *Verdict `json:"verdict,omitempty"`

@@ -42,7 +42,7 @@ func setup(t *testing.T) (*httptest.Server, store.Store) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", Handler(st))
+	mux.Handle("/api/v1/", Handler(st, Options{}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, st

@@ -105,6 +105,9 @@ func validate(m *model.Measurement, p string) error {
 	if m.Probe.ASN < 0 || m.Probe.ASN > 1<<32-1 {
 		return bad("probe.asn", "%d is out of range", m.Probe.ASN)
 	}
+	if m.AddrsNotTried < 0 {
+		return bad("addresses_not_tried", "%d is negative", m.AddrsNotTried)
+	}
 	for i, s := range m.Steps {
 		sp := fmt.Sprintf("steps[%d].", i)
 		if !slices.Contains(ops, s.Operation) {

@@ -235,6 +235,39 @@ func (s *server) testNow(w http.ResponseWriter, r *http.Request, _ sessionInfo) 
 	s.render(w, r, http.StatusOK, "queued.html", page{Title: "Test queued", Data: d})
 }
 
+// queueShown is how many of the latest queue items the queue page lists.
+const queueShown = 200
+
+type queueData struct {
+	Items                          []store.QueueItem
+	Waiting, Leased, Expired, Done int
+	More                           bool
+}
+
+// queue shows the "test now" queue: each item's state (queued, leased,
+// lease over, done), its agent and its measurement.
+func (s *server) queue(w http.ResponseWriter, r *http.Request, _ sessionInfo) {
+	items, err := s.st.Queue(r.Context(), store.Page{Limit: queueShown})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := queueData{Items: items, More: len(items) == queueShown}
+	for _, it := range items {
+		switch it.State {
+		case store.QueueWaiting:
+			d.Waiting++
+		case store.QueueLeased:
+			d.Leased++
+		case store.QueueExpired:
+			d.Expired++
+		case store.QueueDone:
+			d.Done++
+		}
+	}
+	s.render(w, r, http.StatusOK, "queue.html", page{Title: "Queue", Nav: "queue", Data: d})
+}
+
 type tokensData struct {
 	Tokens    []store.Token
 	NewName   string

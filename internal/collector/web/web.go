@@ -68,7 +68,7 @@ type server struct {
 
 // Handler returns the dashboard. It serves "/", "/targets", "/target",
 // "/events", "/measurement", "/feed.atom", "/feed.rss", "/login", "/logout",
-// "/test-now", "/tokens" and "/static/".
+// "/test-now", "/queue", "/tokens" and "/static/".
 func Handler(st store.Store, opts Options) http.Handler {
 	s := &server{st: st, opts: opts, log: opts.Logger, now: opts.Now, key: opts.SessionKey,
 		logins: &ratelimit.Keyed{Rate: rate.Every(time.Second), Burst: 5}}
@@ -101,6 +101,7 @@ func Handler(st store.Store, opts Options) http.Handler {
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.HandleFunc("POST /test-now", s.requireOperator(s.testNow))
+	mux.HandleFunc("GET /queue", s.requireOperator(s.queue))
 	mux.HandleFunc("GET /tokens", s.requireOperator(s.tokens))
 	mux.HandleFunc("POST /tokens", s.requireOperator(s.tokenCreate))
 	mux.HandleFunc("POST /tokens/revoke", s.requireOperator(s.tokenRevoke))

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,14 +25,10 @@ var testNow = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 
 const testPassword = "correct horse battery staple"
 
-// newSite serves the dashboard over a seeded fake store.
-func newSite(t *testing.T) (*httptest.Server, *storetest.Fake) {
+// newSite serves the dashboard over a store seeded with storetest.Sample.
+func newSite(t *testing.T) (*httptest.Server, store.Store) {
 	t.Helper()
-	st := storetest.New()
-	st.SetNow(func() time.Time { return testNow })
-	if _, err := st.Insert(context.Background(), storetest.Sample(testNow)); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Seeded(t, testNow)
 	h := web.Handler(st, web.Options{AdminPassword: testPassword, Now: func() time.Time { return testNow },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv := httptest.NewServer(h)
@@ -265,9 +260,9 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	st.SetFail(errors.New("disk on fire"))
+	st.Close() // every query now fails
 	code, _, body := get(t, c, srv.URL+"/")
-	if code != 500 || strings.Contains(body, "disk on fire") {
+	if code != 500 || strings.Contains(body, "closed") {
 		t.Errorf("store failure: status %d, body %q; want 500 without internals", code, body)
 	}
 }
@@ -348,15 +343,27 @@ func TestOperatorPagesNeedSignIn(t *testing.T) {
 	if code, _ := post(t, op, srv.URL+"/test-now", url.Values{"target": {"https://x.example/"}, "csrf": {"forged"}}); code != 403 {
 		t.Errorf("test-now with a forged csrf: status %d, want 403", code)
 	}
-	if len(st.Queue()) != 0 {
-		t.Fatalf("queue has %d items after refused requests", len(st.Queue()))
+	if q, _ := st.Queue(context.Background(), store.Page{}); len(q) != 0 {
+		t.Fatalf("queue has %d items after refused requests", len(q))
 	}
 	code, body := post(t, op, srv.URL+"/test-now", url.Values{"target": {"x.example"}, "csrf": {csrf}})
 	if code != 200 || !strings.Contains(body, "Test queued") {
 		t.Errorf("test-now: status %d, want 200", code)
 	}
-	if q := st.Queue(); len(q) != 2 || q[0].Target != "https://x.example/" || q[1].Target != "http://x.example/" {
+	if q, _ := st.Queue(context.Background(), store.Page{}); len(q) != 2 || q[1].Target != "https://x.example/" || q[0].Target != "http://x.example/" { // newest first
 		t.Errorf("queue = %+v, want https and http x.example", q)
+	}
+	// The queue page shows each item's state: taken, leased, done.
+	if _, err := st.Dequeue(context.Background(), "agent-1", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	code, _, body = get(t, op, srv.URL+"/queue")
+	if code != 200 || !strings.Contains(body, `<tr class="queue-leased">`) || !strings.Contains(body, `<tr class="queue-queued">`) ||
+		!strings.Contains(body, "agent-1") || !strings.Contains(body, "1 queued · 1 leased") {
+		t.Errorf("queue page: status %d; body %.1500s", code, section(body, "<main>", "</main>"))
+	}
+	if code, hdr, _ := get(t, newClient(t), srv.URL+"/queue"); code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login") {
+		t.Errorf("anonymous /queue: status %d, want a redirect to sign-in", code)
 	}
 	if code, _ := post(t, op, srv.URL+"/test-now", url.Values{"target": {"ftp://x.example"}, "csrf": {csrf}}); code != 400 {
 		t.Errorf("test-now with a bad target: status %d, want 400", code)
@@ -420,7 +427,7 @@ func TestCookiesAreStrict(t *testing.T) {
 }
 
 func TestSignInDisabledWithoutPassword(t *testing.T) {
-	st := storetest.New()
+	st := storetest.New(t, nil)
 	srv := httptest.NewServer(web.Handler(st, web.Options{}))
 	defer srv.Close()
 	c := newClient(t)

@@ -156,19 +156,11 @@ func serveOne(ctx context.Context, ln net.Listener, h scenario.Host, svc, name s
 }
 
 // StartDNS serves h over UDP and TCP on addr until ctx is done and returns
-// the bound UDP address (the TCP listener uses the same port).
+// the bound UDP address (the TCP listener uses the same port). With port 0
+// it tries new ports while the kernel's UDP choice is taken for TCP.
 func StartDNS(ctx context.Context, addr string, h dns.Handler) (net.Addr, error) {
-	pc, err := net.ListenPacket("udp", addr)
+	pc, ln, err := listenDNS(addr)
 	if err != nil {
-		return nil, err
-	}
-	tcpAddr := addr
-	if u, ok := pc.LocalAddr().(*net.UDPAddr); ok {
-		tcpAddr = u.String()
-	}
-	ln, err := net.Listen("tcp", tcpAddr)
-	if err != nil {
-		pc.Close()
 		return nil, err
 	}
 	udp := &dns.Server{PacketConn: pc, Handler: h}
@@ -181,4 +173,30 @@ func StartDNS(ctx context.Context, addr string, h dns.Handler) (net.Addr, error)
 		_ = tcp.Shutdown()
 	}()
 	return pc.LocalAddr(), nil
+}
+
+// listenDNS opens a UDP socket and a TCP listener on the same port of addr.
+func listenDNS(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	tries := 1
+	if port == "0" {
+		tries = 50
+	}
+	for {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if tries--; tries == 0 {
+			return nil, nil, err
+		}
+	}
 }
