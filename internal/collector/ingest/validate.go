@@ -19,7 +19,6 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field, e.Msg) }
 
-
 // Validate checks a record against the measurement schema: schema version,
 // id, target, start time, vantage, status and methods in their vocabularies,
 // every bound of the record format (model.Max*: lengths of lists and text),
