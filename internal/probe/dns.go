@@ -474,3 +474,9 @@ func readResolvConf(path string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// SystemNameservers returns the nameservers (ip:port) of the network's
+// resolv.conf, in order.
+func SystemNameservers(n interface{ ResolvConf() string }) ([]string, error) {
+	return readResolvConf(n.ResolvConf())
+}

@@ -85,21 +85,6 @@ func TestOpenURLs(t *testing.T) {
 	}
 }
 
-func TestNormalizeTarget(t *testing.T) {
-	for in, want := range map[string]string{
-		"HTTPS://Example.COM:443/Path": "https://example.com/Path",
-		"http://example.com:80/":       "http://example.com/",
-		"http://example.com:8080/":     "http://example.com:8080/",
-		"https://[2001:DB8::1]:443/":   "https://[2001:db8::1]/",
-		" smtp://Mail.Example:25 ":     "smtp://mail.example:25",
-		"not a url":                    "not a url",
-	} {
-		if got := NormalizeTarget(in); got != want {
-			t.Errorf("NormalizeTarget(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestInsertIdempotent(t *testing.T) {
 	forEach(t, func(t *testing.T, s *sqlStore) {
 		fixedNow(s, now)

@@ -19,18 +19,6 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field, e.Msg) }
 
-var (
-	statuses = []string{model.StatusMeasured, model.StatusOK, model.StatusBlocked, model.StatusDown, model.StatusError}
-	ops      = []string{model.OpResolve, model.OpDNSRoundTrip, model.OpConnect, model.OpTLSHandshake, model.OpHTTPRoundTrip,
-		model.OpRead, model.OpWrite, model.OpMailGreeting, model.OpStartTLS, model.OpDownload,
-		model.OpTraceHop, model.OpKeywordTest}
-	failures = []string{failure.DNSNXDomain, failure.DNSRefused, failure.DNSServfail, failure.DNSNoAnswer, failure.DNSBogon,
-		failure.GenericTimeout, failure.ConnectionRefused, failure.ConnectionReset, failure.HostUnreachable,
-		failure.NetworkUnreachable, failure.EOF, failure.SSLInvalidHostname, failure.SSLUnknownAuthority,
-		failure.SSLInvalidCert, failure.SSLFailedHandshake, failure.Unknown,
-		failure.MailProtocolError, failure.HTTPTooManyRedirects, failure.HTTPBadResponse}
-)
-
 // Validate checks a record against the measurement schema: schema version,
 // id, target, start time, vantage, status and methods in their vocabularies,
 // every bound of the record format (model.Max*: lengths of lists and text),
@@ -86,7 +74,7 @@ func validate(m *model.Measurement, p string) error {
 	if m.Vantage != "probe" && m.Vantage != "control" {
 		return bad("vantage", "is %q, want \"probe\" or \"control\"", clip(m.Vantage))
 	}
-	if !slices.Contains(statuses, m.Status) {
+	if statuses := model.Statuses(); !slices.Contains(statuses, m.Status) {
 		return bad("status", "%q is not one of %s", clip(m.Status), strings.Join(statuses, ", "))
 	}
 	if err := checkBounds(m, p); err != nil {
@@ -111,7 +99,7 @@ func validate(m *model.Measurement, p string) error {
 	}
 	for i, s := range m.Steps {
 		sp := fmt.Sprintf("steps[%d].", i)
-		if !slices.Contains(ops, s.Operation) {
+		if !slices.Contains(model.Operations(), s.Operation) {
 			return bad(sp+"operation", "%q is not a known operation", clip(s.Operation))
 		}
 		if err := checkFailure(s.Failure); err != nil {
@@ -147,7 +135,7 @@ func checkFailure(f *string) error {
 	if f == nil {
 		return nil
 	}
-	if slices.Contains(failures, *f) || strings.HasPrefix(*f, failure.Unknown+": ") {
+	if failure.Valid(*f) {
 		return nil
 	}
 	return fmt.Errorf("%q is not in the failure vocabulary", clip(*f))
