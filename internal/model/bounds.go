@@ -31,6 +31,7 @@ const (
 	MaxEvidence     = 64      // verdict.evidence
 	MaxEvidenceLine = 8192    // each verdict.evidence[].lines entry and verdict.reason (the verdict clips longer ones)
 	MaxLines        = 1024    // verdict.evidence[].lines
+	MaxTraceAnswers = 1024    // trace.answers, each MaxEvidenceLine
 	MaxDigestLen    = 64      // every sha256 field (hex)
 	MaxShortLen     = 64      // schema, vantage, status, operation, query_type, TLS version, cipher suite, ALPN, protocol, method
 	MaxFailureLen   = 1024    // every failure string
