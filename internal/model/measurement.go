@@ -132,8 +132,9 @@ type TraceHopData struct {
 // KeywordData is the data of a keyword_test step: one variant of a request
 // sent inside by firewatch keywords, and how it compared with the control.
 type KeywordData struct {
-	Field    string `json:"field"`              // "path", "host", "sni", "dns" or "word"
+	Field    string `json:"field"`              // "path", "host", "sni" or "dns"
 	Value    string `json:"value"`              // the variant's value of that field
+	Word     string `json:"word,omitempty"`     // the word of a list placed in a template (keywords test)
 	Mutation string `json:"mutation,omitempty"` // the evasion tried, "" for a plain variant
 	Blocked  bool   `json:"blocked"`            // the variant showed the interference
 	Control  string `json:"control,omitempty"`  // what the control saw, when it was asked

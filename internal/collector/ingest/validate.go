@@ -19,14 +19,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field, e.Msg) }
 
-// Limits on the size of single fields.
-const (
-	maxIDLen     = 200
-	maxTargetLen = 4096
-)
-
 // Validate checks a record against the measurement schema: schema version,
 // id, target, start time, vantage, status and methods in their vocabularies,
+// every bound of the record format (model.Max*: lengths of lists and text),
 // steps' operations and failure strings (the failure vocabulary, or
 // "unknown_failure: ..."). The control record, if any, is checked the same
 // way under "control.". It returns a *FieldError.
@@ -53,22 +48,22 @@ func validate(m *model.Measurement, p string) error {
 	switch {
 	case m.ID == "":
 		return bad("id", "missing")
-	case len(m.ID) > maxIDLen:
-		return bad("id", "longer than %d bytes", maxIDLen)
+	case len(m.ID) > model.MaxIDLen:
+		return bad("id", "longer than %d bytes", model.MaxIDLen)
 	case strings.ContainsFunc(m.ID, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("/?#%\\", r) }) || !utf8.ValidString(m.ID):
 		return bad("id", "contains spaces, control characters or one of / ? # %% \\")
 	}
 	if m.Target == "" {
 		return bad("target", "missing")
 	}
-	if len(m.Target) > maxTargetLen {
-		return bad("target", "longer than %d bytes", maxTargetLen)
+	if len(m.Target) > model.MaxTargetLen {
+		return bad("target", "longer than %d bytes", model.MaxTargetLen)
 	}
 	if u, err := url.Parse(m.Target); err != nil || u.Scheme == "" || u.Host == "" {
 		return bad("target", "%q is not an absolute URL", clip(m.Target))
 	}
-	if len(m.Category) > 200 || strings.ContainsFunc(m.Category, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return bad("category", "longer than 200 bytes or contains control characters")
+	if len(m.Category) > model.MaxCategoryLen || strings.ContainsFunc(m.Category, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return bad("category", "longer than %d bytes or contains control characters", model.MaxCategoryLen)
 	}
 	if m.StartedAt.IsZero() {
 		return bad("started_at", "missing")
@@ -82,9 +77,15 @@ func validate(m *model.Measurement, p string) error {
 	if statuses := model.Statuses(); !slices.Contains(statuses, m.Status) {
 		return bad("status", "%q is not one of %s", clip(m.Status), strings.Join(statuses, ", "))
 	}
+	if err := checkBounds(m, p); err != nil {
+		return err
+	}
 	for i, meth := range m.Methods {
 		if !slices.Contains(model.Methods, meth) {
 			return bad(fmt.Sprintf("methods[%d]", i), "%q is not a known method", clip(meth))
+		}
+		if slices.Contains(m.Methods[:i], meth) {
+			return bad(fmt.Sprintf("methods[%d]", i), "%q is listed twice", meth)
 		}
 	}
 	if c := m.Probe.Country; c != "" && (len(c) != 2 || strings.ToUpper(c) != c || strings.ContainsFunc(c, func(r rune) bool { return r < 'A' || r > 'Z' })) {
