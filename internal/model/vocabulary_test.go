@@ -22,6 +22,7 @@ var coincidences = map[string]string{
 	"internal/store/history.go:blocked":             "store.EventBlocked, an event kind",
 	"internal/trace/prober.go:connect":              "a trace answer's digest",
 	"cmd/firewatch/assessflags.go:control":          "the --control flag",
+	"cmd/firewatch/scandns.go:control":              "the --control flag",
 	"cmd/firewatch/lab.go:control":                  "the control subcommand",
 	"internal/lab/down.go:control":                  "the control subcommand",
 	"internal/lab/health.go:control":                "the control subcommand",
