@@ -358,3 +358,50 @@ func TestCollectorProcessRestart(t *testing.T) {
 		t.Errorf("stored %d (tests %d), spool %d; want 7, 7, 0", n, tests, u.Spool.Len())
 	}
 }
+
+// TestSinkBatchesUnderRateLimit: a probe spooling records one at a time
+// sends batches, not one request per record, and a collector that answers
+// 429 with Retry-After is retried after that delay, not after a growing
+// backoff: everything is stored within seconds.
+func TestSinkBatchesUnderRateLimit(t *testing.T) {
+	c := newCollector(t)
+	h := ingest.Handler(c.st, ingest.Options{Rate: 2, Burst: 1})
+	var posts, limited atomic.Int32
+	c.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code == http.StatusTooManyRequests {
+			limited.Add(1)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
+	u := newUploader(t, c, 500)
+	u.Linger, u.MaxBackoff = 200*time.Millisecond, time.Minute
+	s := NewSink(context.Background(), u)
+	start := time.Now()
+	for i := 0; i < 100; i++ {
+		if err := s.Write(rec(i)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := c.stored(t)
+	if n != 100 || u.Spool.Len() != 0 {
+		t.Errorf("stored %d, spool %d; want 100, 0", n, u.Spool.Len())
+	}
+	if p := posts.Load(); p > 20 {
+		t.Errorf("%d requests for 100 records spooled one by one (%d refused with 429): not batched", p, limited.Load())
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("took %v", d)
+	}
+	t.Logf("%d requests, %d answered 429, %v", posts.Load(), limited.Load(), time.Since(start).Round(time.Millisecond))
+}
