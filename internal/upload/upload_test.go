@@ -405,3 +405,38 @@ func TestSinkBatchesUnderRateLimit(t *testing.T) {
 	}
 	t.Logf("%d requests, %d answered 429, %v", posts.Load(), limited.Load(), time.Since(start).Round(time.Millisecond))
 }
+
+// TestRejectOutOfBounds: a record beyond a bound of the record format (here
+// 600 steps, at most 512) is refused by the collector naming the field; the
+// uploader moves it to rejected/ with that reason, stores the others, and
+// does not send it again.
+func TestRejectOutOfBounds(t *testing.T) {
+	c := newCollector(t)
+	u := newUploader(t, c, 10)
+	for i := 0; i < 4; i++ {
+		m := rec(i)
+		if i == 1 {
+			for len(m.Steps) < 600 {
+				m.Steps = append(m.Steps, m.Steps[0])
+			}
+		}
+		u.Spool.Put(m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	posts := c.posts.Load()
+	if err := u.Flush(ctx); err != nil || c.posts.Load() != posts {
+		t.Errorf("a second flush sent %d requests (%v), want none", c.posts.Load()-posts, err)
+	}
+	rej, _ := u.Spool.Rejected()
+	if n, _ := c.stored(t); n != 3 || len(rej) != 1 || !strings.Contains(rej[0], "m001") {
+		t.Fatalf("stored %d, rejected %v; want 3 and m001", n, rej)
+	}
+	reason, _ := os.ReadFile(filepath.Join(u.Spool.Dir, RejectedDir, rej[0]+".error"))
+	if !strings.Contains(string(reason), "steps") || !strings.Contains(string(reason), "512") {
+		t.Errorf("reason %q does not name the field and its bound", reason)
+	}
+}
