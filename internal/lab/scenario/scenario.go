@@ -8,35 +8,8 @@ import (
 	"strings"
 )
 
-// Rule kinds, as written in a scenario's censor list.
-const (
-	KindDNSInject     = "dns-inject"
-	KindDrop          = "drop"
-	KindReset         = "reset"
-	KindTLSMITM       = "tls-mitm"
-	KindHTTPRedirect  = "http-redirect"
-	KindHTTPBlockpage = "http-blockpage"
-	KindThrottle      = "throttle"
-	KindSTARTTLSStrip = "starttls-strip"
-)
-
-// Kinds lists every rule kind the censor implements.
-var Kinds = []string{KindDNSInject, KindDrop, KindReset, KindTLSMITM, KindHTTPRedirect, KindHTTPBlockpage, KindThrottle, KindSTARTTLSStrip}
-
 // Services lists every service an emulated host can run.
 var Services = []string{"http", "https", "imap", "imaps", "smtp", "submission", "smtps", "pop3", "pop3s", "dns"}
-
-// DNS injection modes.
-const (
-	ModeRace    = "race"    // the forged answer races the genuine one, which still arrives
-	ModeReplace = "replace" // in-path: the genuine answer is dropped
-)
-
-// Rogue CA trust settings of a tls-mitm rule.
-const (
-	CARogue        = "rogue"         // the rogue CA is trusted by nobody
-	CARogueTrusted = "rogue-trusted" // the inside vantage trusts the rogue CA
-)
 
 // Scenario is one lab configuration.
 type Scenario struct {
@@ -101,7 +74,8 @@ type Page struct {
 func (p Page) IsFile() bool { return p.Size > 0 }
 
 // Rule is one censor rule. Exactly one of the kind-specific fields is set,
-// the one Kind names.
+// the one Kind names; each kind's type, YAML keys and validation live in its
+// file rule_<kind>.go.
 type Rule struct {
 	Kind          string
 	DNSInject     *DNSInject
@@ -122,79 +96,6 @@ func (r Rule) P() float64 {
 		return 1
 	}
 	return *r.Probability
-}
-
-// DNSInject forges DNS answers for queries crossing the censor.
-type DNSInject struct {
-	Names   []string     // suffixes: a name covers its subdomains
-	Answers []netip.Addr // forged addresses; may be bogons
-	Rcode   string       // lower case rcode name ("nxdomain"); "" means noerror
-	Mode    string       // ModeRace or ModeReplace
-}
-
-// Matches reports whether qname (any case, optional trailing dot) is one of
-// the names or a subdomain of one.
-func (d *DNSInject) Matches(qname string) bool { return MatchesAny(d.Names, qname) }
-
-// Drop blackholes traffic to and from addresses, optionally only some ports.
-type Drop struct {
-	IPs   []netip.Addr
-	Ports []uint16 // empty means every port (and every protocol)
-}
-
-// Reset injects TCP resets when a keyword appears in a request.
-type Reset struct {
-	Keywords []string // lower case; matched case-insensitively
-	Where    []string // "http" (request line, Host header) and/or "sni"
-}
-
-// Has reports whether where lists w.
-func (r *Reset) Has(w string) bool {
-	for _, x := range r.Where {
-		if x == w {
-			return true
-		}
-	}
-	return false
-}
-
-// TLSMITM terminates TLS toward matching servers with certificates of the rogue CA.
-type TLSMITM struct {
-	IPs   []netip.Addr
-	Ports []uint16
-	CA    string // CARogue or CARogueTrusted
-}
-
-// Trusted reports whether the inside vantage trusts the rogue CA.
-func (m *TLSMITM) Trusted() bool { return m.CA == CARogueTrusted }
-
-// HTTPRedirect answers plain HTTP requests for hosts with a redirect.
-type HTTPRedirect struct {
-	Hosts []string
-	To    string
-}
-
-// HTTPBlockpage answers plain HTTP requests for hosts with a block page.
-type HTTPBlockpage struct {
-	Hosts  []string
-	Status int // default 200
-	Title  string
-	Body   string
-}
-
-// Throttle rate-limits traffic to and from addresses.
-type Throttle struct {
-	IPs  []netip.Addr
-	Rate int64  // bits per second
-	Text string // the rate as written, e.g. "4kbps"
-}
-
-// STARTTLSStrip removes the STARTTLS (STLS) offer from plaintext mail
-// sessions with matching servers and refuses the upgrade command, so that
-// the client carries on in the clear.
-type STARTTLSStrip struct {
-	IPs   []netip.Addr
-	Ports []uint16 // default 25, 587, 143, 110
 }
 
 // Expect is one expected verdict, read by `lab verify`.
@@ -257,48 +158,4 @@ func MatchesAny(names []string, qname string) bool {
 
 func normName(s string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
-}
-
-// IsTestNet reports whether a is in one of the TEST-NET ranges (RFC 5737), the
-// only addresses lab hosts may use.
-func IsTestNet(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range testNets {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-var testNets = []netip.Prefix{
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-}
-
-// IsBogon reports whether a is private, loopback, link-local, unspecified,
-// multicast or otherwise reserved: an address a forged DNS answer may name but
-// no lab host may use.
-func IsBogon(a netip.Addr) bool {
-	a = a.Unmap()
-	if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() ||
-		a.IsMulticast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() {
-		return true
-	}
-	for _, p := range bogons {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-var bogons = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("2001:db8::/32"),
 }
