@@ -30,7 +30,7 @@ const (
 	exactN    = 500 // =name rules: 500 censored names
 	zonesN    = 25  // bare-name rules: each zone and 15 names below it
 	perZone   = 15
-	perKW     = 25 // names containing each keyword
+	perKW     = 25  // names containing each keyword
 	wwwOfExac = 200 // www.<exact name>: listed, not censored (the rule is exact)
 )
 
