@@ -94,8 +94,8 @@ type Summary struct {
 	Records     int
 	Unfinished  int // records cut short by an interruption, not written
 	Interrupted bool
-	Elapsed     time.Duration
-	Unusable    []string // resolvers found unusable
+	Elapsed     time.Duration // from the first query of the list to the last record
+	Unusable    []string      // resolvers found unusable
 	Stats       Stats
 	Pool        *Pool
 	RuleList    []InferredRule
@@ -208,6 +208,7 @@ func Scan(ctx context.Context, cfg Config, next Domains, emit func(*Record) erro
 	if err := s.precheck(ctx); err != nil {
 		readErr = err
 	} else {
+		start = time.Now() // the rate is the list's, the check's window aside
 		perDomain := len(cfg.QTypes)
 		if len(cfg.Resolvers) > 0 {
 			perDomain *= len(s.usable) + 1
