@@ -35,6 +35,21 @@ const (
 	OpKeywordTest   = "keyword_test"  // one variant of a request sent by firewatch keywords
 )
 
+// Statuses returns every status a record may have, StatusMeasured first.
+func Statuses() []string {
+	return []string{StatusMeasured, StatusOK, StatusBlocked, StatusDown, StatusError}
+}
+
+// VerdictStatuses returns the statuses a verdict decides: every status but
+// StatusMeasured.
+func VerdictStatuses() []string { return Statuses()[1:] }
+
+// Operations returns every operation a Step may record.
+func Operations() []string {
+	return []string{OpResolve, OpDNSRoundTrip, OpConnect, OpTLSHandshake, OpHTTPRoundTrip,
+		OpRead, OpWrite, OpMailGreeting, OpStartTLS, OpDownload, OpTraceHop, OpKeywordTest}
+}
+
 // Measurement is one record: everything observed about one target from one
 // vantage, plus the verdict once it is computed.
 type Measurement struct {
@@ -108,8 +123,9 @@ type TraceHopData struct {
 // KeywordData is the data of a keyword_test step: one variant of a request
 // sent inside by firewatch keywords, and how it compared with the control.
 type KeywordData struct {
-	Field    string `json:"field"`              // "path", "host", "sni", "dns" or "word"
+	Field    string `json:"field"`              // "path", "host", "sni" or "dns"
 	Value    string `json:"value"`              // the variant's value of that field
+	Word     string `json:"word,omitempty"`     // the word of a list placed in a template (keywords test)
 	Mutation string `json:"mutation,omitempty"` // the evasion tried, "" for a plain variant
 	Blocked  bool   `json:"blocked"`            // the variant showed the interference
 	Control  string `json:"control,omitempty"`  // what the control saw, when it was asked

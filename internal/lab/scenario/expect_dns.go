@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/firewatch/firewatch/internal/addrclass"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -49,7 +50,7 @@ func (p *parser) expectDNS(n *yaml.Node) (*ExpectDNS, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !IsTestNet(a) {
+			if !addrclass.IsTestNet(a) {
 				return nil, p.errf(it, fmt.Sprintf("%s.via[%d]", at, i), "%s is not a TEST-NET address", a)
 			}
 			e.Via = append(e.Via, a)
