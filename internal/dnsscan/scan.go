@@ -40,6 +40,10 @@ type Config struct {
 	Via []netip.AddrPort
 	// Resolvers are the open resolvers of the resolver method.
 	Resolvers []Resolver
+	// ViaCountry and ViaASN name the network the via addresses are in,
+	// written in the via records (resolver records carry their resolver's).
+	ViaCountry string
+	ViaASN     uint32
 	// QTypes are the query types asked for each domain (default A).
 	QTypes []uint16
 	// Rate is the number of queries per second; 0 is unlimited.
