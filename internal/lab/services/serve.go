@@ -43,6 +43,23 @@ type Config struct {
 	Addr func(h scenario.Host, service string, port int) string
 	// Log receives one line per listener and per failure; nil discards.
 	Log *log.Logger
+	// Bind opens the sockets; nil opens them on the host's own addresses.
+	// The emulated network (internal/lab/emunet) passes its own.
+	Bind Binder
+}
+
+// Binder opens the sockets services listen on.
+type Binder interface {
+	Listen(network, addr string) (net.Listener, error)
+	ListenPacket(network, addr string) (net.PacketConn, error)
+}
+
+// hostNet binds on the host's own addresses.
+type hostNet struct{}
+
+func (hostNet) Listen(network, addr string) (net.Listener, error) { return net.Listen(network, addr) }
+func (hostNet) ListenPacket(network, addr string) (net.PacketConn, error) {
+	return net.ListenPacket(network, addr)
 }
 
 // Listener is one bound service.
@@ -59,6 +76,10 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 	logf := func(string, ...any) {}
 	if cfg.Log != nil {
 		logf = cfg.Log.Printf
+	}
+	bind := cfg.Bind
+	if bind == nil {
+		bind = hostNet{}
 	}
 	auth := cfg.Authority
 	if auth == nil {
@@ -102,7 +123,7 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 					addr = cfg.Addr(h, svc, port)
 				}
 				if svc == "dns" {
-					a, err := StartDNS(ctx, addr, auth)
+					a, err := StartDNSOn(ctx, bind, addr, auth)
 					if err != nil {
 						return fail(fmt.Errorf("services: %s: dns: %w", name, err))
 					}
@@ -110,7 +131,7 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 					logf("%s %s on %s", name, svc, a)
 					continue
 				}
-				ln, err := net.Listen("tcp", addr)
+				ln, err := bind.Listen("tcp", addr)
 				if err != nil {
 					return fail(fmt.Errorf("services: %s: %s: %w", name, svc, err))
 				}
@@ -158,7 +179,12 @@ func serveOne(ctx context.Context, ln net.Listener, h scenario.Host, svc, name s
 // StartDNS serves h over UDP and TCP on addr until ctx is done and returns
 // the bound UDP address (the TCP listener uses the same port).
 func StartDNS(ctx context.Context, addr string, h dns.Handler) (net.Addr, error) {
-	pc, err := net.ListenPacket("udp", addr)
+	return StartDNSOn(ctx, hostNet{}, addr, h)
+}
+
+// StartDNSOn is StartDNS with the sockets opened by bind.
+func StartDNSOn(ctx context.Context, bind Binder, addr string, h dns.Handler) (net.Addr, error) {
+	pc, err := bind.ListenPacket("udp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +192,7 @@ func StartDNS(ctx context.Context, addr string, h dns.Handler) (net.Addr, error)
 	if u, ok := pc.LocalAddr().(*net.UDPAddr); ok {
 		tcpAddr = u.String()
 	}
-	ln, err := net.Listen("tcp", tcpAddr)
+	ln, err := bind.Listen("tcp", tcpAddr)
 	if err != nil {
 		pc.Close()
 		return nil, err
