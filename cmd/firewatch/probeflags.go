@@ -18,6 +18,7 @@ type probeFlags struct {
 	resolvers   []string
 	caFile      string
 	timeout     time.Duration
+	maxAddrs    int
 	assessFlags // --control, --control-token, --asn-db, --retests (assessflags.go)
 }
 
@@ -25,8 +26,12 @@ func (f *probeFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.resolvers, "resolver", nil, "DNS resolver: udp://IP:PORT, tcp://IP:PORT or https://HOST/dns-query (repeatable; default: the system's)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of trust roots to use instead of the system's")
 	fs.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "timeout of each network step")
+	fs.IntVar(&f.maxAddrs, "max-addrs", probe.DefaultMaxAddrs, maxAddrsUsage)
 	f.registerAssess(fs)
 }
+
+// maxAddrsUsage is the help of --max-addrs (probe commands and control).
+const maxAddrsUsage = "distinct addresses dialed per host and port (a forged DNS answer with thousands decides nothing); the record counts those not tried"
 
 // network builds the probe's network from the flags and FIREWATCH_ROUTABLE.
 func (f *probeFlags) network() (*netx.Network, error) {
@@ -53,6 +58,9 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 	if f.timeout <= 0 {
 		return probe.Config{}, fmt.Errorf("--timeout %s: must be positive", f.timeout)
 	}
+	if f.maxAddrs < 1 {
+		return probe.Config{}, fmt.Errorf("--max-addrs %d: must be at least 1", f.maxAddrs)
+	}
 	n, err := f.network()
 	if err != nil {
 		return probe.Config{}, err
@@ -61,6 +69,7 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 		Network:   n,
 		Resolvers: f.resolvers,
 		Timeout:   f.timeout,
+		MaxAddrs:  f.maxAddrs,
 		Info: model.ProbeInfo{
 			Country:  "ZZ",
 			Software: "firewatch/" + version,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/runner"
 	"github.com/firewatch/firewatch/internal/target"
+	"github.com/firewatch/firewatch/internal/upload"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 )
@@ -55,6 +56,7 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 			}
 			defer f.Close()
 			var sinks []runner.Sink
+			var upSink *upload.Sink
 			if out != "" {
 				sink, err := runner.CreateJSONL(out, appendOut)
 				if err != nil {
@@ -67,16 +69,23 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 				if err != nil {
 					return err
 				}
+				upSink = sink
 				sinks = append(sinks, sink)
 			}
 			progress := !noProgress && isatty.IsTerminal(os.Stderr.Fd())
 			sum, err := runner.Run(cmd.Context(), target.NewListReader(f, list), measure, sinks,
 				runner.Options{Concurrency: concurrency, Progress: progress, ProgressOut: cmd.ErrOrStderr(), Total: total})
-			where := out
-			if up.url != "" {
-				where = strings.TrimPrefix(where+", uploaded to "+up.url, ", ")
+			var where []string
+			if out != "" {
+				where = append(where, "records in "+out)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s; records in %s\n", sum, where)
+			if up.url != "" {
+				where = append(where, "uploaded to "+up.url)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s; %s\n", sum, strings.Join(where, ", "))
+			if upSink != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "upload: %s\n", upSink.Status())
+			}
 			if err != nil {
 				return err
 			}

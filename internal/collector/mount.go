@@ -13,5 +13,5 @@ import (
 // JSON API under /api/v1/.
 func mountAPI(mux *http.ServeMux, st, ingestStore store.Store, cfg Config, _ *slog.Logger) {
 	mux.Handle("POST /api/v1/measurements", ingest.Handler(ingestStore, cfg.Ingest))
-	mux.Handle("/api/v1/", api.Handler(st))
+	mux.Handle("/api/v1/", api.Handler(st, api.Options{QueueLease: cfg.QueueLease, MaxExports: cfg.MaxExports}))
 }

@@ -42,10 +42,8 @@ func closeAll(eps []endpoint) {
 
 func (p *Probe) measure(ctx context.Context, rec *recorder, t target.Target, extra Extra) {
 	dc := &dnsCache{addrs: map[string][]netip.Addr{}, good: map[string]netip.Addr{}}
-	addrs := p.lookup(ctx, rec, dc, t.Host)
-	extraAddrs := p.extraAddrs(extra, addrs)
-	addrs = append(addrs, extraAddrs...)
 	port := strconv.Itoa(t.Port)
+	addrs, extraAddrs := p.capAddrs(rec, t.Host, port, p.lookup(ctx, rec, dc, t.Host), p.extraAddrs(extra))
 
 	sni := ""
 	if target.IsTLS(t.Scheme) {
@@ -119,13 +117,10 @@ func (p *Probe) lookup(ctx context.Context, rec *recorder, dc *dnsCache, host st
 }
 
 // extraAddrs parses the control's extra addresses, dropping bogons and
-// addresses already known.
-func (p *Probe) extraAddrs(extra Extra, known []netip.Addr) []netip.Addr {
+// repeats.
+func (p *Probe) extraAddrs(extra Extra) []netip.Addr {
 	var out []netip.Addr
 	seen := map[netip.Addr]bool{}
-	for _, a := range known {
-		seen[a] = true
-	}
 	for _, s := range extra.Addrs {
 		a, err := netip.ParseAddr(s)
 		if err != nil {

@@ -24,6 +24,7 @@ type Config struct {
 	MaxRedirects     int           // default 10
 	MaxBodyBytes     int64         // default 1 MiB
 	MaxDownloadBytes int64         // default 64 MiB
+	MaxAddrs         int           // distinct addresses dialed per host and port (default DefaultMaxAddrs)
 	Vantage          string        // "probe" (default) or "control"
 	Info             model.ProbeInfo
 }
@@ -64,6 +65,9 @@ func New(cfg Config) (*Probe, error) {
 	}
 	if cfg.MaxDownloadBytes <= 0 {
 		cfg.MaxDownloadBytes = DefaultMaxDownloadBytes
+	}
+	if cfg.MaxAddrs <= 0 {
+		cfg.MaxAddrs = DefaultMaxAddrs
 	}
 	switch cfg.Vantage {
 	case "":
@@ -110,6 +114,7 @@ func (p *Probe) Measure(ctx context.Context, t target.Target, extra Extra) *mode
 	rec := &recorder{}
 	p.measure(ctx, rec, t, extra)
 	m.Steps = append(m.Steps, rec.steps...)
+	m.AddrsNotTried = rec.addrsNotTried()
 	m.RuntimeMS = ms(time.Since(m.StartedAt))
 	return m
 }

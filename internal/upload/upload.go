@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,51 @@ type Uploader struct {
 	mu     sync.Mutex // one upload pass at a time
 	once   sync.Once
 	notify chan struct{}
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// Stats counts what an Uploader did since it was made.
+type Stats struct {
+	Uploaded   int // records the collector acknowledged
+	Duplicates int // of those, records it already held (an earlier lost acknowledgement)
+	Rejected   int // records it refused as invalid, moved to the spool's rejected/
+}
+
+// Stats returns the counts so far.
+func (u *Uploader) Stats() Stats {
+	u.statsMu.Lock()
+	defer u.statsMu.Unlock()
+	return u.stats
+}
+
+func (u *Uploader) count(f func(*Stats)) {
+	u.statsMu.Lock()
+	f(&u.stats)
+	u.statsMu.Unlock()
+}
+
+// Status says in a sentence what the uploader did and what waits: records
+// acknowledged, records refused (where they are, with the reason beside
+// each) and records still spooled.
+func (u *Uploader) Status() string {
+	st := u.Stats()
+	s := fmt.Sprintf("%d uploaded", st.Uploaded)
+	if st.Duplicates > 0 {
+		s += fmt.Sprintf(" (%d already stored)", st.Duplicates)
+	}
+	if rej, _ := u.Spool.Rejected(); st.Rejected > 0 || len(rej) > 0 {
+		s += fmt.Sprintf(", %d refused as invalid", st.Rejected)
+		if len(rej) > st.Rejected {
+			s += fmt.Sprintf(" (%d in all)", len(rej))
+		}
+		s += fmt.Sprintf(": kept in %s with the reason beside each", filepath.Join(u.Spool.Dir, RejectedDir))
+	}
+	if n := u.Spool.Len(); n > 0 {
+		s += fmt.Sprintf(", %d waiting in %s", n, u.Spool.Dir)
+	}
+	return s
 }
 
 // errRetry marks failures worth retrying later (collector down, 5xx, 429, 401).
@@ -193,7 +239,7 @@ func (u *Uploader) pass(ctx context.Context) (empty bool, err error) {
 		}
 		var m model.Measurement
 		if err := json.Unmarshal(b, &m); err != nil {
-			if err := u.Spool.Reject(n, "unreadable spool file: "+err.Error()); err != nil {
+			if err := u.reject(n, "unreadable spool file: "+err.Error()); err != nil {
 				return false, err
 			}
 			continue
@@ -225,7 +271,15 @@ func (u *Uploader) send(ctx context.Context, recs []record) error {
 		for i, r := range recs {
 			names[i] = r.name
 		}
-		return u.Spool.Remove(names...)
+		if err := u.Spool.Remove(names...); err != nil {
+			return err
+		}
+		var res struct {
+			Duplicates int `json:"duplicates"`
+		}
+		json.Unmarshal(body, &res)
+		u.count(func(s *Stats) { s.Uploaded += len(recs); s.Duplicates += res.Duplicates })
+		return nil
 	case code == http.StatusBadRequest || code == http.StatusRequestEntityTooLarge:
 		var eb struct {
 			Error  string `json:"error"`
@@ -238,16 +292,14 @@ func (u *Uploader) send(ctx context.Context, recs []record) error {
 		reason := fmt.Sprintf("HTTP %d: %s", code, eb.Error)
 		if code == http.StatusBadRequest && eb.Record != nil && *eb.Record >= 0 && *eb.Record < len(recs) {
 			i := *eb.Record
-			u.logf("upload: collector rejected %s: %s", recs[i].name, reason)
-			if err := u.Spool.Reject(recs[i].name, reason); err != nil {
+			if err := u.reject(recs[i].name, reason); err != nil {
 				return err
 			}
 			rest := append(append([]record{}, recs[:i]...), recs[i+1:]...)
 			return u.send(ctx, rest)
 		}
 		if len(recs) == 1 {
-			u.logf("upload: collector rejected %s: %s", recs[0].name, reason)
-			return u.Spool.Reject(recs[0].name, reason)
+			return u.reject(recs[0].name, reason)
 		}
 		half := len(recs) / 2
 		if err := u.send(ctx, recs[:half]); err != nil {
@@ -257,6 +309,17 @@ func (u *Uploader) send(ctx context.Context, recs []record) error {
 	default:
 		return errRetry{fmt.Errorf("collector answered HTTP %d: %s", code, strings.TrimSpace(string(body)))}
 	}
+}
+
+// reject moves a record the collector refused to rejected/, says so and
+// counts it.
+func (u *Uploader) reject(name, reason string) error {
+	if err := u.Spool.Reject(name, reason); err != nil {
+		return err
+	}
+	u.count(func(s *Stats) { s.Rejected++ })
+	u.logf("collector refused %s: %s; moved to %s", name, reason, filepath.Join(u.Spool.Dir, RejectedDir))
+	return nil
 }
 
 func (u *Uploader) post(ctx context.Context, recs []record) (int, []byte, error) {
@@ -321,6 +384,9 @@ func NewSink(ctx context.Context, u *Uploader) *Sink {
 	return s
 }
 
+// Status is the uploader's Status.
+func (s *Sink) Status() string { return s.u.Status() }
+
 // Write spools m (durably) and wakes the uploader.
 func (s *Sink) Write(m *model.Measurement) error {
 	if err := s.u.Spool.Put(m); err != nil {
@@ -330,13 +396,16 @@ func (s *Sink) Write(m *model.Measurement) error {
 	return nil
 }
 
-// Close stops the background uploader and drains the spool for at most
-// FlushTimeout. Records not acknowledged stay in the spool (an error says
-// how many) and are uploaded by the next run.
+// Close drains the spool for at most FlushTimeout, then stops the
+// background uploader. A pass already sending finishes rather than being
+// cut (which would make the collector count the batch twice). Records not
+// acknowledged stay in the spool (an error says how many) and are uploaded
+// by the next run.
 func (s *Sink) Close() error {
-	s.cancel()
-	<-s.done
 	ctx, cancel := context.WithTimeout(context.Background(), s.FlushTimeout)
 	defer cancel()
-	return s.u.Flush(ctx)
+	err := s.u.Flush(ctx)
+	s.cancel()
+	<-s.done
+	return err
 }

@@ -2,11 +2,13 @@ package upload
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -98,20 +100,81 @@ func TestSpoolAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, ".tmp-123"), []byte("{half"), 0o600) // an interrupted write
 	for i := 0; i < 3; i++ {
 		if err := sp.Put(rec(i)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(dir, ".tmp-*")); len(tmps) != 0 {
+		t.Errorf("Put left temporary files %v", tmps)
 	}
 	sp, _ = OpenSpool(dir)
 	names, _ := sp.List()
 	if len(names) != 3 || !strings.Contains(names[0], "m000") || !strings.Contains(names[2], "m002") {
 		t.Errorf("names %v", names)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".tmp-123")); !os.IsNotExist(err) {
-		t.Errorf("stale temp file not removed")
+}
+
+// TestSpoolRecover: on open, a temporary file a dead writer left holding a
+// whole record is kept (the crash came between write and rename), a partial
+// one is removed, and one of a live process sharing the spool is left alone.
+func TestSpoolRecover(t *testing.T) {
+	whole, err := json.Marshal(rec(7))
+	if err != nil {
+		t.Fatal(err)
 	}
+	dead := deadPID(t)
+	cases := []struct {
+		name     string
+		file     string
+		body     []byte
+		kept     bool // renamed into the spool
+		leftOver bool // still there as a temporary file
+	}{
+		{"whole record, dead writer", fmt.Sprintf(".tmp-%d-1", dead), whole, true, false},
+		{"whole record, old name without pid", ".tmp-123", whole, true, false},
+		{"whole record, our pid (a dead predecessor's)", fmt.Sprintf(".tmp-%d-2", os.Getpid()), whole, true, false},
+		{"cut write", fmt.Sprintf(".tmp-%d-3", dead), whole[:len(whole)/2], false, false},
+		{"empty file", fmt.Sprintf(".tmp-%d-4", dead), nil, false, false},
+		{"valid JSON without an id", fmt.Sprintf(".tmp-%d-5", dead), []byte(`{"target":"x"}`), false, false},
+		{"trailing garbage", fmt.Sprintf(".tmp-%d-6", dead), append(append([]byte{}, whole...), "}x"...), false, false},
+		{"live writer", fmt.Sprintf(".tmp-%d-7", os.Getppid()), whole[:10], false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, c.file), c.body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sp, err := OpenSpool(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names, _ := sp.List()
+			if got := len(names) == 1 && strings.Contains(names[0], "m007"); got != c.kept || sp.Recovered != len(names) {
+				t.Errorf("spool %v (Recovered %d), want the record kept: %v", names, sp.Recovered, c.kept)
+			}
+			if _, err := os.Stat(filepath.Join(dir, c.file)); (err == nil) != c.leftOver {
+				t.Errorf("temporary file still there: %v, want %v", err == nil, c.leftOver)
+			}
+			if c.kept {
+				b, _ := sp.Read(names[0])
+				if string(b) != string(whole) {
+					t.Errorf("recovered %q, want %q", b, whole)
+				}
+			}
+		})
+	}
+}
+
+// deadPID returns the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skipf("cannot run true: %v", err)
+	}
+	return cmd.Process.Pid
 }
 
 // TestCollectorDownThenUp: records spooled while the collector is down are
@@ -191,8 +254,44 @@ func TestRejectIsolation(t *testing.T) {
 		t.Fatalf("rejected %v, want m002 and m006", rej)
 	}
 	reason, _ := os.ReadFile(filepath.Join(u.Spool.Dir, RejectedDir, rej[0]+".error"))
-	if !strings.Contains(string(reason), `"status"`) {
+	if !strings.Contains(string(reason), `m002: status: `) {
 		t.Errorf("reason %q does not name the field", reason)
+	}
+	if st := u.Stats(); st != (Stats{Uploaded: 6, Rejected: 2}) {
+		t.Errorf("stats %+v, want 6 uploaded, 2 rejected", st)
+	}
+	want := "6 uploaded, 2 refused as invalid: kept in " + filepath.Join(u.Spool.Dir, RejectedDir) + " with the reason beside each"
+	if got := u.Status(); got != want {
+		t.Errorf("status %q, want %q", got, want)
+	}
+}
+
+// TestRejectOversized: a record the collector refuses as too large (413 for
+// a batch of one) is rejected, not retried forever; the batch around it is
+// stored.
+func TestRejectOversized(t *testing.T) {
+	c := newCollector(t)
+	h := ingest.Handler(c.st, ingest.Options{MaxBodyBytes: 64 << 10, Rate: 1000, Burst: 1000})
+	c.srv.Config.Handler = h
+	u := newUploader(t, c, 10)
+	for i := 0; i < 5; i++ {
+		m := rec(i)
+		if i == 3 {
+			m.Target = "https://news.example/" + strings.Repeat("x", 200<<10)
+		}
+		u.Spool.Put(m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := u.Stats(); st.Uploaded != 4 || st.Rejected != 1 {
+		t.Errorf("stats %+v, want 4 uploaded, 1 rejected", st)
+	}
+	rej, _ := u.Spool.Rejected()
+	if len(rej) != 1 || !strings.Contains(rej[0], "m003") {
+		t.Errorf("rejected %v, want m003", rej)
 	}
 }
 
