@@ -19,6 +19,7 @@ type probeFlags struct {
 	caFile      string
 	timeout     time.Duration
 	maxAddrs    int
+	http3       bool
 	assessFlags // --control, --control-token, --asn-db, --retests (assessflags.go)
 }
 
@@ -27,6 +28,7 @@ func (f *probeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of trust roots to use instead of the system's")
 	fs.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "timeout of each network step")
 	fs.IntVar(&f.maxAddrs, "max-addrs", probe.DefaultMaxAddrs, maxAddrsUsage)
+	fs.BoolVar(&f.http3, "http3", false, "measure HTTP/3 (QUIC on UDP) for every https target, also those that do not advertise it with Alt-Svc")
 	f.registerAssess(fs)
 }
 
@@ -70,6 +72,7 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 		Resolvers: f.resolvers,
 		Timeout:   f.timeout,
 		MaxAddrs:  f.maxAddrs,
+		HTTP3:     f.http3,
 		Info: model.ProbeInfo{
 			Country:  "ZZ",
 			Software: "firewatch/" + version,

@@ -161,7 +161,7 @@ func (a *Assessor) try(ctx context.Context, t target.Target) *model.Measurement 
 		verdict.Apply(m, nil, opts)
 		return m
 	}
-	req := control.MeasureRequest{Target: t.String(), Addrs: ResolvedAddrs(m, t.Host), Resolvers: udpResolvers(m)}
+	req := control.MeasureRequest{Target: t.String(), Addrs: ResolvedAddrs(m, t.Host), Resolvers: udpResolvers(m), HTTP3: triedHTTP3(m)}
 	resp, err := a.Control.MeasureRequest(ctx, req)
 	var se *control.StatusError
 	if errors.As(err, &se) && se.Code == http.StatusForbidden && (len(req.Addrs) > 0 || len(req.Resolvers) > 0) {
@@ -179,6 +179,18 @@ func (a *Assessor) try(ctx context.Context, t target.Target) *model.Measurement 
 	ctl.Control, ctl.Verdict = nil, nil
 	verdict.Apply(m, ctl, opts)
 	return m
+}
+
+// triedHTTP3 reports whether the inside record measured HTTP/3: the control
+// then measures it too, so the verdict can compare (a censor may strip the
+// Alt-Svc advertisement, or the probe was asked with --http3).
+func triedHTTP3(m *model.Measurement) bool {
+	for _, s := range m.Steps {
+		if s.Operation == model.OpQUICHandshake {
+			return true
+		}
+	}
+	return false
 }
 
 // locate finds the probe's country and network: the control says which

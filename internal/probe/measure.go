@@ -67,6 +67,9 @@ func (p *Probe) measure(ctx context.Context, rec *recorder, t target.Target, ext
 		p.mail(ctx, rec, t, eps)
 	default:
 		p.web(ctx, rec, dc, t, eps)
+		if t.Scheme == "https" {
+			p.http3(ctx, rec, dc, t, addrs, extra)
+		}
 	}
 }
 

@@ -26,7 +26,10 @@ type Config struct {
 	MaxDownloadBytes int64         // default 64 MiB
 	MaxAddrs         int           // distinct addresses dialed per host and port (default DefaultMaxAddrs)
 	Vantage          string        // "probe" (default) or "control"
-	Info             model.ProbeInfo
+	// HTTP3 measures HTTP/3 (QUIC on the target's port) for every https
+	// target; without it only a site that advertises h3 (Alt-Svc) is.
+	HTTP3 bool
+	Info  model.ProbeInfo
 }
 
 // Defaults of Config.
@@ -91,8 +94,12 @@ func New(cfg Config) (*Probe, error) {
 // these addresses (and, for TLS targets, handshake with the target's SNI; for
 // http:// targets, also a TLS handshake on port 443 with the host as SNI, so a
 // verdict can check whether an address presents a valid certificate for the
-// name).
-type Extra struct{ Addrs []string }
+// name); with HTTP3, also measure HTTP/3 for an https target that does not
+// advertise it (the other vantage tried it).
+type Extra struct {
+	Addrs []string
+	HTTP3 bool
+}
 
 // Measure measures t and returns its record. It never returns nil; failures
 // are recorded in the steps.

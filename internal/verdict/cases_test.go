@@ -97,6 +97,23 @@ var cases = map[string]func() testCase{
 	"ok_mail": func() testCase {
 		return testCase{in: mail("probe", good, true, mailCert, "").m, ctl: mail("control", good, true, mailCert, "").m}
 	},
+	"ok_quic_down_everywhere": func() testCase {
+		// The site advertises HTTP/3 but its QUIC fails outside too: noise.
+		in := web("probe", good, genuine).quic(good+":443", host, failure.GenericTimeout, page{})
+		ctl := web("control", good, genuine).quic(good+":443", host, failure.GenericTimeout, page{})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"ok_quic_inside_only_error": func() testCase {
+		// A QUIC failure that is no blocking (a version mismatch inside).
+		in := web("probe", good, genuine).quic(good+":443", host, failure.QUICIncompatibleVersion, page{})
+		ctl := web("control", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"ok_quic_same": func() testCase {
+		in := web("probe", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
+		ctl := web("control", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
 	"down_everywhere": func() testCase {
 		in := newRec("https://"+host+"/", "probe").dns(host, inRes, resp(5, good)).connect(good+":443", failure.GenericTimeout)
 		ctl := newRec("https://"+host+"/", "control").dns(host, ctlRes, resp(5, good)).connect(good+":443", failure.GenericTimeout)
@@ -302,6 +319,19 @@ var cases = map[string]func() testCase{
 			download(u, "same", 1<<20, 10240, "")
 		ctl := newRec(u, "control").dns(host, ctlRes, resp(5, good)).connect(good+":443", "").tls(good+":443", host, genuine, "").
 			download(u, "same", 1<<20, 4<<20, "")
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"quic_blocked": func() testCase {
+		// UDP 443 dropped inside: TCP HTTPS works, QUIC times out.
+		in := web("probe", good, genuine).quic(good+":443", host, failure.GenericTimeout, page{})
+		ctl := web("control", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"tcp_timeout_quic_too": func() testCase {
+		// An address blackholed: QUIC failing too is no method of its own.
+		in := newRec("https://"+host+"/", "probe").dns(host, inRes, resp(5, good)).connect(good+":443", failure.GenericTimeout).
+			quic(good+":443", host, failure.GenericTimeout, page{})
+		ctl := web("control", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
 		return testCase{in: in.m, ctl: ctl.m}
 	},
 	"ok_small_slow": func() testCase {

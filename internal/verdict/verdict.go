@@ -151,6 +151,7 @@ func (a *analysis) full() Result {
 	a.checkDNS()
 	a.checkTCP()
 	a.checkTLS()
+	a.checkQUIC()
 	a.checkMail()
 	a.checkTransfers()
 	a.checkHTTP()

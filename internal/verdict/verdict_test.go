@@ -135,7 +135,9 @@ func TestExpectations(t *testing.T) {
 		"http_reset": "blocked http.reset", "http_timeout": "blocked http.timeout",
 		"http_redirect": "blocked http.redirect", "http_redirect_then_fail": "blocked http.redirect", "http_blockpage": "blocked http.blockpage",
 		"site_redirect": "blocked site.redirect", "download_tampered": "blocked download.tampered",
-		"throttled": "blocked throttled",
+		"throttled":    "blocked throttled",
+		"quic_blocked": "blocked quic.blocked", "tcp_timeout_quic_too": "blocked tcp.timeout",
+		"ok_quic_same": "ok", "ok_quic_down_everywhere": "ok", "ok_quic_inside_only_error": "ok",
 	}
 	covered := map[string]bool{}
 	var names []string
