@@ -87,6 +87,7 @@ type Rule struct {
 	HTTPBlockpage *HTTPBlockpage
 	Throttle      *Throttle
 	STARTTLSStrip *STARTTLSStrip
+	QUICBlock     *QUICBlock
 	Probability   *float64 // chance (0..1) that the rule applies to a connection or query; nil means always
 	Line          int      // line of the rule in its file
 }
