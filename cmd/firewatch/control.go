@@ -88,7 +88,7 @@ Targets and addresses in loopback, private or reserved space are refused
 			if lab && !cmd.Flags().Changed("burst") {
 				burst = labBurst
 			}
-			p, err := probe.New(probe.Config{Network: n, Resolvers: resolvers, Timeout: timeout, MaxAddrs: maxAddrs, Vantage: "control",
+			p, err := probe.New(probe.Config{Network: n, Resolvers: resolvers, Timeout: timeout, MaxAddrs: maxAddrs, Vantage: model.VantageControl,
 				Info: model.ProbeInfo{Software: "firewatch/" + version, Platform: runtime.GOOS + "/" + runtime.GOARCH}})
 			if err != nil {
 				return err
