@@ -278,18 +278,25 @@ func TestResolverCheck(t *testing.T) {
 	}
 }
 
-// TestRealProbe measures a loopback HTTP server through the real probe.
-func TestRealProbe(t *testing.T) {
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "<html><title>Hello</title></html>")
-	}))
-	t.Cleanup(web.Close)
+// realControl is a control measuring with the real probe, loopback allowed.
+func realControl(t *testing.T) *Client {
+	t.Helper()
 	p, err := probe.New(probe.Config{Network: &netx.Network{Routable: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 		Vantage: "control", Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, _, _ := newTest(t, Config{Probe: p, AllowLoopback: true})
+	return c
+}
+
+// TestRealProbe measures a loopback HTTP server through the real probe.
+func TestRealProbe(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html><title>Hello</title></html>")
+	}))
+	t.Cleanup(web.Close)
+	c := realControl(t)
 	m, err := c.Measure(context.Background(), mustTarget(t, web.URL+"/"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -361,12 +368,7 @@ func FuzzMeasureRequest(f *testing.F) {
 func TestMaxAddrs(t *testing.T) {
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(web.Close)
-	p, err := probe.New(probe.Config{Network: &netx.Network{Routable: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
-		Vantage: "control", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _, _ := newTest(t, Config{Probe: p, AllowLoopback: true})
+	c := realControl(t)
 	var addrs []string
 	for i := range 3500 {
 		addrs = append(addrs, netip.AddrFrom4([4]byte{127, 3, byte(i >> 8), byte(i)}).String())
