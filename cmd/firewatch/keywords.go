@@ -373,7 +373,7 @@ func testBase(ctx context.Context, tpl keywords.Template, n *netx.Network, ctl *
 		if err != nil || !strings.HasPrefix(resolver, "udp://") {
 			return keywords.Base{}, fmt.Errorf("--dns-resolver %q: want udp://IP:PORT", resolver)
 		}
-		return keywords.Base{Resolver: ap}, nil
+		return keywords.Base{Resolver: ap, Name: strings.TrimPrefix(strings.Replace(tpl.Text, "{}", "", 1), ".")}, nil
 	case keywords.FieldSNI:
 		if address != "" {
 			if ap, err := netip.ParseAddrPort(address); err == nil {
@@ -390,7 +390,7 @@ func testBase(ctx context.Context, tpl keywords.Template, n *netx.Network, ctl *
 			return keywords.Base{}, errors.New("--sni-template without a fixed part: give --address")
 		}
 		a, err := controlAddr(ctx, ctl, "https://"+name+"/")
-		return keywords.Base{Addr: a}, err
+		return keywords.Base{Addr: a, SNI: name}, err
 	default:
 		u, err := url.Parse(strings.Replace(tpl.Text, "{}", "x", 1))
 		if err != nil {
@@ -404,7 +404,7 @@ func testBase(ctx context.Context, tpl keywords.Template, n *netx.Network, ctl *
 		if port == "" {
 			a = netip.AddrPortFrom(a.Addr(), 80)
 		}
-		return keywords.Base{Addr: a, Host: u.Host}, nil
+		return keywords.Base{Addr: a, Host: u.Host, Path: "/"}, nil
 	}
 }
 

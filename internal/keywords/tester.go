@@ -145,9 +145,31 @@ func (t *Tester) controlURL(field, value string) string {
 	return "http://" + value + "/"
 }
 
+// baseValue is the field's value in the base request, whose control stands
+// in for a variant the control cannot measure (".minghui" is no host name).
+func (t *Tester) baseValue(field string) string {
+	switch field {
+	case FieldHost:
+		return t.Base.Host
+	case FieldSNI:
+		return t.Base.SNI
+	case FieldDNS:
+		return t.Base.Name
+	}
+	return "/"
+}
+
 // control asks the control once per variant (cached: a mutation reuses its
-// plain variant's answer).
+// plain variant's answer). A variant that is not a URL the control can
+// measure is compared with the base request's control.
 func (t *Tester) control(ctx context.Context, field, value string) seen {
+	if _, err := t.controlTarget(field, value); err != nil {
+		if base := t.baseValue(field); base != value && base != "" {
+			if _, err := t.controlTarget(field, base); err == nil {
+				value = base
+			}
+		}
+	}
 	key := field + "\x00" + value
 	t.mu.Lock()
 	if s, ok := t.ctl[key]; ok {
@@ -171,23 +193,32 @@ func (t *Tester) askControl(ctx context.Context, field, value string) seen {
 	if t.Control == nil {
 		return seen{Failure: "no control"}
 	}
-	raw := t.controlURL(field, value)
-	if _, err := url.Parse(raw); err != nil {
-		return seen{Failure: "not a URL the control can measure: " + raw}
-	}
-	ts, err := target.Parse(raw)
-	if err != nil || len(ts) != 1 {
-		return seen{Failure: fmt.Sprintf("not a target the control can measure: %s", raw)}
+	tg, err := t.controlTarget(field, value)
+	if err != nil {
+		return seen{Failure: err.Error()}
 	}
 	var addrs []string
 	if field != FieldDNS {
 		addrs = []string{t.Base.Addr.Addr().String()}
 	}
-	m, err := t.Control.Measure(ctx, ts[0], addrs)
+	m, err := t.Control.Measure(ctx, tg, addrs)
 	if err != nil {
 		return seen{Failure: "control: " + errText(err)}
 	}
 	return fromRecord(m, field, t.Base.Addr.String())
+}
+
+// controlTarget is the target the control measures for a variant.
+func (t *Tester) controlTarget(field, value string) (target.Target, error) {
+	raw := t.controlURL(field, value)
+	if _, err := url.Parse(raw); err != nil {
+		return target.Target{}, fmt.Errorf("not a target the control can measure: %s", raw)
+	}
+	ts, err := target.Parse(raw)
+	if err != nil || len(ts) != 1 {
+		return target.Target{}, fmt.Errorf("not a target the control can measure: %s", raw)
+	}
+	return ts[0], nil
 }
 
 func errText(err error) string {

@@ -159,7 +159,9 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 		ScenarioName:    sc.Name,
 		Created:         time.Now().UTC(),
 		Namespaces:      Namespaces,
-		CensorNamespace: CensorNS,
+		CensorNamespace: RouterAt(sc.CensorHop).NS,
+		CensorHop:       RouterAt(sc.CensorHop).Hop,
+		SilentHops:      sc.SilentHops,
 		Hosts:           map[string][]string{},
 		InsidePrefix:    InsidePrefix.String(),
 		ProbeAddr:       ProbeAddr.String(),
@@ -192,6 +194,9 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	if err := buildTopology(ctx, ips); err != nil {
 		return nil, err
 	}
+	if err := silenceRouters(ctx, sc.SilentHops); err != nil {
+		return nil, err
+	}
 	if err := writeResolvConf(); err != nil {
 		return nil, err
 	}
@@ -208,7 +213,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	roles := []struct{ role, ns string }{
 		{RoleServices, NSNet},
 		{RoleISPResolver, NSInside},
-		{RoleCensor, CensorNS},
+		{RoleCensor, st.CensorNamespace},
 	}
 	for _, r := range roles {
 		d, err := startDaemon(dir, r.ns, r.role, exe, "lab", "daemon", r.role, "--state", dir)
@@ -243,7 +248,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 const (
 	RoleServices    = "services"     // every host, the authoritative DNS and the public resolver (fwlab-net)
 	RoleISPResolver = "isp-resolver" // the inside's recursive resolver (fwlab-inside)
-	RoleCensor      = "censor"       // the censor (fwlab-r2)
+	RoleCensor      = "censor"       // the censor (fwlab-r2 unless the scenario's censor_hop says)
 	RoleControl     = "control"      // the control (fwlab-outside)
 )
 

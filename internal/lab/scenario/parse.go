@@ -80,7 +80,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 type parser struct{ file string }
 
 func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
-	f, err := p.mapping(root, "", "name", "description", "network", "seed", "hosts", "censor", "expect")
+	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "hosts", "censor", "expect"}, pathKeys...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +124,9 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 		if s.Expect, err = p.expects(e.val); err != nil {
 			return nil, err
 		}
+	}
+	if err := p.pathFields(f, s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
