@@ -347,7 +347,7 @@ keyword_test step per word.`,
 	fs.StringVar(&address, "address", "", "--sni-template: the server (IP or IP:PORT) the ClientHellos go to")
 	fs.StringVar(&resolver, "dns-resolver", "", "--dns-template: the resolver (udp://IP:PORT) the queries go to (default: the system's)")
 	fs.BoolVar(&asJSON, "json", false, `print {"word", "status", "methods"} per word`)
-	fs.IntVar(&parallel, "parallel", 32, "words tested at a time")
+	fs.IntVar(&parallel, "parallel", 64, "words tested at a time (each asks the control: keep it within the control's rate limit)")
 	return cmd
 }
 

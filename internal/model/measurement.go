@@ -103,6 +103,10 @@ type TraceHopData struct {
 	Genuine      bool     `json:"genuine"`          // the server's genuine answer arrived at this TTL
 	Reached      bool     `json:"reached"`          // the server itself answered a packet of this TTL
 	Answers      []string `json:"answers"`          // what arrived, in order ("rst from ...", "dns NXDOMAIN", ...)
+	// Censor marks the hop the trace places the censor at, with its
+	// Placement ("on-path" or "in-path"; "" when it cannot be told).
+	Censor    bool   `json:"censor,omitempty"`
+	Placement string `json:"placement,omitempty"`
 }
 
 // KeywordData is the data of a keyword_test step: one variant of a request

@@ -216,6 +216,7 @@ type targetData struct {
 	Chart        chart
 	Measurements []store.MeasurementRow
 	Evidence     *evidence
+	Path         *pathView // the latest trace of the target, if any
 	Queued       bool
 }
 
@@ -266,6 +267,7 @@ func (s *server) target(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	d.Path = s.latestPath(ctx, d.Measurements)
 	id := strings.TrimSpace(q.Get("m"))
 	if id == "" {
 		latest := states[0]
