@@ -83,7 +83,7 @@ func (t *Tester) Check(ctx context.Context, field, value, mutation string) Outco
 	st := model.Step{Operation: model.OpKeywordTest, StartedAt: start.UTC(),
 		DurationMS: float64(time.Since(start).Microseconds()) / 1000,
 		Keyword: &model.KeywordData{Field: field, Value: value, Mutation: mutation, Blocked: o.Status == StatusBlocked,
-			Outcome: o.Inside, Control: o.Control}}
+			Status: o.Status, Methods: o.Methods, Outcome: o.Inside, Control: o.Control}}
 	switch field {
 	case FieldDNS:
 		st.Address, st.Hostname = t.Base.Resolver.String(), value

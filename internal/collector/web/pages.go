@@ -216,7 +216,8 @@ type targetData struct {
 	Chart        chart
 	Measurements []store.MeasurementRow
 	Evidence     *evidence
-	Path         *pathView // the latest trace of the target, if any
+	Path         *pathView            // the latest trace of the target, if any
+	Keywords     []store.KeywordState // words of lists tested in this target's template
 	Queued       bool
 }
 
@@ -268,6 +269,10 @@ func (s *server) target(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Path = s.latestPath(ctx, d.Measurements)
+	if d.Keywords, err = s.st.KeywordStates(ctx, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	id := strings.TrimSpace(q.Get("m"))
 	if id == "" {
 		latest := states[0]

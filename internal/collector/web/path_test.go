@@ -47,3 +47,28 @@ func TestTargetPageShowsThePath(t *testing.T) {
 		t.Error("a target without a trace shows a path")
 	}
 }
+
+func TestTargetPageAndFeedShowKeywords(t *testing.T) {
+	srv, st := newSite(t)
+	c := newClient(t)
+	at := testNow.Add(-time.Hour)
+	m := &model.Measurement{Schema: model.SchemaVersion, ID: "m-words-1", Target: "http://news.example/search?q=", Input: "http://news.example/search?q={}",
+		StartedAt: at, Vantage: "probe", Probe: model.ProbeInfo{Country: "CN", ASN: 4134, Software: "firewatch/test"}, Resolvers: []string{"system"},
+		Status: model.StatusBlocked, Methods: []string{model.MethodHTTPReset}, Verdict: &model.Verdict{},
+		Steps: []model.Step{
+			{Operation: model.OpKeywordTest, StartedAt: at, Keyword: &model.KeywordData{Field: "path", Value: "/search?q=falun", Word: "falun", Status: "blocked", Blocked: true, Methods: []string{model.MethodHTTPReset}}},
+			{Operation: model.OpKeywordTest, StartedAt: at, Keyword: &model.KeywordData{Field: "path", Value: "/search?q=weather", Word: "weather", Status: "ok"}},
+		}}
+	if _, err := st.Insert(context.Background(), []*model.Measurement{m}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := get(t, c, srv.URL+"/target?u="+url.QueryEscape(m.Target))
+	k := section(body, `<section id="keywords">`, "</section>")
+	if !strings.Contains(k, "<code>falun</code>") || !strings.Contains(k, "<code>weather</code>") || strings.Index(k, "falun") > strings.Index(k, "weather") {
+		t.Errorf("keywords section, blocked word first:\n%s", k)
+	}
+	_, _, feed := get(t, c, srv.URL+"/feed.atom")
+	if !strings.Contains(feed, "keyword &#34;falun&#34; blocked in CN (AS4134)") && !strings.Contains(feed, "keyword &quot;falun&quot; blocked in CN (AS4134)") {
+		t.Errorf("the feed does not announce the blocked keyword:\n%.2000s", feed)
+	}
+}
