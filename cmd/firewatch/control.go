@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
+	"github.com/firewatch/firewatch/internal/addrclass"
 	"github.com/firewatch/firewatch/internal/control"
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/netx"
@@ -72,7 +73,7 @@ Targets and addresses in loopback, private or reserved space are refused
 				n.RootCAs = pool
 			}
 			if lab {
-				n.Routable = append(n.Routable, control.LabPrefixes...)
+				n.Routable = append(n.Routable, addrclass.TestNet()...)
 			}
 			if v := os.Getenv("FIREWATCH_ROUTABLE"); v != "" {
 				r, err := netx.ParseRoutable(v)

@@ -129,7 +129,7 @@ func printIsolate(w io.Writer, r *isolateJSON, asJSON bool) {
 	}
 	fmt.Fprintf(w, "%s: keywords in the %s: %s\n", r.Target, r.field, strings.Join(quoteAll(r.Keywords), ", "))
 	for _, e := range r.Evasions {
-		v := "blocked"
+		v := keywords.StatusBlocked
 		if e.Evades {
 			v = "evades"
 		}

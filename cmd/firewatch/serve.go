@@ -15,6 +15,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/collector"
 	"github.com/firewatch/firewatch/internal/collector/api"
+	"github.com/firewatch/firewatch/internal/collector/web"
 	"github.com/firewatch/firewatch/internal/collector/webhook"
 	"github.com/firewatch/firewatch/internal/store"
 )
@@ -39,6 +40,7 @@ type serveOptions struct {
 	secureCookies bool
 	queueLease    time.Duration
 	maxExports    int
+	trustedProxy  []string
 }
 
 func newServeCmd() *cobra.Command {
@@ -53,7 +55,9 @@ the dashboard, the Atom and RSS feeds, the JSON API, /metrics and /healthz.
 Operators sign in with the password read from --admin-password-file or the environment
 variable FIREWATCH_ADMIN_PASSWORD; without one, sign-in ("test now", tokens) is disabled.
 Agents lease "test now" items for --queue-lease: an item not measured by then is handed
-out again. At most --max-exports exports run at once. Each --webhook URL receives every new event as JSON, signed with HMAC-SHA256 of
+out again. At most --max-exports exports run at once. Behind a reverse proxy, name it
+with --trusted-proxy: only then is the client's address read from X-Forwarded-For, so that
+failed sign-ins lock out the client that made them, not everyone behind the proxy. Each --webhook URL receives every new event as JSON, signed with HMAC-SHA256 of
 --webhook-secret (or FIREWATCH_WEBHOOK_SECRET) in the header X-Firewatch-Signature.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), o, cmd) },
@@ -68,6 +72,7 @@ out again. At most --max-exports exports run at once. Each --webhook URL receive
 	f.BoolVar(&o.secureCookies, "secure-cookies", false, "mark session cookies Secure (when served over HTTPS by a proxy)")
 	f.DurationVar(&o.queueLease, "queue-lease", store.DefaultLease, `how long an agent holds a "test now" item before it is handed out again`)
 	f.IntVar(&o.maxExports, "max-exports", api.DefaultMaxExports, "exports served at once (more get 429 with Retry-After)")
+	f.StringArrayVar(&o.trustedProxy, "trusted-proxy", nil, "CIDR or address of a reverse proxy whose X-Forwarded-For names the client (repeatable)")
 	return cmd
 }
 
@@ -103,6 +108,16 @@ func (o serveOptions) config(log *slog.Logger) (collector.Config, error) {
 	}
 	if o.maxExports < 0 || o.maxExports > maxExports { // 0: the default
 		return cfg, fmt.Errorf("--max-exports %d: must be from 1 to %d", o.maxExports, maxExports)
+	}
+	for _, v := range o.trustedProxy {
+		p, err := web.ParseTrustedProxy(v)
+		if err != nil {
+			return cfg, fmt.Errorf("--trusted-proxy %q: want a CIDR prefix or an address", v)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
+	}
+	if o.secureCookies && len(cfg.TrustedProxies) == 0 {
+		log.Warn("--secure-cookies without --trusted-proxy: behind a proxy every client has the proxy's address, and failed sign-ins are limited per address")
 	}
 	if o.publicURL != "" {
 		if err := webhook.ValidateURL(o.publicURL); err != nil {

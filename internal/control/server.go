@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/firewatch/firewatch/internal/addrclass"
 	"github.com/firewatch/firewatch/internal/ratelimit"
 	"io"
 	"log/slog"
@@ -30,11 +31,6 @@ import (
 	"github.com/firewatch/firewatch/internal/target"
 )
 
-// Measurer measures one target; *probe.Probe is one.
-type Measurer interface {
-	Measure(ctx context.Context, t target.Target, extra probe.Extra) *model.Measurement
-}
-
 // Defaults of Config.
 const (
 	DefaultRate       = 5 // requests per second per client
@@ -48,13 +44,13 @@ const (
 
 // Config configures a Server.
 type Config struct {
-	Probe Measurer // measures from this vantage (Vantage "control")
+	Probe probe.Measurer // measures from this vantage (Vantage "control")
 	// Network decides which addresses are off limits (IsBogon) and dials the
 	// probe's resolvers. Its Routable must match the Probe's.
 	Network *netx.Network
 	Token   string // bearer token; "" accepts every client
-	// Lab accepts TEST-NET targets and addresses (192.0.2.0/24,
-	// 198.51.100.0/24, 203.0.113.0/24) that are otherwise refused.
+	// Lab accepts TEST-NET targets and addresses (addrclass.TestNet) that
+	// are otherwise refused.
 	Lab bool
 	// AllowLoopback accepts loopback targets; for tests only.
 	AllowLoopback bool
@@ -67,13 +63,6 @@ type Config struct {
 	// Logger gets one line per measure request (target, outcome, duration;
 	// never the client's address); nil logs nothing.
 	Logger *slog.Logger
-}
-
-// LabPrefixes are the TEST-NET ranges the lab uses; Config.Lab allows them.
-var LabPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
 }
 
 // Server is the control's HTTP handler.
@@ -236,12 +225,8 @@ func (s *Server) refusal(ip netip.Addr) string {
 		}
 		return "loopback"
 	}
-	if s.cfg.Lab {
-		for _, p := range LabPrefixes {
-			if p.Contains(ip) {
-				return ""
-			}
-		}
+	if s.cfg.Lab && addrclass.IsTestNet(ip) {
+		return ""
 	}
 	if s.cfg.Network.IsBogon(ip) {
 		return "private, reserved or otherwise unroutable"

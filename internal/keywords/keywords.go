@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/firewatch/firewatch/internal/model"
 )
 
 // Fields of a request a keyword can hide in.
@@ -22,10 +24,12 @@ const (
 )
 
 // Statuses of a tested variant or word.
+// They are the verdict's own statuses (internal/model), so a word's status
+// reads the same as a record's.
 const (
-	StatusBlocked = "blocked"
-	StatusOK      = "ok"
-	StatusError   = "error"
+	StatusBlocked = model.StatusBlocked
+	StatusOK      = model.StatusOK
+	StatusError   = model.StatusError
 )
 
 // ErrNothingToIsolate is returned when the request is not blocked.

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/addrclass"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 )
 
@@ -77,8 +78,8 @@ var reserved = []netip.Prefix{
 func CheckScenario(path string, s *scenario.Scenario) error {
 	for _, h := range s.Hosts {
 		for _, ip := range h.IPs() {
-			if !IsTestNet(ip) {
-				return fmt.Errorf("%s:%d: host %v: address %v is not in TEST-NET (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)", path, h.Line, h.Names, ip)
+			if !addrclass.IsTestNet(ip) {
+				return fmt.Errorf("%s:%d: host %v: address %v is not in TEST-NET (%s)", path, h.Line, h.Names, ip, addrclass.TestNetList(", "))
 			}
 			for _, p := range reserved {
 				if p.Contains(ip) {

@@ -35,6 +35,21 @@ const (
 	OpKeywordTest   = "keyword_test"  // one variant of a request sent by firewatch keywords
 )
 
+// Statuses returns every status a record may have, StatusMeasured first.
+func Statuses() []string {
+	return []string{StatusMeasured, StatusOK, StatusBlocked, StatusDown, StatusError}
+}
+
+// VerdictStatuses returns the statuses a verdict decides: every status but
+// StatusMeasured.
+func VerdictStatuses() []string { return Statuses()[1:] }
+
+// Operations returns every operation a Step may record.
+func Operations() []string {
+	return []string{OpResolve, OpDNSRoundTrip, OpConnect, OpTLSHandshake, OpHTTPRoundTrip,
+		OpRead, OpWrite, OpMailGreeting, OpStartTLS, OpDownload, OpTraceHop, OpKeywordTest}
+}
+
 // Measurement is one record: everything observed about one target from one
 // vantage, plus the verdict once it is computed.
 type Measurement struct {

@@ -70,7 +70,7 @@ func (p *Probe) resolverNames() []string {
 var udpBuffers = sync.Pool{New: func() any { b := make([]byte, 65535); return &b }}
 
 // maxDNSResponses bounds how many responses to one UDP query are kept.
-const maxDNSResponses = 32
+const maxDNSResponses = model.MaxDNSResponses
 
 // resolve queries A and AAAA for host through every configured resolver (in
 // parallel), records one step per query and returns the union of the

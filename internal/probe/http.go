@@ -24,7 +24,7 @@ import (
 )
 
 // bodyHeadBytes is how much of a body is kept in the record.
-const bodyHeadBytes = 4096
+const bodyHeadBytes = model.MaxBodyHead
 
 // recordedHeaders are the response headers kept in the record.
 var recordedHeaders = []string{"Server", "Content-Type", "Content-Length", "Content-Encoding", "Via", "X-Powered-By", "X-Cache", "Cache-Control"}

@@ -85,21 +85,6 @@ func TestOpenURLs(t *testing.T) {
 	}
 }
 
-func TestNormalizeTarget(t *testing.T) {
-	for in, want := range map[string]string{
-		"HTTPS://Example.COM:443/Path": "https://example.com/Path",
-		"http://example.com:80/":       "http://example.com/",
-		"http://example.com:8080/":     "http://example.com:8080/",
-		"https://[2001:DB8::1]:443/":   "https://[2001:db8::1]/",
-		" smtp://Mail.Example:25 ":     "smtp://mail.example:25",
-		"not a url":                    "not a url",
-	} {
-		if got := NormalizeTarget(in); got != want {
-			t.Errorf("NormalizeTarget(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestInsertIdempotent(t *testing.T) {
 	forEach(t, func(t *testing.T, s *sqlStore) {
 		fixedNow(s, now)
@@ -368,6 +353,13 @@ func TestExportPages(t *testing.T) {
 				}
 			}
 		}
+		// fn runs with no database connection held: a slow client of an
+		// export holds none of the pool.
+		inUse := 0
+		s.Export(ctx, Filter{}, 0, func(*model.Measurement) error { inUse = max(inUse, s.db.Stats().InUse); return nil })
+		if inUse != 0 {
+			t.Errorf("%d database connections in use while the export waits on its client, want 0", inUse)
+		}
 		stop := errors.New("client gone")
 		n := 0
 		if err := s.Export(ctx, Filter{}, 0, func(*model.Measurement) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
@@ -546,4 +538,37 @@ func TestConcurrentInsert(t *testing.T) {
 			t.Errorf("inserted %d, state %+v; want 100", sum, ts)
 		}
 	})
+}
+
+// TestMigrateQueueLeases: items taken before queue leases existed (and so
+// possibly lost with a crashed agent) are handed out again after the
+// upgrade; untaken items are kept as they were.
+func TestMigrateQueueLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	all := migrations
+	migrations = all[:3]
+	st, err := Open(ctx, path)
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := st.(*sqlStore).db
+	for _, q := range []string{
+		`INSERT INTO queue (target, requested_by, requested_at, taken_by, taken_at) VALUES ('https://a.example/', 'operator', 1, 'agent-dead', 2)`,
+		`INSERT INTO queue (target, requested_by, requested_at) VALUES ('https://b.example/', 'operator', 3)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	st, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	items, err := st.Dequeue(ctx, "agent-new", 10, time.Minute)
+	if err != nil || len(items) != 2 || items[0].Takes != 2 || items[1].Takes != 1 {
+		t.Errorf("after the upgrade: %+v, %v; want both items, the old one taken a second time", items, err)
+	}
 }

@@ -254,7 +254,7 @@ func TestRejectIsolation(t *testing.T) {
 		t.Fatalf("rejected %v, want m002 and m006", rej)
 	}
 	reason, _ := os.ReadFile(filepath.Join(u.Spool.Dir, RejectedDir, rej[0]+".error"))
-	if !strings.Contains(string(reason), `"status"`) {
+	if !strings.Contains(string(reason), `m002: status: `) {
 		t.Errorf("reason %q does not name the field", reason)
 	}
 	if st := u.Stats(); st != (Stats{Uploaded: 6, Rejected: 2}) {

@@ -442,8 +442,9 @@ func (a *api) export(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
 	var extended time.Time
+	every := min(time.Second, a.opts.ExportStall/4)
 	send := func(row store.MeasurementRow, m *model.Measurement) error {
-		if now := time.Now(); now.Sub(extended) > time.Second {
+		if now := time.Now(); now.Sub(extended) > every {
 			// The deadline of each write, not of the whole export: a slow
 			// client that keeps reading may take as long as it needs.
 			extended = now

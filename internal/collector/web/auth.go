@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -178,12 +177,17 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusForbidden, "The form's security token is missing or stale: try again.")
 		return
 	}
-	if !s.loginAllowed(r.RemoteAddr) {
-		s.showLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts: wait a few seconds.")
+	client := clientAddr(r, s.opts.TrustedProxies)
+	key := clientKey(client)
+	// Only failures count, and only against the client that made them: a
+	// correct password from another client is never refused.
+	if !s.logins.Ready(key) {
+		s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address: wait a few seconds.")
 		return
 	}
 	if !passwordEqual(r.PostFormValue("password"), s.opts.AdminPassword) {
-		s.log.Warn("operator sign-in failed", "remote", r.RemoteAddr)
+		s.logins.Allow(key) // spends one of the client's failures
+		s.log.Warn("operator sign-in failed", "client", client.String(), "remote", r.RemoteAddr)
 		s.showLogin(w, r, http.StatusUnauthorized, "Wrong password.")
 		return
 	}
@@ -328,14 +332,4 @@ func (s *server) tokenRevoke(w http.ResponseWriter, r *http.Request, _ sessionIn
 		return
 	}
 	s.showTokens(w, r, http.StatusOK, tokensData{Message: "Token " + name + " revoked."})
-}
-
-// loginAllowed bounds sign-in attempts per client address (5 at once, then
-// one a second).
-func (s *server) loginAllowed(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	return s.logins.Allow(host)
 }

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -47,6 +48,10 @@ type Options struct {
 	PublicURL string
 	// SecureCookies sets the Secure attribute on cookies (serve over HTTPS).
 	SecureCookies bool
+	// TrustedProxies are the reverse proxies in front of the collector:
+	// only for requests from them is the client's address taken from
+	// X-Forwarded-For (failed sign-ins are limited per client address).
+	TrustedProxies []netip.Prefix
 	// SessionTTL is how long a sign-in lasts; 12 hours when zero.
 	SessionTTL time.Duration
 	// Logger receives errors; slog.Default() when nil.
@@ -63,7 +68,7 @@ type server struct {
 	now    func() time.Time
 	pages  map[string]*template.Template
 	key    []byte
-	logins *ratelimit.Keyed // sign-in attempts per client address
+	logins *ratelimit.Keyed // failed sign-ins per client address
 }
 
 // Handler returns the dashboard. It serves "/", "/targets", "/target",
@@ -89,7 +94,7 @@ func Handler(st store.Store, opts Options) http.Handler {
 
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(http.FileServerFS(static))))
+	mux.Handle("GET /static/", s.staticFiles(static))
 	mux.HandleFunc("GET /{$}", s.overview)
 	mux.HandleFunc("GET /targets", s.targets)
 	mux.HandleFunc("GET /target", s.target)
@@ -141,10 +146,17 @@ func Recover(log *slog.Logger, h http.Handler) http.Handler {
 	})
 }
 
-func staticHandler(h http.Handler) http.Handler {
+// staticFiles serves the files of fsys under /static/, and nothing else: a
+// directory (or a name that is not a plain path) is not found, never listed.
+func (s *server) staticFiles(fsys fs.FS) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if fi, err := fs.Stat(fsys, name); err != nil || !fs.ValidPath(name) || !fi.Mode().IsRegular() {
+			s.notFoundHandler(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
+		http.ServeFileFS(w, r, fsys, name)
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -450,6 +451,13 @@ func TestStaticStylesheet(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/css") || !strings.Contains(body, ".sbs") {
 		t.Errorf("stylesheet: status %d type %q", code, hdr.Get("Content-Type"))
 	}
+	// Files only: no directory listing, no way out of the directory.
+	for _, p := range []string{"/static/", "/static", "/static/./", "/static/../static/", "/static/%2e%2e/web.go", "/static/nope.css", "/static/style.css/"} {
+		code, _, body := get(t, newClient(t), srv.URL+p)
+		if code == 200 || strings.Contains(body, `href="style.css"`) {
+			t.Errorf("GET %s: status %d, body %.200q; want no listing", p, code, body)
+		}
+	}
 }
 
 // TestWithSQLiteStore renders the main pages over the real SQLite store.
@@ -532,5 +540,71 @@ func TestEveryMethodIsExplained(t *testing.T) {
 	}
 	if strings.Contains(g, "<dd></dd>") {
 		t.Error("a method has no explanation")
+	}
+}
+
+// signInFrom posts the sign-in form as a client behind a proxy (its address
+// in X-Forwarded-For) and returns the status.
+func signInFrom(t *testing.T, srv *httptest.Server, c *http.Client, client, password string) int {
+	t.Helper()
+	do := func(method, body string) (*http.Response, string) {
+		req, _ := http.NewRequest(method, srv.URL+"/login", strings.NewReader(body))
+		req.Header.Set("X-Forwarded-For", client)
+		if method == "POST" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	_, form := do("GET", "")
+	resp, _ := do("POST", url.Values{"csrf": {csrfOf(t, form)}, "password": {password}}.Encode())
+	return resp.StatusCode
+}
+
+// TestSignInLockoutIsPerClient: behind a trusted proxy, an attacker's failed
+// sign-ins lock out the attacker only; the operator, from another address,
+// signs in at once. Without --trusted-proxy the header is not believed.
+func TestSignInLockoutIsPerClient(t *testing.T) {
+	st := storetest.New(t, nil)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	proxied := httptest.NewServer(web.Handler(st, web.Options{AdminPassword: testPassword, Logger: quiet,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}))
+	defer proxied.Close()
+
+	attacker := newClient(t)
+	locked := false
+	for range 20 {
+		if code := signInFrom(t, proxied, attacker, "198.51.100.66", "guess"); code == http.StatusTooManyRequests {
+			locked = true
+			break
+		}
+	}
+	if !locked {
+		t.Fatal("20 failed sign-ins from one client were never limited")
+	}
+	if code := signInFrom(t, proxied, attacker, "198.51.100.66", testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("the locked-out client's next try: status %d, want 429", code)
+	}
+	if code := signInFrom(t, proxied, newClient(t), "203.0.113.9", testPassword); code != http.StatusSeeOther {
+		t.Errorf("the operator from another address after the attacker's failures: status %d, want 303", code)
+	}
+	// Spoofing the header from the proxy's view changes nothing: the proxy
+	// appends the address it saw, and that one is the client.
+	if code := signInFrom(t, proxied, attacker, "203.0.113.9, 198.51.100.66", testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("attacker spoofing the operator's address: status %d, want 429", code)
+	}
+
+	direct := httptest.NewServer(web.Handler(st, web.Options{AdminPassword: testPassword, Logger: quiet}))
+	defer direct.Close()
+	for range 20 {
+		signInFrom(t, direct, attacker, "198.51.100.66", "guess")
+	}
+	if code := signInFrom(t, direct, newClient(t), "203.0.113.9", testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("without trusted proxies X-Forwarded-For was believed: status %d, want 429 (one client: the peer)", code)
 	}
 }

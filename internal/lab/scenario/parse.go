@@ -403,7 +403,7 @@ func (p *parser) expects(n *yaml.Node) ([]Expect, error) {
 	if err != nil {
 		return nil, err
 	}
-	statuses := []string{model.StatusOK, model.StatusBlocked, model.StatusDown, model.StatusError}
+	statuses := model.VerdictStatuses()
 	var out []Expect
 	for i, it := range items {
 		path := fmt.Sprintf("expect[%d]", i)

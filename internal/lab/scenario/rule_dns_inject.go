@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/firewatch/firewatch/internal/addrclass"
 )
 
 // KindDNSInject is the rule kind that forges DNS answers.
@@ -67,7 +69,7 @@ func parseDNSInject(c *ruleCtx, r *Rule) error {
 			if err != nil {
 				return err
 			}
-			if !IsTestNet(a) && !IsBogon(a) {
+			if !addrclass.IsTestNet(a) && !addrclass.IsBogon(a) {
 				return p.errf(it, ap, "%s is neither a TEST-NET address nor a bogon (private, loopback, reserved)", a)
 			}
 			d.Answers = append(d.Answers, a)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/firewatch/firewatch/internal/addrclass"
 )
 
 func TestLoadSeed(t *testing.T) {
@@ -110,7 +112,7 @@ func TestBogonAnswerAllowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Censor[0].DNSInject.Answers; len(got) != 2 || !IsBogon(got[0]) {
+	if got := s.Censor[0].DNSInject.Answers; len(got) != 2 || !addrclass.IsBogon(got[0]) {
 		t.Fatalf("got %v", got)
 	}
 }

@@ -15,17 +15,18 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/firewatch/firewatch/internal/target"
 )
 
 // Ports maps each service name of a scenario to its TCP (or, for dns, UDP
-// and TCP) port.
-var Ports = map[string]int{
-	"http": 80, "https": 443,
-	"imap": 143, "imaps": 993,
-	"smtp": 25, "submission": 587, "smtps": 465,
-	"pop3": 110, "pop3s": 995,
-	"dns": 53,
-}
+// and TCP) port: every target scheme at its default port, and dns.
+var Ports = func() map[string]int {
+	m := map[string]int{"dns": 53}
+	for scheme, port := range target.DefaultPorts {
+		m[scheme] = port
+	}
+	return m
+}()
 
 // Config is what Start serves.
 type Config struct {

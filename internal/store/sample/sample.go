@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/failure"
 	"github.com/firewatch/firewatch/internal/model"
 )
 
@@ -16,7 +17,7 @@ func Measurement(id, target, country string, asn int, t time.Time, status string
 	fail := func(s string) *string { return &s }
 	var dnsFail, httpFail *string
 	if status == model.StatusBlocked {
-		httpFail = fail("connection_reset")
+		httpFail = fail(failure.ConnectionReset)
 	}
 	if methods == nil {
 		methods = []string{}
