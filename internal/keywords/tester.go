@@ -128,7 +128,7 @@ func (t *Tester) inside(ctx context.Context, field, value, mutation string) seen
 		}
 		return dnsExchange(ctx, t.Network, b.Resolver, value, mutation, t.timeout(), wait)
 	}
-	return seen{Failure: "unknown field " + field}
+	return seen{Failure: failure.Unknown + ": unknown field " + field}
 }
 
 // controlURL is the target the control measures for a variant.
@@ -191,11 +191,11 @@ func (t *Tester) control(ctx context.Context, field, value string) seen {
 
 func (t *Tester) askControl(ctx context.Context, field, value string) seen {
 	if t.Control == nil {
-		return seen{Failure: "no control"}
+		return seen{Failure: "no control", Unasked: true}
 	}
 	tg, err := t.controlTarget(field, value)
 	if err != nil {
-		return seen{Failure: err.Error()}
+		return seen{Failure: err.Error(), Unasked: true}
 	}
 	var addrs []string
 	if field != FieldDNS {
@@ -203,7 +203,7 @@ func (t *Tester) askControl(ctx context.Context, field, value string) seen {
 	}
 	m, err := t.Control.Measure(ctx, tg, addrs)
 	if err != nil {
-		return seen{Failure: "control: " + errText(err)}
+		return seen{Failure: "control: " + errText(err), Unasked: true}
 	}
 	return fromRecord(m, field, t.Base.Addr.String())
 }
@@ -283,7 +283,7 @@ func fromRecord(m *model.Measurement, field, addr string) seen {
 func connectFailure(m *model.Measurement, addr, otherwise string) seen {
 	for _, st := range m.Steps {
 		if st.Operation == model.OpConnect && st.Address == addr && st.Failure != nil {
-			return seen{Failure: "connect: " + *st.Failure}
+			return seen{Failure: *st.Failure, Connect: true}
 		}
 	}
 	return seen{Failure: otherwise}
@@ -311,7 +311,7 @@ func rcodeOf(f string) string {
 // compare decides a variant from what the inside and the control saw.
 func compare(field string, in, ctl seen) Outcome {
 	o := Outcome{Inside: in.String(), Control: ctl.String()}
-	if strings.HasPrefix(in.Failure, "connect: ") {
+	if in.Connect {
 		o.Status = StatusError // the server cannot be reached at all: no request was judged
 		return o
 	}
@@ -319,7 +319,7 @@ func compare(field string, in, ctl seen) Outcome {
 		// Nothing to compare with: the variant fails outside too, or the
 		// control could not be asked.
 		o.Status = StatusError
-		if in.Failure == "" && ctl.Failure != "no control" && !strings.HasPrefix(ctl.Failure, "control:") && !strings.HasPrefix(ctl.Failure, "not a") {
+		if in.Failure == "" && !ctl.Unasked {
 			o.Status = StatusOK // it works inside: nothing blocks it
 		}
 		return o
