@@ -126,7 +126,9 @@ var migrations = []string{
 	ALTER TABLE queue ADD COLUMN measure_id TEXT NOT NULL DEFAULT '';
 	UPDATE queue SET takes = 1, lease_until = 0 WHERE taken_by <> '';
 	CREATE INDEX queue_open ON queue (done_at, id)`,
-	// 5: per-keyword history of word lists (firewatch keywords test), and
+	// 5: the DNS filter's history (dns.go).
+	dnsSchema,
+	// 6: per-keyword history of word lists (firewatch keywords test), and
 	// the word an event is about.
 	`CREATE TABLE keyword_state (
 		target TEXT NOT NULL,
