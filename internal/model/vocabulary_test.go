@@ -28,6 +28,9 @@ var coincidences = map[string]string{
 	"internal/lab/health.go:control":                "the control subcommand",
 	"internal/lab/up.go:control":                    "the lab's role name",
 	"internal/collector/ingest/validate.go:control": "the record's field name",
+	"internal/lab/emunet/tcp.go:connect":            "the syscall of an emulated net.OpError",
+	"internal/lab/emunet/udp.go:read":               "the operation of an emulated net.OpError",
+	"internal/lab/emunet/udp.go:write":              "the operation of an emulated net.OpError",
 }
 
 // TestWrittenOnce fails when a status, operation, method or vantage is written as a
