@@ -373,19 +373,19 @@ func testBase(ctx context.Context, tpl keywords.Template, n *netx.Network, ctl *
 		if err != nil || !strings.HasPrefix(resolver, "udp://") {
 			return keywords.Base{}, fmt.Errorf("--dns-resolver %q: want udp://IP:PORT", resolver)
 		}
-		return keywords.Base{Resolver: ap, Name: strings.TrimPrefix(strings.Replace(tpl.Text, "{}", "", 1), ".")}, nil
+		return keywords.Base{Resolver: ap, Name: tpl.Fixed()}, nil
 	case keywords.FieldSNI:
 		if address != "" {
 			if ap, err := netip.ParseAddrPort(address); err == nil {
-				return keywords.Base{Addr: ap}, nil
+				return keywords.Base{Addr: ap, SNI: tpl.Fixed()}, nil
 			}
 			a, err := netip.ParseAddr(address)
 			if err != nil {
 				return keywords.Base{}, fmt.Errorf("--address %q: want IP or IP:PORT", address)
 			}
-			return keywords.Base{Addr: netip.AddrPortFrom(a, 443)}, nil
+			return keywords.Base{Addr: netip.AddrPortFrom(a, 443), SNI: tpl.Fixed()}, nil
 		}
-		name := strings.TrimPrefix(strings.Replace(tpl.Text, "{}", "", 1), ".")
+		name := tpl.Fixed()
 		if name == "" {
 			return keywords.Base{}, errors.New("--sni-template without a fixed part: give --address")
 		}
@@ -435,9 +435,9 @@ func wordsRecord(tpl keywords.Template, res []keywords.WordResult, steps []model
 	tgt := strings.Replace(tpl.Text, "{}", "", 1)
 	switch tpl.Field {
 	case keywords.FieldSNI:
-		tgt = "https://" + strings.TrimPrefix(tgt, ".") + "/"
+		tgt = "https://" + tpl.Fixed() + "/"
 	case keywords.FieldDNS:
-		tgt = "http://" + strings.TrimPrefix(tgt, ".") + "/"
+		tgt = "http://" + tpl.Fixed() + "/"
 	}
 	m := &model.Measurement{Schema: model.SchemaVersion, ID: uuid.NewString(), Target: tgt, Input: tpl.Text,
 		StartedAt: start.UTC(), RuntimeMS: float64(time.Since(start).Milliseconds()), Vantage: model.VantageProbe, Probe: info,
