@@ -66,7 +66,7 @@ func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log
 		Hosts:  sc.Hosts,
 		Inside: []netip.Prefix{InsidePrefix},
 		Certificate: func(h scenario.Host) (tls.Certificate, error) {
-			return public.Leaf(h.Names, h.IPs())
+			return public.HostLeaf(h.Names, h.IPs(), h.Certificate)
 		},
 		Authority: auth,
 		Log:       lg,

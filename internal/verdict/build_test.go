@@ -189,3 +189,14 @@ func (r *rec) quic(addr, sni, f string, p page) *rec {
 		BodyLength: int64(len(p.body)), BodySHA256: hexOf(p.body + fmt.Sprint(len(p.body))), BodyHead: p.body}
 	return r.step(model.Step{Operation: model.OpHTTP3, Address: addr, Hostname: sni, HTTP: h})
 }
+
+// failVerify marks every completed handshake of the record as not verified
+// with verifyErr: the site's own certificate fault.
+func (r *rec) failVerify(verifyErr string) *rec {
+	for i := range r.m.Steps {
+		if d := r.m.Steps[i].TLS; d != nil && len(d.Chain) > 0 {
+			d.Verified, d.RootSubject, d.RootSHA256, d.VerifyError = false, "", "", fail(verifyErr)
+		}
+	}
+	return r
+}

@@ -114,6 +114,18 @@ var cases = map[string]func() testCase{
 		ctl := web("control", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
 		return testCase{in: in.m, ctl: ctl.m}
 	},
+	"down_cert_expired": func() testCase {
+		// The site's own certificate expired: the same chain fails on both sides.
+		return testCase{in: web("probe", good, genuine).failVerify(failure.SSLInvalidCert).m, ctl: web("control", good, genuine).failVerify(failure.SSLInvalidCert).m}
+	},
+	"down_cert_wrong_name": func() testCase {
+		wrong := cert{names: []string{"wrong-name.example"}, issuer: rootCA, serial: "w"}
+		return testCase{in: web("probe", good, wrong).failVerify(failure.SSLInvalidHostname).m, ctl: web("control", good, wrong).failVerify(failure.SSLInvalidHostname).m}
+	},
+	"down_cert_untrusted": func() testCase {
+		self := cert{names: []string{host}, issuer: "Self-signed Example CA", serial: "s"}
+		return testCase{in: web("probe", good, self).failVerify(failure.SSLUnknownAuthority).m, ctl: web("control", good, self).failVerify(failure.SSLUnknownAuthority).m}
+	},
 	"down_everywhere": func() testCase {
 		in := newRec("https://"+host+"/", "probe").dns(host, inRes, resp(5, good)).connect(good+":443", failure.GenericTimeout)
 		ctl := newRec("https://"+host+"/", "control").dns(host, ctlRes, resp(5, good)).connect(good+":443", failure.GenericTimeout)

@@ -180,6 +180,9 @@ func (a *analysis) full() Result {
 		}
 	case len(a.findings) > 0:
 		res.Status = model.StatusBlocked
+	case inOK && a.certFault() != "":
+		res.Status = model.StatusDown
+		res.Verdict.Reason = a.certFault()
 	case inOK:
 		res.Status = model.StatusOK
 	default:

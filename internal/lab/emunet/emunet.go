@@ -173,7 +173,9 @@ func (n *Net) start() error {
 	bind := binder{n}
 	if _, err := services.Start(n.ctx, services.Config{
 		Hosts: n.sc.Hosts, Inside: inside, Authority: auth, Bind: bind,
-		Certificate: func(h scenario.Host) (tls.Certificate, error) { return n.public.Leaf(h.Names, h.IPs()) },
+		Certificate: func(h scenario.Host) (tls.Certificate, error) {
+			return n.public.HostLeaf(h.Names, h.IPs(), h.Certificate)
+		},
 	}); err != nil {
 		return err
 	}

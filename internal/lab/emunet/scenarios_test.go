@@ -148,7 +148,7 @@ func TestShippedScenarios(t *testing.T) {
 					lifted++
 				}
 			}
-			if lifted == 0 {
+			if lifted == 0 && len(bare[i].results) > 0 { // a scenario of host conditions expects no block
 				t.Errorf("without the censor's rules every expected block remains: the emulation does not apply them")
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/firewatch/firewatch/internal/lab/pki"
 	"github.com/firewatch/firewatch/internal/model"
 	"go.yaml.in/yaml/v3"
 )
@@ -227,7 +228,7 @@ func (p *parser) hosts(n *yaml.Node) ([]Host, error) {
 	var out []Host
 	for i, it := range items {
 		path := fmt.Sprintf("hosts[%d]", i)
-		f, err := p.mapping(it, path, "names", "ip", "services", "pages", "inside")
+		f, err := p.mapping(it, path, "names", "ip", "services", "pages", "inside", "certificate")
 		if err != nil {
 			return nil, err
 		}
@@ -273,6 +274,14 @@ func (p *parser) hosts(n *yaml.Node) ([]Host, error) {
 		if pf, ok := f["pages"]; ok {
 			if h.Pages, err = p.pages(pf.val, join(path, "pages")); err != nil {
 				return nil, err
+			}
+		}
+		if cf, ok := f["certificate"]; ok {
+			if h.Certificate, err = p.str(cf.val, join(path, "certificate")); err != nil {
+				return nil, err
+			}
+			if !slices.Contains(pki.Faults, h.Certificate) {
+				return nil, p.errf(cf.val, join(path, "certificate"), "want %s, got %q", orList(pki.Faults), h.Certificate)
 			}
 		}
 		if inf, ok := f["inside"]; ok {

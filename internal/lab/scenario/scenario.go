@@ -48,7 +48,11 @@ type Host struct {
 	Services []string
 	Pages    map[string]Page // by path; "/" defaults to a small page naming the host
 	Inside   *InsideBehavior // what the host serves to inside clients; nil: same as to everyone
-	Line     int             // line of the host in its file
+	// Certificate is the fault of the host's own certificate ("expired",
+	// "wrong-name", "untrusted"; pki.Faults), seen from everywhere; "" for
+	// a valid one.
+	Certificate string `json:",omitempty"`
+	Line        int    // line of the host in its file
 }
 
 // InsideBehavior is how a host treats clients from the inside network.
