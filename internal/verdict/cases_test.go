@@ -126,6 +126,16 @@ var cases = map[string]func() testCase{
 		self := cert{names: []string{host}, issuer: "Self-signed Example CA", serial: "s"}
 		return testCase{in: web("probe", good, self).failVerify(failure.SSLUnknownAuthority).m, ctl: web("control", good, self).failVerify(failure.SSLUnknownAuthority).m}
 	},
+	"down_http_500_everywhere": func() testCase {
+		in := plain("probe", good).http(0, good+":80", "http://"+host+"/", page{status: 500, title: "Internal Server Error", body: "<title>Internal Server Error</title>"}, "")
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 500, title: "Internal Server Error", body: "<title>Internal Server Error</title>"}, "")
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"ok_http_404_everywhere": func() testCase {
+		in := plain("probe", good).http(0, good+":80", "http://"+host+"/", page{status: 404, title: "Not Found", body: "<title>Not Found</title>"}, "")
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 404, title: "Not Found", body: "<title>Not Found</title>"}, "")
+		return testCase{in: in.m, ctl: ctl.m}
+	},
 	"down_everywhere": func() testCase {
 		in := newRec("https://"+host+"/", "probe").dns(host, inRes, resp(5, good)).connect(good+":443", failure.GenericTimeout)
 		ctl := newRec("https://"+host+"/", "control").dns(host, ctlRes, resp(5, good)).connect(good+":443", failure.GenericTimeout)

@@ -183,6 +183,9 @@ func (a *analysis) full() Result {
 	case inOK && a.certFault() != "":
 		res.Status = model.StatusDown
 		res.Verdict.Reason = a.certFault()
+	case inOK && a.serverError() != "":
+		res.Status = model.StatusDown
+		res.Verdict.Reason = a.serverError()
 	case inOK:
 		res.Status = model.StatusOK
 	default:
