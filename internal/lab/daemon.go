@@ -41,7 +41,7 @@ func RunDaemon(ctx context.Context, role, dir string) error {
 	case RoleServices:
 		err = runServices(ctx, dir, sc, lg)
 	case RoleISPResolver:
-		err = runISPResolver(ctx, lg)
+		err = runISPResolver(ctx, sc, lg)
 	case RoleCensor:
 		err = runCensor(ctx, dir, st, sc, lg)
 	default:
@@ -53,6 +53,15 @@ func RunDaemon(ctx context.Context, role, dir string) error {
 	}
 	lg.Printf("stopped")
 	return nil
+}
+
+// ISPResolverDelay is how late the ISP resolver of sc answers: the
+// scenario's resolver_delay, else ResolverDelay.
+func ISPResolverDelay(sc *scenario.Scenario) time.Duration {
+	if sc.ResolverDelay > 0 {
+		return sc.ResolverDelay
+	}
+	return ResolverDelay
 }
 
 func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log.Logger) error {
@@ -89,12 +98,12 @@ func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log
 	return nil
 }
 
-func runISPResolver(ctx context.Context, lg *log.Logger) error {
+func runISPResolver(ctx context.Context, sc *scenario.Scenario, lg *log.Logger) error {
 	addr := net.JoinHostPort(ISPResolver.String(), "53")
 	fwd := &services.Forwarder{
 		Upstream: net.JoinHostPort(Authoritative.String(), "53"),
 		Local:    ISPResolver,
-		Delay:    ResolverDelay,
+		Delay:    ISPResolverDelay(sc),
 	}
 	if _, err := services.StartDNS(ctx, addr, fwd); err != nil {
 		return fmt.Errorf("ISP resolver on %s: %w", addr, err)

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/firewatch/firewatch/internal/lab"
 	"github.com/firewatch/firewatch/internal/lab/censor"
@@ -183,8 +184,8 @@ func (n *Net) start() error {
 	if _, err := services.StartDNSOn(n.ctx, bind, authAddr, auth); err != nil {
 		return err
 	}
-	for _, r := range []netip.Addr{lab.PublicResolver, lab.ISPResolver} {
-		fwd := &services.Forwarder{Upstream: authAddr, Delay: lab.ResolverDelay, Dial: n.dialer(r)}
+	for r, delay := range map[netip.Addr]time.Duration{lab.PublicResolver: lab.ResolverDelay, lab.ISPResolver: lab.ISPResolverDelay(n.sc)} {
+		fwd := &services.Forwarder{Upstream: authAddr, Delay: delay, Dial: n.dialer(r)}
 		if _, err := services.StartDNSOn(n.ctx, bind, netip.AddrPortFrom(r, 53).String(), fwd); err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/firewatch/firewatch/internal/lab/pki"
 	"github.com/firewatch/firewatch/internal/model"
@@ -129,7 +130,7 @@ func (p *parser) readFile(rel string, max int64) ([]byte, error) {
 }
 
 func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
-	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "hosts", "censor", "expect", "expect_dns"}, pathKeys...)...)
+	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "resolver_delay", "hosts", "censor", "expect", "expect_dns"}, pathKeys...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +158,15 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 	if v, ok := f["seed"]; ok {
 		if s.Seed, err = p.integer(v.val, "seed", 1, math.MaxInt64); err != nil {
 			return nil, err
+		}
+	}
+	if v, ok := f["resolver_delay"]; ok {
+		d, err := p.str(v.val, "resolver_delay")
+		if err != nil {
+			return nil, err
+		}
+		if s.ResolverDelay, err = time.ParseDuration(d); err != nil || s.ResolverDelay <= 0 || s.ResolverDelay > MaxResolverDelay {
+			return nil, p.errf(v.val, "resolver_delay", "want a duration from 1ms to %s (e.g. 2s), got %q", MaxResolverDelay, d)
 		}
 	}
 	if h, ok := f["hosts"]; ok {

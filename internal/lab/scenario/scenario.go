@@ -6,6 +6,7 @@ package scenario
 import (
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Services lists every service an emulated host can run.
@@ -23,6 +24,10 @@ type Scenario struct {
 	// Seed seeds the censor's random choices (rules with probability) when
 	// the command does not give one; 0 when the scenario does not say.
 	Seed int64
+	// ResolverDelay, when positive, is how late the ISP resolver (the
+	// inside's system resolver) answers every query: a slow resolver, not
+	// censorship. 0: the lab's default (lab.ResolverDelay).
+	ResolverDelay time.Duration `json:",omitempty"`
 	// CensorHop is the router hop the censor sits on (MinHop..MaxHop;
 	// DefaultCensorHop when the scenario does not say).
 	CensorHop int
@@ -33,6 +38,9 @@ type Scenario struct {
 	ExpectTrace    []ExpectTrace
 	ExpectKeywords []ExpectKeywords
 }
+
+// MaxResolverDelay bounds resolver_delay: a probe's step times out at 10 s.
+const MaxResolverDelay = 5 * time.Second
 
 // Network describes the inside (censored) network as a probe there would report it.
 type Network struct {
