@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -60,8 +59,7 @@ func Run(ctx context.Context, cfg Config) error {
 type engine struct {
 	cfg     Config
 	logMu   sync.Mutex
-	rngMu   sync.Mutex
-	rng     *rand.Rand
+	roll    policy.Roll // the rules' probabilities, from Config.Seed
 	pol     *policy.Policy
 	proxies *Proxies
 
@@ -114,7 +112,7 @@ func newEngine(cfg Config) (*engine, error) {
 	}
 	e := &engine{
 		cfg:      cfg,
-		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6669726577617463)),
+		roll:     policy.Seeded(cfg.Seed),
 		flows:    map[flowKey]*flowState{},
 		replaced: map[replKey]time.Time{},
 	}
@@ -134,16 +132,6 @@ func (e *engine) logf(format string, args ...any) {
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	fmt.Fprintf(e.cfg.Log, time.Now().UTC().Format("15:04:05.000")+" "+format+"\n", args...)
-}
-
-// roll draws whether a rule with probability p applies.
-func (e *engine) roll(p float64) bool {
-	if p >= 1 {
-		return true
-	}
-	e.rngMu.Lock()
-	defer e.rngMu.Unlock()
-	return e.rng.Float64() < p
 }
 
 func (e *engine) start(ctx context.Context) error {
