@@ -28,9 +28,9 @@ type scenarioRun struct {
 // verdict on the emulated network, every entry at once.
 // Without the censor's rules (uncensored), the same network shows what
 // the censor changed.
-func runScenario(name string, b []byte, uncensored bool) scenarioRun {
+func runScenario(name string, uncensored bool) scenarioRun {
 	start := time.Now()
-	sc, err := scenario.Parse(name, b)
+	sc, err := scenario.ParseFS(scenarios.FS, name) // names files beside it
 	if err != nil {
 		return scenarioRun{err: err}
 	}
@@ -97,19 +97,19 @@ func TestShippedScenarios(t *testing.T) {
 		return 0
 	})
 	for _, i := range order {
-		name, b := names[i], files[i]
+		name := names[i]
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			runs[i] = runScenario(name, b, false)
+			runs[i] = runScenario(name, false)
 		}()
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			bare[i] = runScenario(name, b, true)
+			bare[i] = runScenario(name, true)
 		}()
 	}
 	wg.Wait()
@@ -118,6 +118,9 @@ func TestShippedScenarios(t *testing.T) {
 			run := runs[i]
 			if run.err != nil {
 				t.Fatal(run.err)
+			}
+			if len(run.results) == 0 {
+				t.Skip("no expect list (its expect_dns scan is checked by lab verify as root)")
 			}
 			pass, fail := 0, 0
 			for _, r := range run.results {
