@@ -85,7 +85,7 @@ func (n *Net) controlClient() *control.Client {
 // startControl serves the control on ControlAddr until the lab closes.
 func (n *Net) startControl(o CheckOptions) error {
 	out := n.Outside()
-	p, err := probe.New(probe.Config{Network: out, Vantage: "control", Timeout: o.Timeout, InjectionWindow: o.InjectionWindow,
+	p, err := probe.New(probe.Config{Network: out, Vantage: model.VantageControl, Timeout: o.Timeout, InjectionWindow: o.InjectionWindow,
 		Resolvers: []string{"udp://" + netip.AddrPortFrom(lab.PublicResolver, 53).String()}})
 	if err != nil {
 		return err
