@@ -66,10 +66,10 @@ func TestIngestBounds(t *testing.T) {
 					d.Responses = append(d.Responses, d.Responses[0])
 				}
 			})},
-		{"chain", "steps[3].tls.chain", "33, at most 32",
+		{"chain", "steps[3].tls.chain", "2049, at most 2048",
 			mut(func(m *model.Measurement) {
 				tl := step(m, model.OpTLSHandshake).TLS
-				for len(tl.Chain) < 33 {
+				for len(tl.Chain) <= model.MaxChain {
 					tl.Chain = append(tl.Chain, tl.Chain[0])
 				}
 			})},
