@@ -90,7 +90,7 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 	cmd.Flags().StringVar(&list, "list", "", "test list: Citizen Lab CSV or one target per line")
 	cmd.Flags().StringVar(&out, "out", "", "JSON Lines output file")
 	up.register(cmd.Flags())
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "measurements in flight")
+	cmd.Flags().IntVar(&concurrency, "concurrency", runner.DefaultConcurrency, "targets measured at once (--per-address bounds the connections to one server)")
 	cmd.Flags().BoolVar(&appendOut, "append", false, "append to --out instead of truncating it")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "never show the progress bar")
 	return cmd

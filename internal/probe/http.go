@@ -37,18 +37,11 @@ const userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 
 // resolving and connecting anew (recorded) for a hop to another endpoint.
 // Then, when the final URL names a file, it records a download.
 func (p *Probe) web(ctx context.Context, rec *recorder, dc *dnsCache, t target.Target, eps []endpoint) {
-	tlsWanted := t.Scheme == "https"
-	var conn net.Conn
-	for _, e := range eps {
-		if c := e.usable(tlsWanted); c != nil {
-			conn = c
-			dc.worked(t.Host, e.addr)
-			break
-		}
-	}
+	conn, addr := firstUsable(eps, t.Scheme == "https")
 	if conn == nil {
 		return
 	}
+	dc.worked(t.Host, addr)
 	u := t.URL
 	for hop := 0; ; hop++ {
 		step, loc := p.roundTrip(ctx, conn, u, hop, p.cfg.MaxBodyBytes)
