@@ -3,46 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/firewatch/firewatch/internal/lab"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/firewatch/firewatch/internal/lab/verify"
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/target"
 )
 
 func init() { labCommands = append(labCommands, newLabVerifyCmd) }
-
-// verifyOutcome is a status and a set of methods, as expected or as found.
-type verifyOutcome struct {
-	Status  string   `json:"status"`
-	Methods []string `json:"methods"`
-}
-
-// verifyResult is the comparison of one expect entry with what the probe
-// found; its JSON form is the line `lab verify --json` prints per target.
-type verifyResult struct {
-	Target   string        `json:"target"`
-	Expected verifyOutcome `json:"expected"`
-	Got      verifyOutcome `json:"got"`
-	Pass     bool          `json:"pass"`
-	Evidence []string      `json:"evidence"`
-}
-
-// verifyCheckFunc runs the probe inside the lab over one expect entry and
-// returns its records (one per measured target: two for a bare domain).
-type verifyCheckFunc func(ctx context.Context, e scenario.Expect) ([]*model.Measurement, error)
 
 func newLabVerifyCmd() *cobra.Command {
 	var scenarioPath string
@@ -105,7 +82,7 @@ applies to each of the two records, and the entry passes when both match.`,
 			}
 			pass, fail := 0, 0
 			out := cmd.OutOrStdout()
-			verifyAll(cmd.Context(), sc.Expect, check, parallel, func(r verifyResult) {
+			verify.All(cmd.Context(), sc.Expect, check, parallel, func(r verify.Result) {
 				if cmd.Context().Err() != nil {
 					return // interrupted: the rest would only say so
 				}
@@ -114,12 +91,12 @@ applies to each of the two records, and the entry passes when both match.`,
 				} else {
 					fail++
 				}
-				writeVerifyResult(out, r, asJSON)
+				verify.WriteResult(out, r, asJSON)
 			})
 			if err := cmd.Context().Err(); err != nil {
 				return fmt.Errorf("lab verify: interrupted: %w", err)
 			}
-			fmt.Fprintln(out, closingLine(pass, fail))
+			fmt.Fprintln(out, verify.ClosingLine(pass, fail))
 			if fail > 0 {
 				return exitError{1}
 			}
@@ -180,7 +157,7 @@ func runCheckInside(ctx context.Context, dir, exe string, e scenario.Expect) ([]
 	if err != nil {
 		return nil, err
 	}
-	ms, perr := parseRecords(&stdout)
+	ms, perr := verify.ReadRecords(&stdout)
 	if ctx.Err() != nil {
 		return ms, fmt.Errorf("firewatch check: %w", ctx.Err())
 	}
@@ -201,23 +178,6 @@ func expectCheckArgs(e scenario.Expect) []string {
 	return nil
 }
 
-// parseRecords reads a stream of JSON measurement records.
-func parseRecords(r io.Reader) ([]*model.Measurement, error) {
-	dec := json.NewDecoder(r)
-	var out []*model.Measurement
-	for {
-		var m model.Measurement
-		err := dec.Decode(&m)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, fmt.Errorf("record %d: %w", len(out)+1, err)
-		}
-		out = append(out, &m)
-	}
-}
-
 func tail(s string, n int) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -227,149 +187,4 @@ func tail(s string, n int) string {
 		s = "..." + s[len(s)-n:]
 	}
 	return strings.ReplaceAll(s, "\n", " | ")
-}
-
-// verifyAll checks every expect entry, at most parallel at a time, and calls
-// emit with each result in the order of the expect list.
-func verifyAll(ctx context.Context, expects []scenario.Expect, check verifyCheckFunc, parallel int, emit func(verifyResult)) {
-	results := make([]chan verifyResult, len(expects))
-	for i := range results {
-		results[i] = make(chan verifyResult, 1)
-	}
-	sem := make(chan struct{}, max(parallel, 1))
-	var wg sync.WaitGroup
-	for i, e := range expects {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] <- judge(e, nil, ctx.Err())
-				return
-			}
-			defer func() { <-sem }()
-			ms, err := check(ctx, e)
-			results[i] <- judge(e, ms, err)
-		}()
-	}
-	for i := range results {
-		emit(<-results[i])
-	}
-	wg.Wait()
-}
-
-// judge compares an expectation with the records the probe printed for it.
-// Every record must have the expected status and exactly the expected set of
-// methods. When they do not all match, got is the first record that does not.
-func judge(e scenario.Expect, ms []*model.Measurement, runErr error) verifyResult {
-	r := verifyResult{
-		Target:   e.Target,
-		Expected: verifyOutcome{Status: e.Status, Methods: methodSet(e.Methods)},
-		Evidence: []string{},
-	}
-	if runErr != nil || len(ms) == 0 {
-		why := "no record"
-		if runErr != nil {
-			why = runErr.Error()
-		}
-		r.Got = verifyOutcome{Status: model.StatusError, Methods: []string{}}
-		r.Evidence = append(r.Evidence, "probe failed: "+why)
-		return r
-	}
-	want := 1
-	if ts, err := target.Parse(e.Target); err == nil {
-		want = len(ts)
-	}
-	r.Pass = len(ms) == want
-	pick := ms[0]
-	for _, m := range ms {
-		if m.Status != e.Status || !sameMethods(m.Methods, e.Methods) {
-			if r.Pass {
-				pick = m
-			}
-			r.Pass = false
-		}
-	}
-	r.Got = verifyOutcome{Status: pick.Status, Methods: methodSet(pick.Methods)}
-	prefix := len(ms) > 1
-	for _, m := range ms {
-		r.Evidence = append(r.Evidence, evidenceLines(m, prefix)...)
-	}
-	if len(ms) != want {
-		r.Evidence = append(r.Evidence, fmt.Sprintf("probe printed %d records, want %d", len(ms), want))
-	}
-	return r
-}
-
-// evidenceLines flattens a record's verdict into readable lines, each
-// prefixed with the record's target when prefix is set.
-func evidenceLines(m *model.Measurement, prefix bool) []string {
-	p := ""
-	if prefix {
-		p = m.Target + ": "
-	}
-	var out []string
-	if m.Verdict == nil {
-		return append(out, p+"no verdict (status "+m.Status+")")
-	}
-	v := m.Verdict
-	for _, ev := range v.Evidence {
-		for _, l := range ev.Lines {
-			out = append(out, p+ev.Method+": "+l)
-		}
-	}
-	if v.Reason != "" {
-		out = append(out, p+"reason: "+v.Reason)
-	}
-	if v.Confidence != nil && v.Confidence.Tries > 1 {
-		out = append(out, fmt.Sprintf("%sconfidence: %d of %d tries agreed", p, v.Confidence.Agreed, v.Confidence.Tries))
-	}
-	if v.Weak {
-		out = append(out, p+"weak verdict: no control")
-	}
-	return out
-}
-
-// methodSet returns the methods sorted, without duplicates, never nil.
-func methodSet(ms []string) []string {
-	out := slices.Clone(ms)
-	slices.Sort(out)
-	out = slices.Compact(out)
-	if out == nil {
-		out = []string{}
-	}
-	return out
-}
-
-// sameMethods reports whether a and b hold the same set of methods.
-func sameMethods(a, b []string) bool { return slices.Equal(methodSet(a), methodSet(b)) }
-
-// closingLine is the last line of `lab verify`.
-func closingLine(pass, fail int) string { return fmt.Sprintf("%d passed, %d failed", pass, fail) }
-
-// formatOutcome renders a status and its methods: "blocked [tls.mitm]".
-func formatOutcome(o verifyOutcome) string {
-	if len(o.Methods) == 0 {
-		return o.Status
-	}
-	return o.Status + " [" + strings.Join(o.Methods, ",") + "]"
-}
-
-// writeVerifyResult prints one result as a text line or a JSON object.
-func writeVerifyResult(w io.Writer, r verifyResult, asJSON bool) {
-	if asJSON {
-		b, _ := json.Marshal(r)
-		fmt.Fprintf(w, "%s\n", b)
-		return
-	}
-	mark := "PASS"
-	if !r.Pass {
-		mark = "FAIL"
-	}
-	line := fmt.Sprintf("%s  %s  expected %s  got %s", mark, r.Target, formatOutcome(r.Expected), formatOutcome(r.Got))
-	if len(r.Evidence) > 0 {
-		line += "  evidence: " + strings.Join(r.Evidence, "; ")
-	}
-	fmt.Fprintln(w, strings.ReplaceAll(line, "\n", " "))
 }

@@ -3,7 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/firewatch/firewatch/internal/lab"
+	"github.com/firewatch/firewatch/internal/lab/verify"
 	"github.com/firewatch/firewatch/internal/model"
 )
 
@@ -138,7 +138,7 @@ func (l *NetnsLab) Measure(ctx context.Context, round int, targets []string) ([]
 	if err != nil {
 		return nil, err
 	}
-	ms, rerr := ReadRecords(out)
+	ms, rerr := readRecords(out)
 	if ctx.Err() != nil {
 		return ms, ctx.Err()
 	}
@@ -211,27 +211,20 @@ func (l *NetnsLab) Down(ctx context.Context) error {
 // someone else (and any lab running now is not the demo's, so it is left alone).
 var ErrLabGone = errors.New("the demo's lab was already removed by someone else; any lab running now was left alone")
 
-// ReadRecords reads a JSON Lines file of measurement records. A record that
+// readRecords reads a JSON Lines file of measurement records. A record that
 // does not decode is an error naming the file and record number; the records
 // before it are returned.
-func ReadRecords(path string) ([]*model.Measurement, error) {
+func readRecords(path string) ([]*model.Measurement, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
 	defer f.Close()
-	dec := json.NewDecoder(f)
-	var ms []*model.Measurement
-	for i := 1; ; i++ {
-		var m model.Measurement
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return ms, nil
-			}
-			return ms, fmt.Errorf("records %s: record %d: %w", path, i, err)
-		}
-		ms = append(ms, &m)
+	ms, err := verify.ReadRecords(f)
+	if err != nil {
+		return ms, fmt.Errorf("records %s: %w", path, err)
 	}
+	return ms, nil
 }
 
 // lastLines returns the last n non-empty lines of s, joined by " / ".

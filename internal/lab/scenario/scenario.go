@@ -8,35 +8,8 @@ import (
 	"strings"
 )
 
-// Rule kinds, as written in a scenario's censor list.
-const (
-	KindDNSInject     = "dns-inject"
-	KindDrop          = "drop"
-	KindReset         = "reset"
-	KindTLSMITM       = "tls-mitm"
-	KindHTTPRedirect  = "http-redirect"
-	KindHTTPBlockpage = "http-blockpage"
-	KindThrottle      = "throttle"
-	KindSTARTTLSStrip = "starttls-strip"
-)
-
-// Kinds lists every rule kind the censor implements.
-var Kinds = []string{KindDNSInject, KindDrop, KindReset, KindTLSMITM, KindHTTPRedirect, KindHTTPBlockpage, KindThrottle, KindSTARTTLSStrip}
-
 // Services lists every service an emulated host can run.
 var Services = []string{"http", "https", "imap", "imaps", "smtp", "submission", "smtps", "pop3", "pop3s", "dns"}
-
-// DNS injection modes.
-const (
-	ModeRace    = "race"    // the forged answer races the genuine one, which still arrives
-	ModeReplace = "replace" // in-path: the genuine answer is dropped
-)
-
-// Rogue CA trust settings of a tls-mitm rule.
-const (
-	CARogue        = "rogue"         // the rogue CA is trusted by nobody
-	CARogueTrusted = "rogue-trusted" // the inside vantage trusts the rogue CA
-)
 
 // Scenario is one lab configuration.
 type Scenario struct {
@@ -101,7 +74,8 @@ type Page struct {
 func (p Page) IsFile() bool { return p.Size > 0 }
 
 // Rule is one censor rule. Exactly one of the kind-specific fields is set,
-// the one Kind names.
+// the one Kind names; each kind's type, YAML keys and validation live in its
+// file rule_<kind>.go.
 type Rule struct {
 	Kind          string
 	DNSInject     *DNSInject
@@ -122,79 +96,6 @@ func (r Rule) P() float64 {
 		return 1
 	}
 	return *r.Probability
-}
-
-// DNSInject forges DNS answers for queries crossing the censor.
-type DNSInject struct {
-	Names   []string     // suffixes: a name covers its subdomains
-	Answers []netip.Addr // forged addresses; may be bogons
-	Rcode   string       // lower case rcode name ("nxdomain"); "" means noerror
-	Mode    string       // ModeRace or ModeReplace
-}
-
-// Matches reports whether qname (any case, optional trailing dot) is one of
-// the names or a subdomain of one.
-func (d *DNSInject) Matches(qname string) bool { return MatchesAny(d.Names, qname) }
-
-// Drop blackholes traffic to and from addresses, optionally only some ports.
-type Drop struct {
-	IPs   []netip.Addr
-	Ports []uint16 // empty means every port (and every protocol)
-}
-
-// Reset injects TCP resets when a keyword appears in a request.
-type Reset struct {
-	Keywords []string // lower case; matched case-insensitively
-	Where    []string // "http" (request line, Host header) and/or "sni"
-}
-
-// Has reports whether where lists w.
-func (r *Reset) Has(w string) bool {
-	for _, x := range r.Where {
-		if x == w {
-			return true
-		}
-	}
-	return false
-}
-
-// TLSMITM terminates TLS toward matching servers with certificates of the rogue CA.
-type TLSMITM struct {
-	IPs   []netip.Addr
-	Ports []uint16
-	CA    string // CARogue or CARogueTrusted
-}
-
-// Trusted reports whether the inside vantage trusts the rogue CA.
-func (m *TLSMITM) Trusted() bool { return m.CA == CARogueTrusted }
-
-// HTTPRedirect answers plain HTTP requests for hosts with a redirect.
-type HTTPRedirect struct {
-	Hosts []string
-	To    string
-}
-
-// HTTPBlockpage answers plain HTTP requests for hosts with a block page.
-type HTTPBlockpage struct {
-	Hosts  []string
-	Status int // default 200
-	Title  string
-	Body   string
-}
-
-// Throttle rate-limits traffic to and from addresses.
-type Throttle struct {
-	IPs  []netip.Addr
-	Rate int64  // bits per second
-	Text string // the rate as written, e.g. "4kbps"
-}
-
-// STARTTLSStrip removes the STARTTLS (STLS) offer from plaintext mail
-// sessions with matching servers and refuses the upgrade command, so that
-// the client carries on in the clear.
-type STARTTLSStrip struct {
-	IPs   []netip.Addr
-	Ports []uint16 // default 25, 587, 143, 110
 }
 
 // Expect is one expected verdict, read by `lab verify`.
