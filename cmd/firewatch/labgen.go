@@ -18,7 +18,7 @@ func newLabGenCmd() *cobra.Command {
 		Use:   "gen --targets N [--mix SPEC] [--seed S] > scenario.yaml",
 		Short: "Generate a scenario of N targets for a mix of censorship techniques",
 		Long: `Generate a lab scenario (hosts, censor rules and the expect list) with N
-targets split by --mix: blackhole (tcp.timeout), dns (a forged answer races
+targets split by --mix: blackhole (tcp.timeout), dns (a forged answer replaces
 the genuine one: dns.inconsistent or dns.bogon), reset (a keyword in the Host
 or SNI: http.reset or tls.reset), mitm (tls.mitm), blockpage (http.blockpage),
 throttle (a throttled download), down (nothing listens anywhere) and ok. The

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,29 +77,32 @@ applies to each of the two records, and the entry passes when both match.`,
 			if err != nil {
 				return fmt.Errorf("lab verify: own executable: %w", err)
 			}
+			var measured, pass, fail atomic.Int64
 			check := func(ctx context.Context, e scenario.Expect) ([]*model.Measurement, error) {
+				defer measured.Add(1)
 				ctx, cancel := context.WithTimeout(ctx, perTarget)
 				defer cancel()
 				return runCheckInside(ctx, dir, exe, e)
 			}
-			pass, fail := 0, 0
 			out := cmd.OutOrStdout()
+			stopProgress := progressLine(cmd.ErrOrStderr(), len(sc.Expect), &measured, &pass, &fail, progressEvery)
 			verify.All(cmd.Context(), sc.Expect, check, parallel, func(r verify.Result) {
 				if cmd.Context().Err() != nil {
 					return // interrupted: the rest would only say so
 				}
 				if r.Pass {
-					pass++
+					pass.Add(1)
 				} else {
-					fail++
+					fail.Add(1)
 				}
 				verify.WriteResult(out, r, asJSON)
 			})
+			stopProgress()
 			if err := cmd.Context().Err(); err != nil {
 				return fmt.Errorf("lab verify: interrupted: %w", err)
 			}
-			fmt.Fprintln(out, verify.ClosingLine(pass, fail))
-			if fail > 0 {
+			fmt.Fprintln(out, verify.ClosingLine(int(pass.Load()), int(fail.Load())))
+			if fail.Load() > 0 {
 				return exitError{1}
 			}
 			return nil
@@ -106,10 +111,43 @@ applies to each of the two records, and the entry passes when both match.`,
 	c.Flags().StringVar(&scenarioPath, "scenario", "", "scenario file (YAML) with an expect list")
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per target")
 	c.Flags().Int64Var(&seed, "seed", 0, "seed of the censor's random choices, when verify brings the lab up; 0: the scenario's seed, else 1")
-	c.Flags().IntVar(&parallel, "parallel", 4, "targets measured at the same time")
+	c.Flags().IntVar(&parallel, "parallel", defaultVerifyParallel, "targets measured at the same time")
 	c.Flags().DurationVar(&perTarget, "target-timeout", 4*time.Minute, "longest time one target may take (retests included)")
 	_ = c.MarkFlagRequired("scenario")
 	return c
+}
+
+// defaultVerifyParallel is lab verify's default --parallel: enough that a
+// 1,000-target scenario's blackholes (a connect timeout per try) do not idle
+// the rest.
+const defaultVerifyParallel = 128
+
+// progressEvery is how often lab verify prints its progress line.
+const progressEvery = 5 * time.Second
+
+// progressLine prints "lab verify: M of TOTAL measured, P passed, F failed,
+// in Ts" to w every interval until the returned function is called (results
+// are printed in the order of the expect list, so a slow entry can hold
+// back the printing of those measured after it).
+func progressLine(w io.Writer, total int, measured, pass, fail *atomic.Int64, every time.Duration) (stop func()) {
+	start := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "lab verify: %d of %d measured, %d passed, %d failed, in %s\n",
+					measured.Load(), total, pass.Load(), fail.Load(), time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // verifyLab returns the running lab when it was built from scenarioPath, or
