@@ -19,6 +19,7 @@ type probeFlags struct {
 	caFile      string
 	timeout     time.Duration
 	perAddress  int
+	dnsWindow   time.Duration
 	schedule    string
 	assessFlags // --control, --control-token, --asn-db, --retests (assessflags.go)
 }
@@ -33,6 +34,7 @@ func (f *probeFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.resolvers, "resolver", nil, "DNS resolver: udp://IP:PORT, tcp://IP:PORT or https://HOST/dns-query (repeatable; default: the system's)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of trust roots to use instead of the system's")
 	fs.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "timeout of each network step")
+	fs.DurationVar(&f.dnsWindow, "dns-window", probe.DefaultInjectionWindow, "how long to keep listening for more DNS answers after the first (an injected answer comes first)")
 	fs.IntVar(&f.perAddress, "per-address", probe.DefaultMaxPerAddress, "connections open at once to one server address, across the targets in flight")
 	fs.StringVar(&f.schedule, "schedule", scheduleParallel, "parallel: connect at the first DNS answer, ask the control meanwhile, retest at once; serial: the schedule before issue 9 (whole DNS window first, control after, retests 1 s apart), the benchmarks' baseline")
 	f.registerAssess(fs)
@@ -63,6 +65,9 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 	if f.timeout <= 0 {
 		return probe.Config{}, fmt.Errorf("--timeout %s: must be positive", f.timeout)
 	}
+	if f.dnsWindow <= 0 {
+		return probe.Config{}, fmt.Errorf("--dns-window %s: must be positive", f.dnsWindow)
+	}
 	if f.perAddress < 1 {
 		return probe.Config{}, fmt.Errorf("--per-address %d: must be at least 1", f.perAddress)
 	}
@@ -74,11 +79,12 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 		return probe.Config{}, err
 	}
 	return probe.Config{
-		Network:       n,
-		Resolvers:     f.resolvers,
-		Timeout:       f.timeout,
-		MaxPerAddress: f.perAddress,
-		Serial:        f.schedule == scheduleSerial,
+		Network:         n,
+		Resolvers:       f.resolvers,
+		Timeout:         f.timeout,
+		MaxPerAddress:   f.perAddress,
+		InjectionWindow: f.dnsWindow,
+		Serial:          f.schedule == scheduleSerial,
 		Info: model.ProbeInfo{
 			Country:  "ZZ",
 			Software: "firewatch/" + version,
