@@ -599,6 +599,27 @@ func (e *engine) reinject(b []byte, p Packet) {
 	}
 }
 
+// alwaysReplaced reports whether p, a DNS answer toward the inside, answers
+// a name that a replace rule without probability forges: its query was
+// (or is about to be) replaced whatever the inside sniffer's lag, so the
+// genuine answer is dropped even when it arrives before the query's key
+// is recorded (a loaded censor can read the query after the answer came).
+func (e *engine) alwaysReplaced(p Packet) bool {
+	if !e.inside(p.Dst) {
+		return false
+	}
+	m := new(dns.Msg)
+	if m.Unpack(p.Payload) != nil || !m.Response || len(m.Question) != 1 {
+		return false
+	}
+	for _, r := range e.dns {
+		if r.DNSInject.Mode == scenario.ModeReplace && r.P() >= 1 && r.DNSInject.Matches(m.Question[0].Name) {
+			return true
+		}
+	}
+	return false
+}
+
 // answerLoop re-injects the DNS answers held by the kernel in replace mode,
 // except the genuine answers to replaced queries.
 func (e *engine) answerLoop(ctx context.Context) {
@@ -626,6 +647,8 @@ func (e *engine) answerLoop(ctx context.Context) {
 		if drop {
 			delete(e.replaced, k)
 			drop = now.Before(until)
+		} else {
+			drop = e.alwaysReplaced(p)
 		}
 		if now.Sub(swept) > 10*time.Second {
 			for k, until := range e.replaced {

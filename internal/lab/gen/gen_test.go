@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/firewatch/firewatch/scenarios"
 )
 
 func generate(t *testing.T, o Options) []byte {
@@ -128,4 +129,16 @@ func FuzzParseMix(f *testing.F) {
 			t.Fatalf("%q: 101 targets split into %d", s, sum)
 		}
 	})
+}
+
+// TestShippedGenerated: scenarios/generated-300.yaml is exactly what
+// `firewatch lab gen --targets 300 --seed 1` writes (never edited by hand).
+func TestShippedGenerated(t *testing.T) {
+	shipped, err := scenarios.FS.ReadFile("generated-300.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := generate(t, Options{Targets: 300, Seed: 1}); !bytes.Equal(got, shipped) {
+		t.Error("scenarios/generated-300.yaml differs from `firewatch lab gen --targets 300 --seed 1`: regenerate it")
+	}
 }
