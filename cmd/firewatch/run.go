@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/runner"
 	"github.com/firewatch/firewatch/internal/target"
 	"github.com/mattn/go-isatty"
@@ -19,6 +22,7 @@ func newRunCmd() *cobra.Command {
 	var pf probeFlags
 	var list, out string
 	var concurrency int
+	var targetTimeout time.Duration
 	var appendOut, noProgress bool
 	var up uploadFlags
 	cmd := &cobra.Command{
@@ -45,9 +49,20 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 			if err != nil {
 				return err
 			}
+			if targetTimeout < 0 {
+				return fmt.Errorf("--target-timeout %s: must not be negative", targetTimeout)
+			}
 			measure, err := pf.measurer()
 			if err != nil {
 				return err
+			}
+			if targetTimeout > 0 {
+				inner := measure
+				measure = func(ctx context.Context, t target.Target) *model.Measurement {
+					ctx, cancel := context.WithTimeout(ctx, targetTimeout)
+					defer cancel()
+					return inner(ctx, t)
+				}
 			}
 			f, err := os.Open(list)
 			if err != nil {
@@ -91,6 +106,7 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 	cmd.Flags().StringVar(&out, "out", "", "JSON Lines output file")
 	up.register(cmd.Flags())
 	cmd.Flags().IntVar(&concurrency, "concurrency", runner.DefaultConcurrency, "targets measured at once (--per-address bounds the connections to one server)")
+	cmd.Flags().DurationVar(&targetTimeout, "target-timeout", 0, "longest time one target may take, retests included (0: only the step timeouts bound it)")
 	cmd.Flags().BoolVar(&appendOut, "append", false, "append to --out instead of truncating it")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "never show the progress bar")
 	return cmd
