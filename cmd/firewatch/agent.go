@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -97,13 +98,21 @@ func runAgent(ctx context.Context, o agentOptions, measure runner.MeasureFunc, l
 		return err
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(logw, "firewatch agent: "+format+"\n", args...) }
+	if sp.Recovered > 0 {
+		logf("spool: %d records recovered from an interrupted write", sp.Recovered)
+	}
+	if rej, _ := sp.Rejected(); len(rej) > 0 {
+		logf("spool: %d records refused earlier as invalid wait in %s with the reason beside each", len(rej), filepath.Join(sp.Dir, upload.RejectedDir))
+	}
 	up := &upload.Uploader{URL: strings.TrimRight(o.collector, "/"), Token: o.token, Spool: sp, Logf: logf}
 	sink := upload.NewSink(ctx, up)
 	defer func() {
 		if err := sink.Close(); err != nil {
 			logf("%v", err)
 		}
+		logf("upload: %s", up.Status())
 	}()
+	var refused int // rejections already reported in a status line
 	client := &http.Client{Timeout: 30 * time.Second}
 	backoff := o.poll
 	for {
@@ -119,6 +128,10 @@ func runAgent(ctx context.Context, o agentOptions, measure runner.MeasureFunc, l
 			for _, it := range items {
 				measureItem(ctx, it, measure, sink, logf)
 			}
+		}
+		if st := up.Stats(); st.Rejected > refused {
+			refused = st.Rejected
+			logf("upload: %s", up.Status())
 		}
 		if o.once || ctx.Err() != nil {
 			return nil

@@ -13,13 +13,14 @@ import (
 
 	"github.com/firewatch/firewatch/internal/collector"
 	"github.com/firewatch/firewatch/internal/model"
+	"github.com/firewatch/firewatch/internal/store"
 	"github.com/firewatch/firewatch/internal/store/storetest"
 	"github.com/firewatch/firewatch/internal/target"
 )
 
 func TestAgentMeasuresQueuedTargetsAndUploads(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.New()
+	st := storetest.New(t, nil)
 	srv := httptest.NewServer(collector.New(st, collector.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 	secret, err := st.CreateToken(ctx, "agent-1")
@@ -49,13 +50,66 @@ func TestAgentMeasuresQueuedTargetsAndUploads(t *testing.T) {
 	if _, err := st.Measurement(ctx, "agent-0"); err != nil {
 		t.Errorf("measurement not uploaded: %v\n%s", err, log.String())
 	}
-	if q := st.Queue(); q[0].TakenBy != "agent-1" {
-		t.Errorf("queue item taken by %q, want agent-1", q[0].TakenBy)
+	if q, _ := st.Queue(ctx, store.Page{}); len(q) != 1 || q[0].TakenBy != "agent-1" || q[0].State != store.QueueDone || q[0].MeasureID != "agent-0" {
+		t.Errorf("queue %+v, want the item taken by agent-1 and done by agent-0", q)
 	}
 
 	// A wrong token stops the agent with a clear error.
 	o.token = "wrong"
 	if err := runAgent(ctx, o, measure, io.Discard); err == nil || !strings.Contains(err.Error(), "refused the token") {
 		t.Errorf("wrong token: %v", err)
+	}
+}
+
+// TestAgentCrashLosesNoQueueItem: an agent that dies after taking the queue
+// (nothing measured, nothing uploaded) loses nothing: once the lease is
+// over, the next agent gets every item, and each is done once measured.
+func TestAgentCrashLosesNoQueueItem(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t, nil)
+	const lease = 200 * time.Millisecond
+	srv := httptest.NewServer(collector.New(st, collector.Config{QueueLease: lease, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	secret, err := st.CreateToken(ctx, "agent-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	for i := range n {
+		if _, err := st.Enqueue(ctx, fmt.Sprintf("https://q%d.example/", i), "operator"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl := storetest.Sample(time.Now())[0]
+	o := agentOptions{collector: srv.URL, token: secret, spool: filepath.Join(t.TempDir(), "spool"), poll: time.Second, max: n, once: true}
+
+	crashCtx, crash := context.WithCancel(ctx)
+	dying := func(context.Context, target.Target) *model.Measurement { crash(); return nil }
+	runAgent(crashCtx, o, dying, io.Discard)
+
+	time.Sleep(lease + 50*time.Millisecond)
+	measured := map[string]int{}
+	measure := func(ctx context.Context, tg target.Target) *model.Measurement {
+		m := *tmpl
+		m.ID, m.Target, m.Input, m.Control = fmt.Sprintf("again-%d", len(measured)), tg.String(), tg.Input, nil
+		m.StartedAt = time.Now().UTC()
+		measured[tg.String()]++
+		return &m
+	}
+	var log strings.Builder
+	if err := runAgent(ctx, o, measure, &log); err != nil {
+		t.Fatalf("agent: %v\n%s", err, log.String())
+	}
+	if len(measured) != n {
+		t.Errorf("the agent after the crash measured %d of %d targets\n%s", len(measured), n, log.String())
+	}
+	q, err := st.Queue(ctx, store.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range q {
+		if it.State != store.QueueDone || it.Takes != 2 {
+			t.Errorf("item %d (%s): %s after %d takes, want done after 2", it.ID, it.Target, it.State, it.Takes)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/firewatch/firewatch/internal/assess"
 	"github.com/firewatch/firewatch/internal/control"
 	"github.com/firewatch/firewatch/internal/geo"
+	"github.com/firewatch/firewatch/internal/probe"
 	"github.com/firewatch/firewatch/internal/runner"
 )
 
@@ -32,7 +33,7 @@ func (f *assessFlags) registerAssess(fs interface {
 
 // assessor wraps measure (the probe) into the full assessment: control,
 // verdict, retests, country and network.
-func (f *assessFlags) assessor(p assess.Measurer, serial bool) (runner.MeasureFunc, error) {
+func (f *assessFlags) assessor(p probe.Measurer, serial bool) (runner.MeasureFunc, error) {
 	db, err := geo.OpenDefault(f.asnDB)
 	if err != nil {
 		// A missing table never stops a run: country and AS stay unknown.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
+	"github.com/firewatch/firewatch/internal/addrclass"
 	"github.com/firewatch/firewatch/internal/control"
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/netx"
@@ -35,7 +36,7 @@ func newControlCmd() *cobra.Command {
 		lab, allowLoopback                     bool
 		timeout, cacheTTL                      time.Duration
 		perSec                                 float64
-		burst                                  int
+		burst, maxAddrs                        int
 	)
 	cmd := &cobra.Command{
 		Use:   "control --listen ADDR",
@@ -60,6 +61,9 @@ Targets and addresses in loopback, private or reserved space are refused
 			if timeout <= 0 {
 				return fmt.Errorf("--timeout %s: must be positive", timeout)
 			}
+			if maxAddrs < 1 || maxAddrs > probe.MaxAddrs {
+				return fmt.Errorf("--max-addrs %d: must be from 1 to %d", maxAddrs, probe.MaxAddrs)
+			}
 			n := &netx.Network{}
 			if caFile != "" {
 				pool, err := netx.LoadRootCAs(caFile)
@@ -69,7 +73,7 @@ Targets and addresses in loopback, private or reserved space are refused
 				n.RootCAs = pool
 			}
 			if lab {
-				n.Routable = append(n.Routable, control.LabPrefixes...)
+				n.Routable = append(n.Routable, addrclass.TestNet()...)
 			}
 			if v := os.Getenv("FIREWATCH_ROUTABLE"); v != "" {
 				r, err := netx.ParseRoutable(v)
@@ -84,7 +88,7 @@ Targets and addresses in loopback, private or reserved space are refused
 			if lab && !cmd.Flags().Changed("burst") {
 				burst = labBurst
 			}
-			p, err := probe.New(probe.Config{Network: n, Resolvers: resolvers, Timeout: timeout, Vantage: "control",
+			p, err := probe.New(probe.Config{Network: n, Resolvers: resolvers, Timeout: timeout, MaxAddrs: maxAddrs, Vantage: model.VantageControl,
 				Info: model.ProbeInfo{Software: "firewatch/" + version, Platform: runtime.GOOS + "/" + runtime.GOARCH}})
 			if err != nil {
 				return err
@@ -134,6 +138,7 @@ Targets and addresses in loopback, private or reserved space are refused
 	f.StringArrayVar(&resolvers, "resolver", nil, "DNS resolver: udp://IP:PORT, tcp://IP:PORT or https://HOST/dns-query (repeatable; default: the system's)")
 	f.StringVar(&caFile, "ca-file", "", "PEM file of trust roots to use instead of the system's")
 	f.DurationVar(&timeout, "timeout", probe.DefaultTimeout, "timeout of each network step")
+	f.IntVar(&maxAddrs, "max-addrs", probe.DefaultMaxAddrs, maxAddrsUsage)
 	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "key of --tls-cert (PEM)")
 	f.Float64Var(&perSec, "rate", control.DefaultRate, "requests per second allowed per client (with --lab: 100)")

@@ -21,6 +21,7 @@ type probeFlags struct {
 	perAddress  int
 	dnsWindow   time.Duration
 	schedule    string
+	maxAddrs    int
 	assessFlags // --control, --control-token, --asn-db, --retests (assessflags.go)
 }
 
@@ -37,8 +38,12 @@ func (f *probeFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.dnsWindow, "dns-window", probe.DefaultInjectionWindow, "how long to keep listening for more DNS answers after the first (an injected answer comes first)")
 	fs.IntVar(&f.perAddress, "per-address", probe.DefaultMaxPerAddress, "connections open at once to one server address, across the targets in flight")
 	fs.StringVar(&f.schedule, "schedule", scheduleParallel, "parallel: connect at the first DNS answer, ask the control meanwhile, retest at once; serial: the schedule before issue 9 (whole DNS window first, control after, retests 1 s apart), the benchmarks' baseline")
+	fs.IntVar(&f.maxAddrs, "max-addrs", probe.DefaultMaxAddrs, maxAddrsUsage)
 	f.registerAssess(fs)
 }
+
+// maxAddrsUsage is the help of --max-addrs (probe commands and control).
+const maxAddrsUsage = "distinct addresses dialed per host and port (a forged DNS answer with thousands decides nothing); the record counts those not tried"
 
 // network builds the probe's network from the flags and FIREWATCH_ROUTABLE.
 func (f *probeFlags) network() (*netx.Network, error) {
@@ -74,6 +79,9 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 	if f.schedule != scheduleParallel && f.schedule != scheduleSerial {
 		return probe.Config{}, fmt.Errorf("--schedule %q: want %s or %s", f.schedule, scheduleParallel, scheduleSerial)
 	}
+	if f.maxAddrs < 1 || f.maxAddrs > probe.MaxAddrs {
+		return probe.Config{}, fmt.Errorf("--max-addrs %d: must be from 1 to %d", f.maxAddrs, probe.MaxAddrs)
+	}
 	n, err := f.network()
 	if err != nil {
 		return probe.Config{}, err
@@ -85,6 +93,7 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 		MaxPerAddress:   f.perAddress,
 		InjectionWindow: f.dnsWindow,
 		Serial:          f.schedule == scheduleSerial,
+		MaxAddrs:        f.maxAddrs,
 		Info: model.ProbeInfo{
 			Country:  "ZZ",
 			Software: "firewatch/" + version,

@@ -12,6 +12,7 @@ import (
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/runner"
 	"github.com/firewatch/firewatch/internal/target"
+	"github.com/firewatch/firewatch/internal/upload"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 )
@@ -69,17 +70,24 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 				return fmt.Errorf("list: %w", err)
 			}
 			defer f.Close()
+			// The spool comes first: a record in --out is always spooled
+			// too, even when the process is killed between the two writes.
 			var sinks []runner.Sink
-			if out != "" {
-				sink, err := runner.CreateJSONL(out, appendOut)
-				if err != nil {
-					return err
-				}
-				sinks = append(sinks, sink)
-			}
+			var upSink *upload.Sink
 			if up.url != "" {
 				sink, err := up.sink(cmd.Context(), cmd.ErrOrStderr())
 				if err != nil {
+					return err
+				}
+				upSink = sink
+				sinks = append(sinks, sink)
+			}
+			if out != "" {
+				sink, err := runner.CreateJSONL(out, appendOut)
+				if err != nil {
+					if upSink != nil {
+						upSink.Close()
+					}
 					return err
 				}
 				sinks = append(sinks, sink)
@@ -87,11 +95,17 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 			progress := !noProgress && isatty.IsTerminal(os.Stderr.Fd())
 			sum, err := runner.Run(cmd.Context(), target.NewListReader(f, list), measure, sinks,
 				runner.Options{Concurrency: concurrency, Progress: progress, ProgressOut: cmd.ErrOrStderr(), Total: total})
-			where := out
-			if up.url != "" {
-				where = strings.TrimPrefix(where+", uploaded to "+up.url, ", ")
+			var where []string
+			if out != "" {
+				where = append(where, "records in "+out)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s; records in %s\n", sum, where)
+			if up.url != "" {
+				where = append(where, "uploaded to "+up.url)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s; %s\n", sum, strings.Join(where, ", "))
+			if upSink != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "upload: %s\n", upSink.Status())
+			}
 			if err != nil {
 				return err
 			}

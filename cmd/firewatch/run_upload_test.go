@@ -54,6 +54,9 @@ func TestRunUpload(t *testing.T) {
 	if len(rows) != 4 {
 		t.Errorf("collector stored %d records, want 4\n%s", len(rows), msg)
 	}
+	if !strings.Contains(msg, "upload: 4 uploaded\n") {
+		t.Errorf("run does not report the upload status:\n%s", msg)
+	}
 	left, _ := filepath.Glob(filepath.Join(spool, "*.json"))
 	if len(left) != 0 {
 		t.Errorf("spool still holds %v after an acknowledged upload", left)

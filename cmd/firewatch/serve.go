@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/firewatch/firewatch/internal/collector"
+	"github.com/firewatch/firewatch/internal/collector/api"
+	"github.com/firewatch/firewatch/internal/collector/web"
 	"github.com/firewatch/firewatch/internal/collector/webhook"
 	"github.com/firewatch/firewatch/internal/store"
 )
@@ -23,6 +25,11 @@ func init() { commands = append(commands, newServeCmd) }
 // minAdminPassword is the shortest operator password serve accepts.
 const minAdminPassword = 8
 
+// maxExports bounds --max-exports: exports read the store in short pages,
+// but each page needs a database connection, and ingest, /healthz and the
+// dashboard keep the rest of the pool (8 connections on SQLite).
+const maxExports = 4
+
 type serveOptions struct {
 	listen        string
 	db            string
@@ -31,6 +38,9 @@ type serveOptions struct {
 	webhookSecret string
 	publicURL     string
 	secureCookies bool
+	queueLease    time.Duration
+	maxExports    int
+	trustedProxy  []string
 }
 
 func newServeCmd() *cobra.Command {
@@ -44,6 +54,11 @@ the dashboard, the Atom and RSS feeds, the JSON API, /metrics and /healthz.
 
 Operators sign in with the password read from --admin-password-file or the environment
 variable FIREWATCH_ADMIN_PASSWORD; without one, sign-in ("test now", tokens) is disabled.
+Agents lease "test now" items for --queue-lease: an item not measured by then is handed
+out again. At most --max-exports exports run at once. Behind a reverse proxy, name it
+with --trusted-proxy: only then is the client's address read from X-Forwarded-For, so that
+failed sign-ins lock out the client that made them, not everyone behind the proxy.
+
 Each --webhook URL receives every new event as JSON, signed with HMAC-SHA256 of
 --webhook-secret (or FIREWATCH_WEBHOOK_SECRET) in the header X-Firewatch-Signature.`,
 		Args: cobra.NoArgs,
@@ -57,6 +72,9 @@ Each --webhook URL receives every new event as JSON, signed with HMAC-SHA256 of
 	f.StringVar(&o.webhookSecret, "webhook-secret", "", "HMAC key signing webhook deliveries (else $FIREWATCH_WEBHOOK_SECRET)")
 	f.StringVar(&o.publicURL, "public-url", "", "the collector's public URL, used in feeds and webhooks (default: from each request)")
 	f.BoolVar(&o.secureCookies, "secure-cookies", false, "mark session cookies Secure (when served over HTTPS by a proxy)")
+	f.DurationVar(&o.queueLease, "queue-lease", store.DefaultLease, `how long an agent holds a "test now" item before it is handed out again`)
+	f.IntVar(&o.maxExports, "max-exports", api.DefaultMaxExports, "exports served at once (more get 429 with Retry-After)")
+	f.StringArrayVar(&o.trustedProxy, "trusted-proxy", nil, "CIDR or address of a reverse proxy whose X-Forwarded-For names the client (repeatable)")
 	return cmd
 }
 
@@ -85,7 +103,24 @@ func (o serveOptions) config(log *slog.Logger) (collector.Config, error) {
 	if err != nil {
 		return collector.Config{}, err
 	}
-	cfg := collector.Config{AdminPassword: pw, PublicURL: strings.TrimRight(o.publicURL, "/"), SecureCookies: o.secureCookies, Logger: log}
+	cfg := collector.Config{AdminPassword: pw, PublicURL: strings.TrimRight(o.publicURL, "/"), SecureCookies: o.secureCookies, Logger: log,
+		QueueLease: o.queueLease, MaxExports: o.maxExports}
+	if o.queueLease != 0 && o.queueLease < time.Second { // 0: the default
+		return cfg, fmt.Errorf("--queue-lease %s: must be at least 1s", o.queueLease)
+	}
+	if o.maxExports < 0 || o.maxExports > maxExports { // 0: the default
+		return cfg, fmt.Errorf("--max-exports %d: must be from 1 to %d", o.maxExports, maxExports)
+	}
+	for _, v := range o.trustedProxy {
+		p, err := web.ParseTrustedProxy(v)
+		if err != nil {
+			return cfg, fmt.Errorf("--trusted-proxy %q: want a CIDR prefix or an address", v)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
+	}
+	if o.secureCookies && len(cfg.TrustedProxies) == 0 {
+		log.Warn("--secure-cookies without --trusted-proxy: behind a proxy every client has the proxy's address, and failed sign-ins are limited per address")
+	}
 	if o.publicURL != "" {
 		if err := webhook.ValidateURL(o.publicURL); err != nil {
 			return cfg, fmt.Errorf("--public-url: %w", err)

@@ -35,6 +35,10 @@ func TestServeConfig(t *testing.T) {
 		{name: "missing file", o: serveOptions{passwordFile: filepath.Join(dir, "nope")}, wantErr: "--admin-password-file"},
 		{name: "bad webhook", o: serveOptions{webhooks: []string{"ftp://x/"}}, wantErr: "--webhook"},
 		{name: "bad public url", o: serveOptions{publicURL: "example.org"}, wantErr: "--public-url"},
+		{name: "bad trusted proxy", o: serveOptions{trustedProxy: []string{"proxy.example"}}, wantErr: "--trusted-proxy"},
+		{name: "short lease", o: serveOptions{queueLease: time.Millisecond}, wantErr: "--queue-lease"},
+		{name: "no exports", o: serveOptions{maxExports: -1}, wantErr: "--max-exports"},
+		{name: "too many exports", o: serveOptions{maxExports: 100}, wantErr: "--max-exports"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +59,11 @@ func TestServeConfig(t *testing.T) {
 	cfg, err := o.config(log)
 	if err != nil || len(cfg.Webhooks) != 2 || cfg.Webhooks[1].Secret != "k" {
 		t.Errorf("webhooks %+v, err %v", cfg.Webhooks, err)
+	}
+	o = serveOptions{trustedProxy: []string{"10.0.0.0/8", "2001:db8::1"}, queueLease: 30 * time.Second, maxExports: 3}
+	cfg, err = o.config(log)
+	if err != nil || len(cfg.TrustedProxies) != 2 || cfg.TrustedProxies[1].String() != "2001:db8::1/128" || cfg.QueueLease != 30*time.Second || cfg.MaxExports != 3 {
+		t.Errorf("config %+v, err %v", cfg, err)
 	}
 }
 

@@ -35,6 +35,9 @@ func (f *uploadFlags) sink(ctx context.Context, log io.Writer) (*upload.Sink, er
 	if err != nil {
 		return nil, fmt.Errorf("--spool %s: %w", f.spool, err)
 	}
+	if sp.Recovered > 0 {
+		fmt.Fprintf(log, "upload: spool: %d records recovered from an interrupted write\n", sp.Recovered)
+	}
 	u := &upload.Uploader{URL: f.url, Token: f.token, Spool: sp, Batch: f.batch,
 		Logf: func(format string, args ...any) { fmt.Fprintf(log, "upload: "+format+"\n", args...) }}
 	return upload.NewSink(ctx, u), nil

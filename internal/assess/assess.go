@@ -25,11 +25,6 @@ import (
 	"github.com/firewatch/firewatch/internal/verdict"
 )
 
-// Measurer measures one target from this vantage; *probe.Probe is one.
-type Measurer interface {
-	Measure(ctx context.Context, t target.Target, extra probe.Extra) *model.Measurement
-}
-
 // Defaults of Assessor.
 const (
 	DefaultRetests     = 2
@@ -39,7 +34,7 @@ const (
 // Assessor assesses targets. Fields are read-only once Assess is called; it
 // is safe for concurrent use.
 type Assessor struct {
-	Probe   Measurer        // the inside measurement (a *probe.Probe)
+	Probe   probe.Measurer  // the inside measurement (a *probe.Probe)
 	Control *control.Client // nil: no control, every verdict is weak
 	Geo     *geo.DB         // for the probe's country/ASN and the verdict's ASN step; nil: unknown
 	// Retests is how many more tries a target that looks blocked gets

@@ -45,12 +45,8 @@ func splitDNS(t *testing.T, table map[string]string) string {
 }
 
 // serveTLSAt serves a page over TLS with cert at addr.
-func serveTLSAt(t *testing.T, addr string, cert tls.Certificate, title string) {
+func serveTLSAt(t *testing.T, ln net.Listener, cert tls.Certificate, title string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		io.WriteString(rw, "<html><title>"+title+"</title>"+strings.Repeat("x", 500)+"</html>")
 	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
@@ -67,12 +63,11 @@ func TestDNSDecisionEndToEnd(t *testing.T) {
 	}
 	ca := probetest.NewCA(t, "genuine root")
 	// The genuine site on 127.0.0.1:P; an edge on 127.0.0.2:P; an unrelated host on 127.0.0.3:P.
-	ln := probetest.Listen(t)
-	port := port(ln.Addr().String())
-	ln.Close()
-	serveTLSAt(t, "127.0.0.1:"+port, ca.Leaf(t, "www.cdn.test", "www.poisoned.test"), "CDN")
-	serveTLSAt(t, "127.0.0.2:"+port, ca.Leaf(t, "www.cdn.test"), "CDN")
-	serveTLSAt(t, "127.0.0.3:"+port, ca.Leaf(t, "unrelated.test"), "Unrelated")
+	lns := probetest.ListenSamePort(t, "127.0.0.1", "127.0.0.2", "127.0.0.3")
+	port := port(lns[0].Addr().String())
+	serveTLSAt(t, lns[0], ca.Leaf(t, "www.cdn.test", "www.poisoned.test"), "CDN")
+	serveTLSAt(t, lns[1], ca.Leaf(t, "www.cdn.test"), "CDN")
+	serveTLSAt(t, lns[2], ca.Leaf(t, "unrelated.test"), "Unrelated")
 
 	outside := splitDNS(t, map[string]string{"www.cdn.test": "127.0.0.1", "www.poisoned.test": "127.0.0.1"})
 	inside := splitDNS(t, map[string]string{"www.cdn.test": "127.0.0.2", "www.poisoned.test": "127.0.0.3"})

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -36,10 +37,18 @@ type Config struct {
 	PublicURL string
 	// SecureCookies marks cookies Secure (when served over HTTPS).
 	SecureCookies bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
+	// client (failed sign-ins are limited per client address).
+	TrustedProxies []netip.Prefix
 	// Webhooks receive every new event (see RunWebhooks).
 	Webhooks []Webhook
 	// WebhookInterval is how often the store is polled for new events; 5 s when zero.
 	WebhookInterval time.Duration
+	// QueueLease is how long an agent holds the "test now" items it takes
+	// before they are handed out again (2 minutes when zero).
+	QueueLease time.Duration
+	// MaxExports bounds the exports running at once (2 when zero).
+	MaxExports int
 	// Ingest bounds uploads (body size, records, rate per token).
 	Ingest ingest.Options
 	// Registry receives the collector's metrics and is served on /metrics;
@@ -72,7 +81,7 @@ func New(st store.Store, cfg Config) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/", web.Handler(st, web.Options{
 		AdminPassword: cfg.AdminPassword, SessionKey: cfg.SessionKey, PublicURL: cfg.PublicURL,
-		SecureCookies: cfg.SecureCookies, Logger: log, Now: cfg.Now,
+		SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.TrustedProxies, Logger: log, Now: cfg.Now,
 	}))
 	return m.instrument(web.Recover(log, headers(mux)))
 }

@@ -3,7 +3,6 @@ package collector_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,15 +12,13 @@ import (
 	"time"
 
 	"github.com/firewatch/firewatch/internal/collector"
+	"github.com/firewatch/firewatch/internal/store"
 	"github.com/firewatch/firewatch/internal/store/storetest"
 )
 
-func newCollector(t *testing.T) (*httptest.Server, *storetest.Fake) {
+func newCollector(t *testing.T) (*httptest.Server, store.Store) {
 	t.Helper()
-	st := storetest.New()
-	if _, err := st.Insert(context.Background(), storetest.Sample(time.Now())); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Seeded(t, time.Now())
 	srv := httptest.NewServer(collector.New(st, collector.Config{AdminPassword: "pw",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	t.Cleanup(srv.Close)
@@ -44,7 +41,7 @@ func TestHealthz(t *testing.T) {
 	if code, _, body := fetch(t, srv.URL+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("healthz: %d %q, want 200 ok", code, body)
 	}
-	st.SetFail(errors.New("down"))
+	st.Close() // the store is gone
 	if code, _, _ := fetch(t, srv.URL+"/healthz"); code != 503 {
 		t.Errorf("healthz with a failing store: %d, want 503", code)
 	}
@@ -75,19 +72,19 @@ func TestDashboardAndMetrics(t *testing.T) {
 }
 
 func TestRunWebhooksWithoutHooksReturns(t *testing.T) {
-	if err := collector.RunWebhooks(context.Background(), storetest.New(), collector.Config{}); err != nil {
+	if err := collector.RunWebhooks(context.Background(), storetest.New(t, nil), collector.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	err := collector.RunWebhooks(ctx, storetest.New(), collector.Config{Webhooks: []collector.Webhook{{URL: "ftp://x/"}}})
+	err := collector.RunWebhooks(ctx, storetest.New(t, nil), collector.Config{Webhooks: []collector.Webhook{{URL: "ftp://x/"}}})
 	if err == nil {
 		t.Error("an ftp webhook was accepted")
 	}
 }
 
 func TestIngestThenDashboardAndAPI(t *testing.T) {
-	st := storetest.New()
+	st := storetest.New(t, nil)
 	srv := httptest.NewServer(collector.New(st, collector.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 	secret, err := st.CreateToken(context.Background(), "probe-1")

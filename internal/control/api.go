@@ -24,6 +24,11 @@ const (
 	EnvToken = "FIREWATCH_CONTROL_TOKEN"
 )
 
+// MaxAddrs bounds MeasureRequest.Addrs: a request with more is refused
+// with 400. The control dials at most its --max-addrs of them and its own
+// answers together.
+const MaxAddrs = 32
+
 // MeasureRequest is the body of POST /v1/measure.
 type MeasureRequest struct {
 	Target string `json:"target"` // a normalized target URL

@@ -127,8 +127,13 @@ func (c *Client) Measure(ctx context.Context, t target.Target, addrs []string) (
 	return resp.Measurement, nil
 }
 
-// MeasureRequest sends a full request (with the probe's resolvers).
+// MeasureRequest sends a full request (with the probe's resolvers). Of more
+// than MaxAddrs addresses it sends the first MaxAddrs (a forged answer with
+// thousands of records must not cost the probe its control).
 func (c *Client) MeasureRequest(ctx context.Context, req MeasureRequest) (*MeasureResponse, error) {
+	if len(req.Addrs) > MaxAddrs {
+		req.Addrs = req.Addrs[:MaxAddrs]
+	}
 	var resp MeasureResponse
 	if err := c.do(ctx, http.MethodPost, PathMeasure, req, &resp); err != nil {
 		return nil, err

@@ -183,6 +183,16 @@ func TestRefusal(t *testing.T) {
 		{"name resolving to testnet, lab", Config{Lab: true}, MeasureRequest{Target: "https://www.example.com/"}, 200},
 		{"name resolving to testnet, no lab", Config{}, MeasureRequest{Target: "https://www.example.com/"}, 403},
 		{"private resolver", Config{}, MeasureRequest{Target: "https://www.example.com/", Resolvers: []string{"udp://10.0.0.53:53"}}, 403},
+		{"IPv4-compatible loopback target", Config{}, MeasureRequest{Target: "http://[::127.0.0.1]/"}, 403},
+		{"IPv4-mapped loopback target", Config{}, MeasureRequest{Target: "http://[::ffff:127.0.0.1]/"}, 403},
+		{"NAT64 loopback target", Config{}, MeasureRequest{Target: "http://[64:ff9b::7f00:1]/"}, 403},
+		{"NAT64 loopback target, lab", Config{Lab: true, AllowLoopback: true}, MeasureRequest{Target: "http://[64:ff9b::7f00:1]/"}, 403},
+		{"local-use NAT64 target", Config{}, MeasureRequest{Target: "http://[64:ff9b:1::808:808]/"}, 403},
+		{"6to4 loopback target", Config{}, MeasureRequest{Target: "http://[2002:7f00:1::]/"}, 403},
+		{"Teredo loopback client", Config{}, MeasureRequest{Target: "http://[2001:0:808:808::80ff:fffe]/"}, 403},
+		{"NAT64 metadata addr", Config{}, MeasureRequest{Target: "https://www.example.com/", Addrs: []string{"64:ff9b::169.254.169.254"}}, 403},
+		{"6to4 private resolver", Config{}, MeasureRequest{Target: "https://www.example.com/", Resolvers: []string{"udp://[2002:a00:35::1]:53"}}, 403},
+		{"NAT64 public target", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "http://[64:ff9b::808:808]/"}, 200},
 		{"bad addr", Config{}, MeasureRequest{Target: "https://www.example.com/", Addrs: []string{"nope"}}, 400},
 		{"bare domain", Config{}, MeasureRequest{Target: "www.example.com"}, 400},
 		{"bad scheme", Config{}, MeasureRequest{Target: "gopher://www.example.com/"}, 400},
@@ -343,4 +353,44 @@ func FuzzMeasureRequest(f *testing.F) {
 			t.Fatalf("code %d for %q: %s", rec.Code, body, rec.Body)
 		}
 	})
+}
+
+// TestMaxAddrs: the client sends at most MaxAddrs of a probe's addresses,
+// and the control dials at most its probe's MaxAddrs of them and its own
+// answers together, writing how many it left out.
+func TestMaxAddrs(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(web.Close)
+	p, err := probe.New(probe.Config{Network: &netx.Network{Routable: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		Vantage: "control", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := newTest(t, Config{Probe: p, AllowLoopback: true})
+	var addrs []string
+	for i := range 3500 {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{127, 3, byte(i >> 8), byte(i)}).String())
+	}
+	m, err := c.Measure(context.Background(), mustTarget(t, web.URL+"/"), addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := web.Listener.Addr().String()
+	var connects, on443 []string
+	for _, s := range m.Steps {
+		switch {
+		case s.Operation != model.OpConnect:
+		case strings.HasSuffix(s.Address, ":443"):
+			on443 = append(on443, s.Address) // the probe's addresses among them, checked for a certificate
+		default:
+			connects = append(connects, s.Address)
+		}
+	}
+	if len(on443) != probe.DefaultMaxAddrs-1 {
+		t.Errorf("connects on 443 %v, want the %d of the probe's addresses dialed", on443, probe.DefaultMaxAddrs-1)
+	}
+	if len(connects) != probe.DefaultMaxAddrs || connects[0] != own || m.AddrsNotTried != MaxAddrs+1-probe.DefaultMaxAddrs {
+		t.Errorf("connects %v, %d not tried; want %d starting with %s, %d not tried", connects, m.AddrsNotTried,
+			probe.DefaultMaxAddrs, own, MaxAddrs+1-probe.DefaultMaxAddrs)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/firewatch/firewatch/internal/addrclass"
 	"github.com/firewatch/firewatch/internal/ratelimit"
 	"io"
 	"log/slog"
@@ -30,32 +31,26 @@ import (
 	"github.com/firewatch/firewatch/internal/target"
 )
 
-// Measurer measures one target; *probe.Probe is one.
-type Measurer interface {
-	Measure(ctx context.Context, t target.Target, extra probe.Extra) *model.Measurement
-}
-
 // Defaults of Config.
 const (
-	DefaultRate        = 5 // requests per second per client
-	DefaultBurst       = 30
-	DefaultCacheTTL    = 60 * time.Second
-	DefaultTimeout     = 2 * time.Minute // a whole measurement
-	DefaultDNSTimeout  = 3 * time.Second // a query to a probe's resolver
-	maxRequestBytes    = 64 << 10
-	maxCacheEntries    = 1024
-	maxAddrsPerRequest = 32
+	DefaultRate       = 5 // requests per second per client
+	DefaultBurst      = 30
+	DefaultCacheTTL   = 60 * time.Second
+	DefaultTimeout    = 2 * time.Minute // a whole measurement
+	DefaultDNSTimeout = 3 * time.Second // a query to a probe's resolver
+	maxRequestBytes   = 64 << 10
+	maxCacheEntries   = 1024
 )
 
 // Config configures a Server.
 type Config struct {
-	Probe Measurer // measures from this vantage (Vantage "control")
+	Probe probe.Measurer // measures from this vantage (Vantage "control")
 	// Network decides which addresses are off limits (IsBogon) and dials the
 	// probe's resolvers. Its Routable must match the Probe's.
 	Network *netx.Network
 	Token   string // bearer token; "" accepts every client
-	// Lab accepts TEST-NET targets and addresses (192.0.2.0/24,
-	// 198.51.100.0/24, 203.0.113.0/24) that are otherwise refused.
+	// Lab accepts TEST-NET targets and addresses (addrclass.TestNet) that
+	// are otherwise refused.
 	Lab bool
 	// AllowLoopback accepts loopback targets; for tests only.
 	AllowLoopback bool
@@ -68,13 +63,6 @@ type Config struct {
 	// Logger gets one line per measure request (target, outcome, duration;
 	// never the client's address); nil logs nothing.
 	Logger *slog.Logger
-}
-
-// LabPrefixes are the TEST-NET ranges the lab uses; Config.Lab allows them.
-var LabPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
 }
 
 // Server is the control's HTTP handler.
@@ -237,12 +225,8 @@ func (s *Server) refusal(ip netip.Addr) string {
 		}
 		return "loopback"
 	}
-	if s.cfg.Lab {
-		for _, p := range LabPrefixes {
-			if p.Contains(ip) {
-				return ""
-			}
-		}
+	if s.cfg.Lab && addrclass.IsTestNet(ip) {
+		return ""
 	}
 	if s.cfg.Network.IsBogon(ip) {
 		return "private, reserved or otherwise unroutable"
@@ -271,8 +255,8 @@ func (s *Server) handleMeasure(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := ts[0]
-	if len(req.Addrs) > maxAddrsPerRequest {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("addrs: at most %d addresses", maxAddrsPerRequest))
+	if len(req.Addrs) > MaxAddrs {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("addrs: at most %d addresses", MaxAddrs))
 		return
 	}
 	if ip, err := netip.ParseAddr(t.Host); err == nil {
@@ -332,7 +316,7 @@ func (s *Server) handleMeasure(w http.ResponseWriter, r *http.Request) {
 		m.Steps = append(m.Steps, s.queryResolver(ctx, req.Resolvers[i], ap, t.Host))
 	}
 	s.duration.Observe(time.Since(start).Seconds())
-	m.Vantage = "control"
+	m.Vantage = model.VantageControl
 	s.store(key, m)
 	writeJSON(w, http.StatusOK, MeasureResponse{Measurement: m, Client: ClientInfo{Address: clientIP(r)}})
 }

@@ -43,9 +43,6 @@ const (
 	DefaultInterval = 5 * time.Second
 )
 
-// ErrNeedRoot is returned when the demo may not build the lab.
-var ErrNeedRoot = errors.New("demo needs root: it builds network namespaces (run it with sudo: `sudo ./firewatch demo`)")
-
 // steps is the number of numbered progress steps.
 const steps = 5
 
@@ -107,8 +104,8 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		o.Interval = DefaultInterval
 	}
 	if o.Lab == nil {
-		if lab.CheckPrivileges() != nil {
-			return nil, ErrNeedRoot
+		if err := lab.CheckPrivileges(); err != nil {
+			return nil, fmt.Errorf("demo: %w (`sudo ./firewatch demo`)", err)
 		}
 	}
 

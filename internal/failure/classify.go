@@ -67,17 +67,8 @@ func Classify(err error) string {
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		switch errno {
-		case syscall.ECONNREFUSED:
-			return ConnectionRefused
-		case syscall.ECONNRESET, syscall.EPIPE:
-			return ConnectionReset
-		case syscall.EHOSTUNREACH:
-			return HostUnreachable
-		case syscall.ENETUNREACH:
-			return NetworkUnreachable
-		case syscall.ETIMEDOUT:
-			return GenericTimeout
+		if f, ok := fromErrno(errno); ok {
+			return f
 		}
 	}
 	switch {
@@ -188,16 +179,3 @@ func Scrub(text string) string {
 	})
 	return ipv4RE.ReplaceAllString(text, "[scrubbed]")
 }
-
-// Failure strings beyond the network vocabulary of failure.go, for protocol
-// outcomes the probe classifies itself.
-const (
-	// MailProtocolError: a mail server sent garbage instead of a banner or
-	// reply, a line too long, or refused a command the exchange needs.
-	MailProtocolError = "mail_protocol_error"
-	// HTTPTooManyRedirects: the redirect chain was longer than the limit
-	// (a loop ends this way).
-	HTTPTooManyRedirects = "http_too_many_redirects"
-	// HTTPBadResponse: the server's reply was not HTTP.
-	HTTPBadResponse = "http_bad_response"
-)

@@ -24,13 +24,14 @@ func opErr(errno syscall.Errno) error {
 	return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
 }
 
-func TestClassify(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		err  error
-		want string
-	}{
+type classifyCase struct {
+	name string
+	err  error
+	want string
+}
+
+func classifyCases() []classifyCase {
+	return []classifyCase{
 		{"nil", nil, ""},
 		{"already classified", New(DNSBogon, "resolve", errors.New("x")), DNSBogon},
 		{"already classified wrapped", fmt.Errorf("ctx: %w", New(SSLInvalidHostname, "", nil)), SSLInvalidHostname},
@@ -72,7 +73,11 @@ func TestClassify(t *testing.T) {
 		{"bad http", New(HTTPBadResponse, "", nil), HTTPBadResponse},
 		{"unknown scrubbed", errors.New("weird thing from 192.0.2.7:443 and [2001:db8::1]:80"), Unknown + ": weird thing from [scrubbed]:443 and [scrubbed]:80"},
 	}
-	for _, tc := range tests {
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	for _, tc := range classifyCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Classify(tc.err); got != tc.want {
 				t.Errorf("Classify(%v) = %q, want %q", tc.err, got, tc.want)

@@ -1,28 +1,27 @@
 // Package failure is firewatch's one failure vocabulary: every network error
 // becomes one of a fixed set of strings, classified where it happens and
-// carried by *Error together with the operation that failed.
+// carried by *Error together with the operation that failed. The strings are
+// generated from one table (internal/gen/spec.go) into zfailures.go.
 package failure
 
-// The failure strings. Anything else is recorded as Unknown + ": " + text,
-// with IP addresses scrubbed from the text.
-const (
-	DNSNXDomain         = "dns_nxdomain_error"
-	DNSRefused          = "dns_refused_error"
-	DNSServfail         = "dns_servfail_error"
-	DNSNoAnswer         = "dns_no_answer"
-	DNSBogon            = "dns_bogon_error"
-	GenericTimeout      = "generic_timeout_error"
-	ConnectionRefused   = "connection_refused"
-	ConnectionReset     = "connection_reset"
-	HostUnreachable     = "host_unreachable"
-	NetworkUnreachable  = "network_unreachable"
-	EOF                 = "eof_error"
-	SSLInvalidHostname  = "ssl_invalid_hostname"
-	SSLUnknownAuthority = "ssl_unknown_authority"
-	SSLInvalidCert      = "ssl_invalid_certificate"
-	SSLFailedHandshake  = "ssl_failed_handshake"
-	Unknown             = "unknown_failure"
-)
+import "strings"
+
+//go:generate go run ./internal/gen
+
+// Strings returns every failure string of the vocabulary, Unknown excluded,
+// in the order of the table.
+func Strings() []string { return append([]string(nil), vocabulary[:]...) }
+
+// Valid reports whether f is a failure string a record may hold: one of
+// Strings, or Unknown + ": " + text.
+func Valid(f string) bool {
+	for _, v := range vocabulary {
+		if f == v {
+			return true
+		}
+	}
+	return strings.HasPrefix(f, Unknown+": ")
+}
 
 // Error is a classified network failure. Failure is one of the strings above
 // (or "unknown_failure: ..."); Operation is the step that failed.

@@ -7,6 +7,8 @@ package lab
 
 import (
 	"net/netip"
+
+	"github.com/firewatch/firewatch/internal/addrclass"
 )
 
 // Prefix is the name prefix of every namespace and interface the lab creates;
@@ -56,24 +58,7 @@ var (
 
 // Routable is the value of FIREWATCH_ROUTABLE for programs run in the lab:
 // the TEST-NET ranges the lab uses count as routable there.
-const Routable = "192.0.2.0/24,198.51.100.0/24,203.0.113.0/24"
-
-// testNets are the three TEST-NET ranges, the only addresses the lab uses.
-var testNets = []netip.Prefix{
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-}
-
-// IsTestNet reports whether a lies in one of the TEST-NET ranges.
-func IsTestNet(a netip.Addr) bool {
-	for _, p := range testNets {
-		if p.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
-}
+var Routable = addrclass.TestNetList(",")
 
 // Link is one veth pair between two namespaces, with the address (in
 // CIDR notation) of each end.
@@ -125,7 +110,7 @@ func Routes() []Route {
 	a := netip.MustParseAddr
 	var rs []Route
 	all := func(ns string, via netip.Addr) {
-		for _, n := range testNets {
+		for _, n := range addrclass.TestNet() {
 			rs = append(rs, Route{ns, n, via})
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/addrclass"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 )
 
@@ -22,7 +23,7 @@ func TestAddressing(t *testing.T) {
 			if !strings.HasPrefix(end.ifc, Prefix) || len(end.ifc) > 15 {
 				t.Errorf("interface %q: want prefix %s and at most 15 bytes", end.ifc, Prefix)
 			}
-			if !IsTestNet(end.p.Addr()) {
+			if !addrclass.IsTestNet(end.p.Addr()) {
 				t.Errorf("%s: %v is not TEST-NET", end.ifc, end.p)
 			}
 			if prev, dup := seen[end.p.Addr()]; dup {
@@ -43,12 +44,12 @@ func TestAddressing(t *testing.T) {
 		if !ok {
 			t.Errorf("route %v in %s: gateway %v is not on a connected link", r.Dst, r.NS, r.Via)
 		}
-		if !IsTestNet(r.Dst.Addr()) || r.Dst.Bits() < 24 {
+		if !addrclass.IsTestNet(r.Dst.Addr()) || r.Dst.Bits() < 24 {
 			t.Errorf("route %v in %s: only TEST-NET routes, no default", r.Dst, r.NS)
 		}
 	}
 	for _, a := range append(Hops, ProbeAddr, ISPResolver, PublicResolver, Authoritative, OutsideAddr) {
-		if !IsTestNet(a) {
+		if !addrclass.IsTestNet(a) {
 			t.Errorf("%v is not TEST-NET", a)
 		}
 	}

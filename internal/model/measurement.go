@@ -19,6 +19,15 @@ const (
 	StatusError    = "error"    // could not decide; Verdict.Reason says why
 )
 
+// Vantages of a measurement (Measurement.Vantage).
+const (
+	VantageProbe   = "probe"   // inside the network under test
+	VantageControl = "control" // the uncensored outside vantage
+)
+
+// Vantages returns every vantage a record may have.
+func Vantages() []string { return []string{VantageProbe, VantageControl} }
+
 // Operations recorded in Step.Operation.
 const (
 	OpResolve       = "resolve"        // system resolver (getaddrinfo-like)
@@ -31,7 +40,24 @@ const (
 	OpMailGreeting  = "mail_greeting" // banner and capabilities of a mail server
 	OpStartTLS      = "starttls"      // STARTTLS/STLS command exchange
 	OpDownload      = "download"      // streamed file download
+	OpTraceHop      = "trace_hop"     // one TTL of a replayed triggering exchange (firewatch trace)
+	OpKeywordTest   = "keyword_test"  // one variant of a request sent by firewatch keywords
 )
+
+// Statuses returns every status a record may have, StatusMeasured first.
+func Statuses() []string {
+	return []string{StatusMeasured, StatusOK, StatusBlocked, StatusDown, StatusError}
+}
+
+// VerdictStatuses returns the statuses a verdict decides: every status but
+// StatusMeasured.
+func VerdictStatuses() []string { return Statuses()[1:] }
+
+// Operations returns every operation a Step may record.
+func Operations() []string {
+	return []string{OpResolve, OpDNSRoundTrip, OpConnect, OpTLSHandshake, OpHTTPRoundTrip,
+		OpRead, OpWrite, OpMailGreeting, OpStartTLS, OpDownload, OpTraceHop, OpKeywordTest}
+}
 
 // Measurement is one record: everything observed about one target from one
 // vantage, plus the verdict once it is computed.
@@ -43,12 +69,16 @@ type Measurement struct {
 	Category  string    `json:"category,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	RuntimeMS float64   `json:"runtime_ms"`
-	Vantage   string    `json:"vantage"` // "probe" or "control"
+	Vantage   string    `json:"vantage"` // VantageProbe or VantageControl
 	Probe     ProbeInfo `json:"probe"`
 	Resolvers []string  `json:"resolvers"` // "system" or resolver URLs used
 	Status    string    `json:"status"`
 	Methods   []string  `json:"methods"` // interference methods; empty until a verdict
 	Steps     []Step    `json:"steps"`
+	// AddrsNotTried counts the distinct addresses resolved (or given by the
+	// other vantage) but not dialed because of the per-host-and-port cap,
+	// summed over the hosts and ports of the record.
+	AddrsNotTried int `json:"addresses_not_tried,omitempty"`
 
 	// Verdict details; nil until the verdict is computed.
 	Verdict *Verdict `json:"verdict,omitempty"`
@@ -83,6 +113,32 @@ type Step struct {
 	Mail     *MailData     `json:"mail,omitempty"`
 	Download *DownloadData `json:"download,omitempty"`
 	IO       *IOData       `json:"io,omitempty"` // read and write steps
+	Trace    *TraceHopData `json:"trace,omitempty"`
+	Keyword  *KeywordData  `json:"keyword,omitempty"`
+}
+
+// TraceHopData is the data of a trace_hop step: what came back when the
+// exchange that triggers the interference was replayed with IP TTL TTL.
+type TraceHopData struct {
+	Method       string   `json:"method"`           // the method being located, e.g. "http.reset"
+	TTL          int      `json:"ttl"`              // the IP TTL of the replayed packet(s)
+	Router       string   `json:"router,omitempty"` // source of the ICMP time exceeded; "" when none came
+	Interference bool     `json:"interference"`     // the interference appeared at this TTL
+	Genuine      bool     `json:"genuine"`          // the server's genuine answer arrived at this TTL
+	Reached      bool     `json:"reached"`          // the server itself answered a packet of this TTL
+	Answers      []string `json:"answers"`          // what arrived, in order ("rst from ...", "dns NXDOMAIN", ...)
+}
+
+// KeywordData is the data of a keyword_test step: one variant of a request
+// sent inside by firewatch keywords, and how it compared with the control.
+type KeywordData struct {
+	Field    string `json:"field"`              // "path", "host", "sni" or "dns"
+	Value    string `json:"value"`              // the variant's value of that field
+	Word     string `json:"word,omitempty"`     // the word of a list placed in a template (keywords test)
+	Mutation string `json:"mutation,omitempty"` // the evasion tried, "" for a plain variant
+	Blocked  bool   `json:"blocked"`            // the variant showed the interference
+	Control  string `json:"control,omitempty"`  // what the control saw, when it was asked
+	Outcome  string `json:"outcome"`            // what the inside saw
 }
 
 // DNSData is the data of a resolve or dns_round_trip step.

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/firewatch/firewatch/internal/addrclass"
 )
 
 // Network is the explicit network the probe measures through.
@@ -69,28 +71,10 @@ func (n *Network) ResolvConf() string {
 	return "/etc/resolv.conf"
 }
 
-// bogonPrefixes are the private, loopback, link-local, shared, reserved,
-// documentation, multicast and unspecified ranges (IPv4 and IPv6).
-var bogonPrefixes = mustPrefixes(
-	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-	"172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16",
-	"198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",
-	"240.0.0.0/4", "255.255.255.255/32",
-	"::/128", "::1/128", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64",
-	"2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8",
-)
-
-func mustPrefixes(ss ...string) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, netip.MustParsePrefix(s))
-	}
-	return out
-}
-
-// IsBogon reports whether a is a private, loopback, reserved or documentation
-// address not listed in Routable. Such an address in a DNS answer is recorded
-// as dns_bogon_error and never connected to.
+// IsBogon reports whether a is a bogon (addrclass.IsBogon: private,
+// loopback, reserved, documentation, or an IPv6 spelling of one) not listed
+// in Routable. Such an address in a DNS answer is recorded as dns_bogon_error
+// and never connected to.
 func (n *Network) IsBogon(a netip.Addr) bool {
 	a = a.Unmap()
 	if n != nil {
@@ -100,15 +84,7 @@ func (n *Network) IsBogon(a netip.Addr) bool {
 			}
 		}
 	}
-	if !a.IsValid() {
-		return true
-	}
-	for _, p := range bogonPrefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return addrclass.IsBogon(a)
 }
 
 // LoadRootCAs reads a PEM file of trust roots.

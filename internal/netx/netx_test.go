@@ -37,6 +37,16 @@ func TestIsBogon(t *testing.T) {
 		{"192.0.2.1", lab, false},
 		{"198.51.100.1", lab, true},
 		{"::ffff:192.0.2.9", lab, false},
+		// IPv6 spellings of IPv4 bogons (issue 14), whatever is routable:
+		// a redirect or an answer naming one is never followed.
+		{"::127.0.0.1", nil, true},
+		{"64:ff9b::7f00:1", nil, true},
+		{"2002:7f00:1::", nil, true},
+		{"2001:0:808:808::80ff:fffe", nil, true},
+		{"64:ff9b::c000:201", lab, true},
+		{"fe80::1%eth0", nil, true},
+		{"64:ff9b::808:808", nil, false},
+		{"2002:808:808::1", nil, false},
 	}
 	for _, tc := range tests {
 		if got := tc.n.IsBogon(netip.MustParseAddr(tc.addr)); got != tc.want {

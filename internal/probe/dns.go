@@ -70,7 +70,7 @@ func (p *Probe) resolverNames() []string {
 var udpBuffers = sync.Pool{New: func() any { b := make([]byte, 65535); return &b }}
 
 // maxDNSResponses bounds how many responses to one UDP query are kept.
-const maxDNSResponses = 32
+const maxDNSResponses = model.MaxDNSResponses
 
 // resolve queries A and AAAA for host through every configured resolver (in
 // parallel), waits for every query to end (the injection window included),
@@ -565,4 +565,10 @@ func readResolvConf(path string) ([]string, error) {
 		return nil, fmt.Errorf("no nameserver in %s", path)
 	}
 	return out, nil
+}
+
+// SystemNameservers returns the nameservers (ip:port) of the network's
+// resolv.conf, in order.
+func SystemNameservers(n interface{ ResolvConf() string }) ([]string, error) {
+	return readResolvConf(n.ResolvConf())
 }

@@ -24,7 +24,7 @@ import (
 )
 
 // bodyHeadBytes is how much of a body is kept in the record.
-const bodyHeadBytes = 4096
+const bodyHeadBytes = model.MaxBodyHead
 
 // recordedHeaders are the response headers kept in the record.
 var recordedHeaders = []string{"Server", "Content-Type", "Content-Length", "Content-Encoding", "Via", "X-Powered-By", "X-Cache", "Cache-Control"}
@@ -95,13 +95,13 @@ func (p *Probe) dialURL(ctx context.Context, rec *recorder, dc *dnsCache, u *url
 	if port == "" {
 		port = strconv.Itoa(target.DefaultPorts[u.Scheme])
 	}
-	addrs := p.lookup(ctx, rec, dc, host)
+	addrs, _ := p.capAddrs(rec, host, port, dc.ordered(host, p.lookup(ctx, rec, dc, host)), nil)
 	sni := ""
 	var alpn []string
 	if u.Scheme == "https" {
 		sni, alpn = host, []string{"http/1.1"}
 	}
-	conn := p.dialFirst(ctx, rec, dc.ordered(host, addrs), port, host, sni, alpn)
+	conn := p.dialFirst(ctx, rec, addrs, port, host, sni, alpn)
 	if conn != nil {
 		dc.worked(host, conn.RemoteAddr().String())
 	}

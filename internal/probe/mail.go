@@ -17,9 +17,9 @@ import (
 
 // Bounds of a mail conversation: no server can make the probe hang or grow.
 const (
-	maxMailLine  = 1024 // bytes per line
-	maxMailLines = 64   // lines per reply
-	maxBanner    = 512  // bytes of banner kept in the record
+	maxMailLine  = 1024            // bytes per line
+	maxMailLines = 64              // lines per reply
+	maxBanner    = model.MaxBanner // bytes of banner kept in the record
 )
 
 // errMail is a mail protocol violation: garbage banner, bad reply, line too long.

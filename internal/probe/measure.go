@@ -106,13 +106,15 @@ func (p *Probe) measure(ctx context.Context, rec *recorder, t target.Target, ext
 		}
 	}
 	dc.addrs[t.Host] = addrs
-	extraAddrs := p.extraAddrs(extra, addrs)
-	eps := p.connectAll(ctx, &conns, &tlss, append(slices.Clone(addrs), extraAddrs...), port, t.Host, sni, alpn)
+	extraAll := p.extraAddrs(extra)
+	dial, extraAddrs := p.capAddrs(rec, t.Host, port, addrs, extraAll) // own first, then the other vantage's
+	eps := p.connectAll(ctx, &conns, &tlss, dial, port, t.Host, sni, alpn)
 	defer func() { closeAll(eps) }()
-	own, others := eps[:p.dialable(addrs)], eps[p.dialable(addrs):]
+	nOwn := len(dial) - len(extraAddrs)
+	own, others := eps[:nOwn], eps[nOwn:]
 
 	// finishDNS waits for the rest of the injection window and connects to
-	// the addresses only the later answers named.
+	// the addresses only the later answers named (within Config.MaxAddrs).
 	finishDNS := func() {
 		if run == nil {
 			return
@@ -120,9 +122,10 @@ func (p *Probe) measure(ctx context.Context, rec *recorder, t target.Target, ext
 		all := run.wait(&dnsSteps)
 		run = nil
 		dc.addrs[t.Host] = all
+		dial2, _ := p.capAddrs(rec, t.Host, port, all, extraAll)
 		var late []netip.Addr
-		for _, a := range all {
-			if !slices.Contains(addrs, a) && !slices.Contains(extraAddrs, a) {
+		for _, a := range dial2 {
+			if !slices.Contains(dial, a) && len(dial)+len(late) < p.cfg.MaxAddrs {
 				late = append(late, a)
 			}
 		}
@@ -155,7 +158,7 @@ func (p *Probe) measure(ctx context.Context, rec *recorder, t target.Target, ext
 		closeAll(p.connectAll(ctx, &extra443c, &extra443t, extraAddrs, "443", t.Host, t.Host, []string{"http/1.1"}))
 	}
 	for _, r := range []*recorder{&dnsSteps, &conns, &tlss, &extra443c, &extra443t, &app} {
-		rec.add(r.steps...)
+		rec.addAll(r)
 	}
 }
 
@@ -215,13 +218,10 @@ func (p *Probe) lookup(ctx context.Context, rec *recorder, dc *dnsCache, host st
 }
 
 // extraAddrs parses the control's extra addresses, dropping bogons and
-// addresses already known.
-func (p *Probe) extraAddrs(extra Extra, known []netip.Addr) []netip.Addr {
+// repeats.
+func (p *Probe) extraAddrs(extra Extra) []netip.Addr {
 	var out []netip.Addr
 	seen := map[netip.Addr]bool{}
-	for _, a := range known {
-		seen[a] = true
-	}
 	for _, s := range extra.Addrs {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
@@ -239,17 +239,6 @@ func (p *Probe) extraAddrs(extra Extra, known []netip.Addr) []netip.Addr {
 		out = append(out, a)
 	}
 	return out
-}
-
-// dialable counts the addresses connectAll connects to.
-func (p *Probe) dialable(addrs []netip.Addr) int {
-	n := 0
-	for _, a := range addrs {
-		if p.canDial(a) {
-			n++
-		}
-	}
-	return n
 }
 
 // connectAll connects to every address (in parallel) and, when sni is set,

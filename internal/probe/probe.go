@@ -24,6 +24,7 @@ type Config struct {
 	MaxRedirects     int           // default 10
 	MaxBodyBytes     int64         // default 1 MiB
 	MaxDownloadBytes int64         // default 64 MiB
+	MaxAddrs         int           // distinct addresses dialed per host and port (default DefaultMaxAddrs)
 	Vantage          string        // "probe" (default) or "control"
 	Info             model.ProbeInfo
 	// MaxPerAddress bounds the connections open at once to one server
@@ -76,10 +77,13 @@ func New(cfg Config) (*Probe, error) {
 	if cfg.MaxPerAddress == 0 {
 		cfg.MaxPerAddress = DefaultMaxPerAddress
 	}
+	if cfg.MaxAddrs <= 0 {
+		cfg.MaxAddrs = DefaultMaxAddrs
+	}
 	switch cfg.Vantage {
 	case "":
-		cfg.Vantage = "probe"
-	case "probe", "control":
+		cfg.Vantage = model.VantageProbe
+	case model.VantageProbe, model.VantageControl:
 	default:
 		return nil, fmt.Errorf("probe: vantage %q, want probe or control", cfg.Vantage)
 	}
@@ -137,6 +141,7 @@ func (p *Probe) Measure(ctx context.Context, t target.Target, extra Extra) *mode
 	rec := &recorder{}
 	p.measure(ctx, rec, t, extra)
 	m.Steps = append(m.Steps, rec.steps...)
+	m.AddrsNotTried = rec.addrsNotTried()
 	m.RuntimeMS = ms(time.Since(m.StartedAt))
 	return m
 }

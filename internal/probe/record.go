@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"strings"
 	"time"
 
 	"github.com/firewatch/firewatch/internal/failure"
@@ -11,10 +12,42 @@ import (
 // sequence; concurrent sub-steps (DNS queries) build their Step values
 // separately and are added in a fixed order.
 type recorder struct {
-	steps []model.Step
+	steps    []model.Step
+	notTried map[string]int // per "host port": addresses left out by Config.MaxAddrs
 }
 
 func (r *recorder) add(s ...model.Step) { r.steps = append(r.steps, s...) }
+
+// addAll appends o's steps and takes over its notes of addresses not tried.
+func (r *recorder) addAll(o *recorder) {
+	r.add(o.steps...)
+	for k, n := range o.notTried {
+		host, port, _ := strings.Cut(k, " ")
+		r.skipped(host, port, n)
+	}
+}
+
+// skipped notes that n addresses of host were not dialed on port; a host
+// dialed again on the same port (a redirect back) counts once.
+func (r *recorder) skipped(host, port string, n int) {
+	if n == 0 {
+		return
+	}
+	if r.notTried == nil {
+		r.notTried = map[string]int{}
+	}
+	k := host + " " + port
+	r.notTried[k] = max(r.notTried[k], n)
+}
+
+// addrsNotTried is the record's addresses_not_tried: the sum over hosts and ports.
+func (r *recorder) addrsNotTried() int {
+	t := 0
+	for _, n := range r.notTried {
+		t += n
+	}
+	return t
+}
 
 // ms converts a duration to milliseconds with microsecond precision.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -5,10 +5,12 @@ import (
 	"html"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/firewatch/firewatch/internal/model"
 )
 
 // maxTitle bounds a recorded title, in bytes.
-const maxTitle = 256
+const maxTitle = model.MaxTitle
 
 // Title extracts the text of the first <title> element of an HTML document
 // head: case-insensitive, tolerant of attributes and a missing end tag,

@@ -24,8 +24,16 @@ type Keyed struct {
 	m  map[string]*rate.Limiter
 }
 
-// Allow reports whether one more event for key may happen now.
-func (k *Keyed) Allow(key string) bool {
+// Allow reports whether one more event for key may happen now, and if so
+// spends it.
+func (k *Keyed) Allow(key string) bool { return k.limiter(key).Allow() }
+
+// Ready reports whether one more event for key may happen now, without
+// spending it (to count only some outcomes, such as failures).
+func (k *Keyed) Ready(key string) bool { return k.limiter(key).Tokens() >= 1 }
+
+// limiter returns key's bucket, creating it.
+func (k *Keyed) limiter(key string) *rate.Limiter {
 	k.mu.Lock()
 	max := k.MaxKeys
 	if max <= 0 {
@@ -42,5 +50,5 @@ func (k *Keyed) Allow(key string) bool {
 		k.m[key] = l
 	}
 	k.mu.Unlock()
-	return l.Allow()
+	return l
 }

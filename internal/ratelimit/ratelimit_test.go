@@ -28,3 +28,16 @@ func TestKeyed(t *testing.T) {
 		t.Error("a: forgotten keys start again with a full bucket")
 	}
 }
+
+func TestReadySpendsNothing(t *testing.T) {
+	k := &Keyed{Rate: rate.Limit(0.001), Burst: 1}
+	for range 3 {
+		if !k.Ready("a") {
+			t.Fatal("Ready spent the only event")
+		}
+	}
+	k.Allow("a")
+	if k.Ready("a") {
+		t.Error("Ready after the burst was spent")
+	}
+}

@@ -117,6 +117,17 @@ var migrations = []string{
 	INSERT INTO day_network (country, asn, day, tests, blocked, blocked_targets)
 		SELECT country, asn, day, SUM(tests), SUM(blocked), SUM(CASE WHEN blocked > 0 THEN 1 ELSE 0 END)
 		FROM daily GROUP BY country, asn, day`,
+	// 4: queue leases. An item is handed out for a lease and done only when
+	// a measurement of it is stored; items taken before leases existed are
+	// handed out again.
+	`ALTER TABLE queue ADD COLUMN lease_until BIGINT;
+	ALTER TABLE queue ADD COLUMN takes BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE queue ADD COLUMN done_at BIGINT;
+	ALTER TABLE queue ADD COLUMN measure_id TEXT NOT NULL DEFAULT '';
+	UPDATE queue SET takes = 1, lease_until = 0 WHERE taken_by <> '';
+	CREATE INDEX queue_open ON queue (done_at, id)`,
+	// 5: the DNS filter's history (dns.go).
+	dnsSchema,
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations.

@@ -51,8 +51,17 @@ type Store interface {
 
 	// Enqueue queues a target for the probes ("test now").
 	Enqueue(ctx context.Context, target, requestedBy string) (QueueItem, error)
-	// Dequeue hands up to n queued targets to the named agent.
-	Dequeue(ctx context.Context, agent string, n int) ([]QueueItem, error)
+	// Dequeue leases up to n queued targets to the named agent for lease:
+	// items never taken, and taken items whose lease ran out before a
+	// measurement of them arrived. An item is done (never handed out again)
+	// once Insert stores a probe measurement of its target taken after the
+	// request.
+	Dequeue(ctx context.Context, agent string, n int, lease time.Duration) ([]QueueItem, error)
+	// Queue lists queue items, newest first.
+	Queue(ctx context.Context, p Page) ([]QueueItem, error)
+
+	// DNSHistory keeps the DNS scans' results (dns.go).
+	DNSHistory
 
 	Close() error
 }
@@ -146,11 +155,25 @@ type Token struct {
 	LastUsed  *time.Time `json:"last_used,omitempty"`
 }
 
-// QueueItem is a target queued for measurement.
+// Queue item states (QueueItem.State).
+const (
+	QueueWaiting = "queued"  // never handed out
+	QueueLeased  = "leased"  // handed out, lease running
+	QueueExpired = "expired" // handed out, lease over without a measurement: handed out again
+	QueueDone    = "done"    // a measurement of it was stored
+)
+
+// QueueItem is a target queued for measurement ("test now").
 type QueueItem struct {
-	ID          int64     `json:"id"`
-	Target      string    `json:"target"`
-	RequestedBy string    `json:"requested_by"`
-	RequestedAt time.Time `json:"requested_at"`
-	TakenBy     string    `json:"taken_by"`
+	ID          int64      `json:"id"`
+	Target      string     `json:"target"`
+	RequestedBy string     `json:"requested_by"`
+	RequestedAt time.Time  `json:"requested_at"`
+	State       string     `json:"state"`              // QueueWaiting, QueueLeased, QueueExpired or QueueDone
+	TakenBy     string     `json:"taken_by"`           // the agent of the latest lease
+	TakenAt     *time.Time `json:"taken_at,omitempty"` // start of the latest lease
+	LeaseUntil  *time.Time `json:"lease_until,omitempty"`
+	Takes       int        `json:"takes"` // how many times it was handed out
+	DoneAt      *time.Time `json:"done_at,omitempty"`
+	MeasureID   string     `json:"measure_id,omitempty"` // the measurement that completed it
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -33,6 +35,29 @@ func mustInsert(t *testing.T, s Store, ms ...*model.Measurement) int {
 	return n
 }
 
+// TestFileModes: the database and its WAL hold token hashes and are
+// created readable by their owner only.
+func TestFileModes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fw.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CreateToken(ctx, "probe-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %o, want 600", filepath.Base(f), m)
+		}
+	}
+}
+
 func TestOpenURLs(t *testing.T) {
 	dir := t.TempDir()
 	for _, u := range []string{dir + "/a.db", "sqlite://" + dir + "/b.db"} {
@@ -56,21 +81,6 @@ func TestOpenURLs(t *testing.T) {
 	for _, u := range []string{"", "mysql://x", dir + "/missing/dir/c.db"} {
 		if _, err := Open(ctx, u); err == nil {
 			t.Errorf("Open(%q): no error", u)
-		}
-	}
-}
-
-func TestNormalizeTarget(t *testing.T) {
-	for in, want := range map[string]string{
-		"HTTPS://Example.COM:443/Path": "https://example.com/Path",
-		"http://example.com:80/":       "http://example.com/",
-		"http://example.com:8080/":     "http://example.com:8080/",
-		"https://[2001:DB8::1]:443/":   "https://[2001:db8::1]/",
-		" smtp://Mail.Example:25 ":     "smtp://mail.example:25",
-		"not a url":                    "not a url",
-	} {
-		if got := NormalizeTarget(in); got != want {
-			t.Errorf("NormalizeTarget(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -310,6 +320,54 @@ func TestMeasurementsPagination(t *testing.T) {
 	})
 }
 
+// TestExportPages: an export longer than a page, with many records of the
+// same start time on page boundaries, gives every record once, newest
+// first, and stops at its limit.
+func TestExportPages(t *testing.T) {
+	forEach(t, func(t *testing.T, s *sqlStore) {
+		const total = 2*exportPageRows + 100
+		var ms []*model.Measurement
+		for i := range total {
+			at := now.Add(time.Duration(i/300) * time.Minute) // runs of 300 equal times
+			ms = append(ms, meas(fmt.Sprintf("m%04d", i), site, at, model.StatusOK))
+		}
+		mustInsert(t, s, ms...)
+		for _, limit := range []int{0, 1, exportPageRows, exportPageRows + 1, total + 5} {
+			var got []string
+			err := s.Export(ctx, Filter{}, limit, func(m *model.Measurement) error { got = append(got, m.ID); return nil })
+			want := min(total, limit)
+			if limit == 0 {
+				want = total
+			}
+			if err != nil || len(got) != want {
+				t.Fatalf("limit %d: %d records, %v; want %d", limit, len(got), err, want)
+			}
+			seen := map[string]bool{}
+			for i, id := range got {
+				if seen[id] {
+					t.Fatalf("limit %d: %s exported twice", limit, id)
+				}
+				seen[id] = true
+				if i > 0 && id > got[i-1] {
+					t.Fatalf("limit %d: %s after %s, want newest first", limit, id, got[i-1])
+				}
+			}
+		}
+		// fn runs with no database connection held: a slow client of an
+		// export holds none of the pool.
+		inUse := 0
+		s.Export(ctx, Filter{}, 0, func(*model.Measurement) error { inUse = max(inUse, s.db.Stats().InUse); return nil })
+		if inUse != 0 {
+			t.Errorf("%d database connections in use while the export waits on its client, want 0", inUse)
+		}
+		stop := errors.New("client gone")
+		n := 0
+		if err := s.Export(ctx, Filter{}, 0, func(*model.Measurement) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+			t.Errorf("export after fn's error: %d records, %v", n, err)
+		}
+	})
+}
+
 func TestTokens(t *testing.T) {
 	forEach(t, func(t *testing.T, s *sqlStore) {
 		sec, err := s.CreateToken(ctx, "probe-1")
@@ -353,17 +411,91 @@ func TestQueue(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		a, err := s.Dequeue(ctx, "agent-a", 2)
-		if err != nil || len(a) != 2 || a[0].Target != "https://a.example/" || a[0].TakenBy != "agent-a" {
+		a, err := s.Dequeue(ctx, "agent-a", 2, time.Minute)
+		if err != nil || len(a) != 2 || a[0].Target != "https://a.example/" || a[0].TakenBy != "agent-a" || a[0].State != QueueLeased {
 			t.Fatalf("first take %+v, %v", a, err)
 		}
-		b, err := s.Dequeue(ctx, "agent-b", 2)
+		b, err := s.Dequeue(ctx, "agent-b", 2, time.Minute)
 		if err != nil || len(b) != 1 || b[0].Target != "https://c.example/" {
 			t.Fatalf("second take %+v, %v", b, err)
 		}
-		c, err := s.Dequeue(ctx, "agent-b", 2)
+		c, err := s.Dequeue(ctx, "agent-b", 2, time.Minute)
 		if err != nil || len(c) != 0 {
 			t.Fatalf("empty take %+v, %v", c, err)
+		}
+	})
+}
+
+// TestQueueLease: an item whose agent died (no measurement within the
+// lease) is handed out again, to any agent; an item is done only once a
+// probe measurement of its target, taken after the request, is stored.
+func TestQueueLease(t *testing.T) {
+	forEach(t, func(t *testing.T, s *sqlStore) {
+		clock := now
+		s.now = func() time.Time { return clock }
+		var targets []string
+		for i := range 40 {
+			u := fmt.Sprintf("https://site%d.example/", i)
+			targets = append(targets, u)
+			if _, err := s.Enqueue(ctx, u, "operator"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A measurement taken before the request does not complete it.
+		mustInsert(t, s, meas("early", targets[0], clock.Add(-time.Hour), model.StatusOK))
+		taken, err := s.Dequeue(ctx, "agent-a", 40, 2*time.Minute)
+		if err != nil || len(taken) != 40 {
+			t.Fatalf("take: %d items, %v", len(taken), err)
+		}
+		// agent-a measures two (one of them also from the control vantage)
+		// and dies.
+		clock = clock.Add(30 * time.Second)
+		ctl := meas("c1", targets[1], clock, model.StatusMeasured)
+		ctl.Vantage = "control"
+		mustInsert(t, s, ctl)
+		mustInsert(t, s, meas("m1", targets[1], clock, model.StatusOK), meas("m2", targets[2], clock, model.StatusBlocked, model.MethodDNSInjected))
+		if again, _ := s.Dequeue(ctx, "agent-b", 40, 2*time.Minute); len(again) != 0 {
+			t.Fatalf("leased items handed out again within the lease: %+v", again)
+		}
+		clock = clock.Add(2 * time.Minute)
+		q, err := s.Queue(ctx, Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		states := map[string]int{}
+		for _, it := range q {
+			states[it.State]++
+		}
+		if want := map[string]int{QueueDone: 2, QueueExpired: 38}; !reflect.DeepEqual(states, want) {
+			t.Errorf("queue states %v, want %v", states, want)
+		}
+		// A restarted (or another) agent gets the 38 not measured, and
+		// nothing done.
+		again, err := s.Dequeue(ctx, "agent-b", 100, 2*time.Minute)
+		if err != nil || len(again) != 38 {
+			t.Fatalf("after the lease: %d items, %v", len(again), err)
+		}
+		for _, it := range again {
+			if it.Target == targets[1] || it.Target == targets[2] {
+				t.Errorf("done item %d (%s) handed out again", it.ID, it.Target)
+			}
+			if it.Takes != 2 || it.TakenBy != "agent-b" || it.State != QueueLeased {
+				t.Errorf("item %d: takes %d, taken by %q, state %s; want 2, agent-b, leased", it.ID, it.Takes, it.TakenBy, it.State)
+			}
+		}
+		q, _ = s.Queue(ctx, Page{Limit: 100})
+		for _, it := range q {
+			if it.Target == targets[1] && (it.State != QueueDone || it.MeasureID != "m1" || it.DoneAt == nil) {
+				t.Errorf("completed item: %+v", it)
+			}
+		}
+		// Measuring a target twice is fine: the duplicate completes nothing new.
+		mustInsert(t, s, meas("m1b", targets[1], clock, model.StatusOK))
+		for _, it := range again {
+			mustInsert(t, s, meas("r"+it.Target, it.Target, clock, model.StatusOK))
+		}
+		if left, _ := s.Dequeue(ctx, "agent-c", 100, time.Nanosecond); len(left) != 0 {
+			t.Errorf("%d items still open after every target was measured", len(left))
 		}
 	})
 }
@@ -406,4 +538,37 @@ func TestConcurrentInsert(t *testing.T) {
 			t.Errorf("inserted %d, state %+v; want 100", sum, ts)
 		}
 	})
+}
+
+// TestMigrateQueueLeases: items taken before queue leases existed (and so
+// possibly lost with a crashed agent) are handed out again after the
+// upgrade; untaken items are kept as they were.
+func TestMigrateQueueLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	all := migrations
+	migrations = all[:3]
+	st, err := Open(ctx, path)
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := st.(*sqlStore).db
+	for _, q := range []string{
+		`INSERT INTO queue (target, requested_by, requested_at, taken_by, taken_at) VALUES ('https://a.example/', 'operator', 1, 'agent-dead', 2)`,
+		`INSERT INTO queue (target, requested_by, requested_at) VALUES ('https://b.example/', 'operator', 3)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	st, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	items, err := st.Dequeue(ctx, "agent-new", 10, time.Minute)
+	if err != nil || len(items) != 2 || items[0].Takes != 2 || items[1].Takes != 1 {
+		t.Errorf("after the upgrade: %+v, %v; want both items, the old one taken a second time", items, err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
@@ -33,19 +34,44 @@ func (t Target) String() string {
 	return t.URL.String()
 }
 
-// DefaultPorts maps each supported scheme to its default port.
-var DefaultPorts = map[string]int{
-	"http": 80, "https": 443,
-	"imap": 143, "imaps": 993,
-	"smtp": 25, "submission": 587, "smtps": 465,
-	"pop3": 110, "pop3s": 995,
+// schemes is the table of supported schemes: each one's default port and
+// whether it speaks TLS from the first byte. Everything about a scheme is
+// read from here.
+var schemes = []struct {
+	name string
+	port int
+	tls  bool
+}{
+	{"http", 80, false}, {"https", 443, true},
+	{"imap", 143, false}, {"imaps", 993, true},
+	{"smtp", 25, false}, {"submission", 587, false}, {"smtps", 465, true},
+	{"pop3", 110, false}, {"pop3s", 995, true},
 }
+
+// Schemes returns every supported scheme, web first, then mail.
+func Schemes() []string {
+	out := make([]string, len(schemes))
+	for i, s := range schemes {
+		out[i] = s.name
+	}
+	return out
+}
+
+// DefaultPorts maps each supported scheme to its default port.
+var DefaultPorts = func() map[string]int {
+	m := make(map[string]int, len(schemes))
+	for _, s := range schemes {
+		m[s.name] = s.port
+	}
+	return m
+}()
 
 // IsTLS reports whether the scheme speaks TLS from the first byte.
 func IsTLS(scheme string) bool {
-	switch scheme {
-	case "https", "imaps", "smtps", "pop3s":
-		return true
+	for _, s := range schemes {
+		if s.name == scheme {
+			return s.tls
+		}
 	}
 	return false
 }
@@ -98,7 +124,8 @@ func parseURL(input, raw string) (Target, error) {
 	scheme := strings.ToLower(u.Scheme)
 	defPort, ok := DefaultPorts[scheme]
 	if !ok {
-		return Target{}, fmt.Errorf("unsupported scheme %q in %q (want http, https, imap, imaps, smtp, submission, smtps, pop3 or pop3s)", u.Scheme, input)
+		names := Schemes()
+		return Target{}, fmt.Errorf("unsupported scheme %q in %q (want %s or %s)", u.Scheme, input, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 	}
 	if u.Opaque != "" || u.Host == "" {
 		return Target{}, fmt.Errorf("malformed URL %q: no host", input)
@@ -135,7 +162,28 @@ func parseURL(input, raw string) (Target, error) {
 	}
 	nu.Fragment = ""
 	nu.RawFragment = ""
+	nu.RawQuery = escapeSpaces(nu.RawQuery)
 	return Target{Input: input, URL: &nu, Scheme: scheme, Host: host, Port: port}, nil
+}
+
+// escapeSpaces percent-encodes the white space url.Parse leaves in a raw
+// query, which Parse would trim from the end of the normalized URL (so
+// normalizing stays idempotent: "a.example/? " is "https://a.example/?%20").
+func escapeSpaces(q string) string {
+	if !strings.ContainsFunc(q, unicode.IsSpace) {
+		return q
+	}
+	var b strings.Builder
+	for _, r := range q {
+		if !unicode.IsSpace(r) {
+			b.WriteRune(r)
+			continue
+		}
+		for _, c := range []byte(string(r)) {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 func unwrapURLError(err error) error {

@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/firewatch/firewatch/internal/model"
@@ -25,12 +27,16 @@ const RejectedDir = "rejected"
 // Spool is a directory of measurement files waiting for upload, one JSON
 // record per file, named so that they sort oldest first.
 type Spool struct {
-	Dir string
-	seq atomic.Uint64
+	Dir       string
+	Recovered int // whole records OpenSpool kept from interrupted writes
+	seq       atomic.Uint64
 }
 
-// OpenSpool opens (creating) the spool directory dir and removes temporary
-// files left by an interrupted write.
+// OpenSpool opens (creating) the spool directory dir and recovers what an
+// interrupted write left: a temporary file holding a whole record (the
+// writer died between writing and renaming it) is renamed into place; a
+// partial one (the write itself was cut, so Put never returned) is removed.
+// Temporary files of a live process sharing the spool are left alone.
 func OpenSpool(dir string) (*Spool, error) {
 	if dir == "" {
 		return nil, errors.New("upload: empty spool directory")
@@ -38,11 +44,94 @@ func OpenSpool(dir string) (*Spool, error) {
 	if err := os.MkdirAll(filepath.Join(dir, RejectedDir), 0o700); err != nil {
 		return nil, fmt.Errorf("upload: spool: %w", err)
 	}
-	tmps, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
-	for _, t := range tmps {
-		os.Remove(t)
+	s := &Spool{Dir: dir}
+	if err := s.recover(); err != nil {
+		return nil, err
 	}
-	return &Spool{Dir: dir}, nil
+	return s, nil
+}
+
+// tmpPrefix starts the names of temporary files: .tmp-PID-RANDOM.
+const tmpPrefix = ".tmp-"
+
+// recover renames each whole record left in a dead writer's temporary file
+// into place and removes partial ones.
+func (s *Spool) recover() error {
+	tmps, err := filepath.Glob(filepath.Join(s.Dir, tmpPrefix+"*"))
+	if err != nil {
+		return fmt.Errorf("upload: spool: %w", err)
+	}
+	changed := false
+	for _, t := range tmps {
+		if writerAlive(filepath.Base(t)) {
+			continue
+		}
+		changed = true
+		m, err := readWhole(t)
+		if err != nil {
+			os.Remove(t)
+			continue
+		}
+		if err := s.keep(t, m); err != nil {
+			return err
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return syncDir(s.Dir)
+}
+
+// readWhole reads a temporary file as one whole record: valid JSON of a
+// measurement with an id, nothing after it.
+func readWhole(path string) (*model.Measurement, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m model.Measurement
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if m.ID == "" {
+		return nil, errors.New("no id")
+	}
+	return &m, nil
+}
+
+// writerAlive reports whether the temporary file name belongs to another
+// process still running (so its write may be in progress). Names without a
+// parseable pid, and this process's own pid (a dead predecessor's, since
+// this process has not written yet), count as dead.
+func writerAlive(name string) bool {
+	rest := strings.TrimPrefix(name, tmpPrefix)
+	pidText, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// keep fsyncs a recovered temporary file and renames it into place.
+func (s *Spool) keep(tmp string, m *model.Measurement) error {
+	f, err := os.Open(tmp)
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(s.Dir, s.name(m)))
+	}
+	if err != nil {
+		return fmt.Errorf("upload: spool: recover %s: %w", filepath.Base(tmp), err)
+	}
+	s.Recovered++
+	return nil
 }
 
 // DefaultSpoolDir is $XDG_CACHE_HOME/firewatch/spool (~/.cache/firewatch/spool).
@@ -62,8 +151,8 @@ func (s *Spool) Put(m *model.Measurement) error {
 	if err != nil {
 		return fmt.Errorf("upload: spool: encode %s: %w", m.ID, err)
 	}
-	name := fmt.Sprintf("%020d-%06d-%s.json", time.Now().UnixNano(), s.seq.Add(1)%1_000_000, safeName(m.ID))
-	tmp, err := os.CreateTemp(s.Dir, ".tmp-*")
+	name := s.name(m)
+	tmp, err := os.CreateTemp(s.Dir, fmt.Sprintf("%s%d-*", tmpPrefix, os.Getpid()))
 	if err != nil {
 		return fmt.Errorf("upload: spool: %w", err)
 	}
@@ -82,6 +171,11 @@ func (s *Spool) Put(m *model.Measurement) error {
 		return fmt.Errorf("upload: spool: write %s: %w", m.ID, err)
 	}
 	return syncDir(s.Dir)
+}
+
+// name is a new spool file name for m, sorting after every earlier one.
+func (s *Spool) name(m *model.Measurement) string {
+	return fmt.Sprintf("%020d-%06d-%s.json", time.Now().UnixNano(), s.seq.Add(1)%1_000_000, safeName(m.ID))
 }
 
 func syncDir(dir string) error {

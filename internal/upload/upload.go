@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +26,7 @@ const IngestPath = "/api/v1/measurements"
 
 // Uploader sends the spool's records to a collector. Zero fields take
 // defaults: Batch 500, HTTP a client with a 2-minute timeout, MinBackoff 1s,
-// MaxBackoff 5min, Poll 5s.
+// MaxBackoff 5min, Poll 5s, Linger 1s.
 type Uploader struct {
 	URL   string // collector base URL, or the full ingest URL
 	Token string
@@ -34,15 +36,68 @@ type Uploader struct {
 
 	MinBackoff, MaxBackoff time.Duration
 	Poll                   time.Duration // how often an idle Run looks at the spool
-	Logf                   func(format string, args ...any)
+	// Linger is how long Run lets records gather after sending a partial
+	// batch, so that a probe spooling records one by one sends batches, not
+	// one request per record (which the collector's rate limit refuses).
+	Linger time.Duration
+	Logf   func(format string, args ...any)
 
 	mu     sync.Mutex // one upload pass at a time
 	once   sync.Once
 	notify chan struct{}
+
+	statsMu sync.Mutex
+	stats   Stats
 }
 
-// errRetry marks failures worth retrying later (collector down, 5xx, 429, 401).
-type errRetry struct{ err error }
+// Stats counts what an Uploader did since it was made.
+type Stats struct {
+	Uploaded   int // records the collector acknowledged
+	Duplicates int // of those, records it already held (an earlier lost acknowledgement)
+	Rejected   int // records it refused as invalid, moved to the spool's rejected/
+}
+
+// Stats returns the counts so far.
+func (u *Uploader) Stats() Stats {
+	u.statsMu.Lock()
+	defer u.statsMu.Unlock()
+	return u.stats
+}
+
+func (u *Uploader) count(f func(*Stats)) {
+	u.statsMu.Lock()
+	f(&u.stats)
+	u.statsMu.Unlock()
+}
+
+// Status says in a sentence what the uploader did and what waits: records
+// acknowledged, records refused (where they are, with the reason beside
+// each) and records still spooled.
+func (u *Uploader) Status() string {
+	st := u.Stats()
+	s := fmt.Sprintf("%d uploaded", st.Uploaded)
+	if st.Duplicates > 0 {
+		s += fmt.Sprintf(" (%d already stored)", st.Duplicates)
+	}
+	if rej, _ := u.Spool.Rejected(); st.Rejected > 0 || len(rej) > 0 {
+		s += fmt.Sprintf(", %d refused as invalid", st.Rejected)
+		if len(rej) > st.Rejected {
+			s += fmt.Sprintf(" (%d in all)", len(rej))
+		}
+		s += fmt.Sprintf(": kept in %s with the reason beside each", filepath.Join(u.Spool.Dir, RejectedDir))
+	}
+	if n := u.Spool.Len(); n > 0 {
+		s += fmt.Sprintf(", %d waiting in %s", n, u.Spool.Dir)
+	}
+	return s
+}
+
+// errRetry marks failures worth retrying later (collector down, 5xx, 429,
+// 401); after is the collector's Retry-After, if it said one.
+type errRetry struct {
+	err   error
+	after time.Duration
+}
 
 func (e errRetry) Error() string { return e.err.Error() }
 func (e errRetry) Unwrap() error { return e.err }
@@ -64,6 +119,9 @@ func (u *Uploader) init() {
 		}
 		if u.Poll <= 0 {
 			u.Poll = 5 * time.Second
+		}
+		if u.Linger <= 0 {
+			u.Linger = time.Second
 		}
 	})
 }
@@ -104,29 +162,41 @@ func (u *Uploader) Run(ctx context.Context) error {
 	}
 	backoff := u.MinBackoff
 	for {
-		empty, err := u.pass(ctx)
-		wait := u.Poll
+		sent, err := u.pass(ctx)
+		wait, wake := u.Poll, u.notify
 		switch {
 		case err != nil && ctx.Err() == nil:
-			u.logf("upload: %v; retrying in %v", err, backoff)
-			wait = jitter(backoff)
-			backoff = min(backoff*2, u.MaxBackoff)
-		case err == nil:
-			backoff = u.MinBackoff
-			if !empty {
-				wait = 0
-			}
+			wait = u.retryWait(err, &backoff)
+			u.logf("upload: %v; retrying in %v", err, wait.Round(time.Millisecond))
+			wake = nil
+		case err == nil && sent == u.Batch:
+			backoff, wait = u.MinBackoff, 0
+		case err == nil && sent > 0:
+			backoff, wait, wake = u.MinBackoff, u.Linger, nil
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
-		case <-u.notify:
+		case <-wake:
 			t.Stop()
 		case <-t.C:
 		}
 	}
+}
+
+// retryWait is how long to wait after err: the collector's Retry-After when
+// it said one (it is busy, not down: the backoff stays), else the backoff
+// with jitter, which doubles up to MaxBackoff.
+func (u *Uploader) retryWait(err error, backoff *time.Duration) time.Duration {
+	var r errRetry
+	if errors.As(err, &r) && r.after > 0 {
+		return r.after + jitter(r.after)/2
+	}
+	w := jitter(*backoff)
+	*backoff = min(*backoff*2, u.MaxBackoff)
+	return w
 }
 
 // Flush uploads until the spool is empty (rejected records excepted),
@@ -139,8 +209,8 @@ func (u *Uploader) Flush(ctx context.Context) error {
 	}
 	backoff := u.MinBackoff
 	for {
-		empty, err := u.pass(ctx)
-		if err == nil && empty {
+		sent, err := u.pass(ctx)
+		if err == nil && sent == 0 {
 			return nil
 		}
 		if err == nil {
@@ -150,15 +220,15 @@ func (u *Uploader) Flush(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("upload: %d records remain in %s for the next upload: %w", u.Spool.Len(), u.Spool.Dir, err)
 		}
-		u.logf("upload: %v; retrying in %v", err, backoff)
-		t := time.NewTimer(jitter(backoff))
+		wait := u.retryWait(err, &backoff)
+		u.logf("upload: %v; retrying in %v", err, wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("upload: %d records remain in %s for the next upload: %w", u.Spool.Len(), u.Spool.Dir, err)
 		case <-t.C:
 		}
-		backoff = min(backoff*2, u.MaxBackoff)
 	}
 }
 
@@ -170,17 +240,18 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2)
 }
 
-// pass uploads one batch from the spool. It reports whether the spool was
-// empty; an error means the batch should be retried later.
-func (u *Uploader) pass(ctx context.Context) (empty bool, err error) {
+// pass uploads one batch from the spool. It reports how many spooled
+// records it took (0: the spool was empty; Batch: more may wait); an error
+// means the batch should be retried later.
+func (u *Uploader) pass(ctx context.Context) (taken int, err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	names, err := u.Spool.List()
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if len(names) == 0 {
-		return true, nil
+		return 0, nil
 	}
 	if len(names) > u.Batch {
 		names = names[:u.Batch]
@@ -189,18 +260,18 @@ func (u *Uploader) pass(ctx context.Context) (empty bool, err error) {
 	for _, n := range names {
 		b, err := u.Spool.Read(n)
 		if err != nil {
-			return false, err
+			return 0, err
 		}
 		var m model.Measurement
 		if err := json.Unmarshal(b, &m); err != nil {
-			if err := u.Spool.Reject(n, "unreadable spool file: "+err.Error()); err != nil {
-				return false, err
+			if err := u.reject(n, "unreadable spool file: "+err.Error()); err != nil {
+				return 0, err
 			}
 			continue
 		}
 		recs = append(recs, record{name: n, line: bytes.TrimSpace(b)})
 	}
-	return false, u.send(ctx, recs)
+	return len(names), u.send(ctx, recs)
 }
 
 type record struct {
@@ -215,9 +286,9 @@ func (u *Uploader) send(ctx context.Context, recs []record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	code, body, err := u.post(ctx, recs)
+	code, body, after, err := u.post(ctx, recs)
 	if err != nil {
-		return errRetry{err}
+		return errRetry{err: err}
 	}
 	switch {
 	case code >= 200 && code < 300:
@@ -225,7 +296,15 @@ func (u *Uploader) send(ctx context.Context, recs []record) error {
 		for i, r := range recs {
 			names[i] = r.name
 		}
-		return u.Spool.Remove(names...)
+		if err := u.Spool.Remove(names...); err != nil {
+			return err
+		}
+		var res struct {
+			Duplicates int `json:"duplicates"`
+		}
+		json.Unmarshal(body, &res)
+		u.count(func(s *Stats) { s.Uploaded += len(recs); s.Duplicates += res.Duplicates })
+		return nil
 	case code == http.StatusBadRequest || code == http.StatusRequestEntityTooLarge:
 		var eb struct {
 			Error  string `json:"error"`
@@ -238,16 +317,14 @@ func (u *Uploader) send(ctx context.Context, recs []record) error {
 		reason := fmt.Sprintf("HTTP %d: %s", code, eb.Error)
 		if code == http.StatusBadRequest && eb.Record != nil && *eb.Record >= 0 && *eb.Record < len(recs) {
 			i := *eb.Record
-			u.logf("upload: collector rejected %s: %s", recs[i].name, reason)
-			if err := u.Spool.Reject(recs[i].name, reason); err != nil {
+			if err := u.reject(recs[i].name, reason); err != nil {
 				return err
 			}
 			rest := append(append([]record{}, recs[:i]...), recs[i+1:]...)
 			return u.send(ctx, rest)
 		}
 		if len(recs) == 1 {
-			u.logf("upload: collector rejected %s: %s", recs[0].name, reason)
-			return u.Spool.Reject(recs[0].name, reason)
+			return u.reject(recs[0].name, reason)
 		}
 		half := len(recs) / 2
 		if err := u.send(ctx, recs[:half]); err != nil {
@@ -255,14 +332,30 @@ func (u *Uploader) send(ctx context.Context, recs []record) error {
 		}
 		return u.send(ctx, recs[half:])
 	default:
-		return errRetry{fmt.Errorf("collector answered HTTP %d: %s", code, strings.TrimSpace(string(body)))}
+		return errRetry{err: fmt.Errorf("collector answered HTTP %d: %s", code, strings.TrimSpace(string(body))), after: after}
 	}
 }
 
-func (u *Uploader) post(ctx context.Context, recs []record) (int, []byte, error) {
+// reject moves a record the collector refused to rejected/, says so and
+// counts it.
+func (u *Uploader) reject(name, reason string) error {
+	if err := u.Spool.Reject(name, reason); err != nil {
+		return err
+	}
+	u.count(func(s *Stats) { s.Rejected++ })
+	u.logf("collector refused %s: %s; moved to %s", name, reason, filepath.Join(u.Spool.Dir, RejectedDir))
+	return nil
+}
+
+// maxRetryAfter bounds how long a collector's Retry-After can make the
+// uploader wait.
+const maxRetryAfter = 5 * time.Minute
+
+// post sends recs and returns the status, the body and the Retry-After.
+func (u *Uploader) post(ctx context.Context, recs []record) (int, []byte, time.Duration, error) {
 	ep, err := u.endpoint()
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -271,27 +364,31 @@ func (u *Uploader) post(ctx context.Context, recs []record) (int, []byte, error)
 		zw.Write([]byte{'\n'})
 	}
 	if err := zw.Close(); err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep, &buf)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("Authorization", "Bearer "+u.Token)
 	resp, err := u.HTTP.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil && resp.StatusCode/100 == 2 {
 		// The acknowledgement was lost: keep the records, send them again
 		// (the collector is idempotent by id).
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
-	return resp.StatusCode, body, nil
+	var after time.Duration
+	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+		after = min(time.Duration(n)*time.Second, maxRetryAfter)
+	}
+	return resp.StatusCode, body, after, nil
 }
 
 // IsRetryable reports whether err is a transient upload failure.
@@ -321,6 +418,9 @@ func NewSink(ctx context.Context, u *Uploader) *Sink {
 	return s
 }
 
+// Status is the uploader's Status.
+func (s *Sink) Status() string { return s.u.Status() }
+
 // Write spools m (durably) and wakes the uploader.
 func (s *Sink) Write(m *model.Measurement) error {
 	if err := s.u.Spool.Put(m); err != nil {
@@ -330,13 +430,16 @@ func (s *Sink) Write(m *model.Measurement) error {
 	return nil
 }
 
-// Close stops the background uploader and drains the spool for at most
-// FlushTimeout. Records not acknowledged stay in the spool (an error says
-// how many) and are uploaded by the next run.
+// Close drains the spool for at most FlushTimeout, then stops the
+// background uploader. A pass already sending finishes rather than being
+// cut (which would make the collector count the batch twice). Records not
+// acknowledged stay in the spool (an error says how many) and are uploaded
+// by the next run.
 func (s *Sink) Close() error {
-	s.cancel()
-	<-s.done
 	ctx, cancel := context.WithTimeout(context.Background(), s.FlushTimeout)
 	defer cancel()
-	return s.u.Flush(ctx)
+	err := s.u.Flush(ctx)
+	s.cancel()
+	<-s.done
+	return err
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/failure"
 	"github.com/firewatch/firewatch/internal/model"
+	"github.com/firewatch/firewatch/internal/target"
 )
 
 // view reads one record.
@@ -18,20 +19,15 @@ type view struct {
 
 func newView(m *model.Measurement) *view { return &view{m: m} }
 
-var defaultPorts = map[string]int{
-	"http": 80, "https": 443, "imap": 143, "imaps": 993, "smtp": 25,
-	"submission": 587, "smtps": 465, "pop3": 110, "pop3s": 995,
-}
-
 // targetParts splits a normalized target URL.
-func targetParts(target string) (scheme, host string, port int) {
-	u, err := url.Parse(target)
+func targetParts(raw string) (scheme, host string, port int) {
+	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return "", normHost(target), 0
+		return "", normHost(raw), 0
 	}
 	scheme = strings.ToLower(u.Scheme)
 	host = normHost(u.Hostname())
-	port = defaultPorts[scheme]
+	port = target.DefaultPorts[scheme]
 	if p, err := strconv.Atoi(u.Port()); err == nil {
 		port = p
 	}

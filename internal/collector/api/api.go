@@ -58,13 +58,46 @@ type Error struct {
 	Error string `json:"error"`
 }
 
-type api struct{ st store.Store }
+// DefaultMaxExports is how many exports run at once when Options.MaxExports is 0.
+const DefaultMaxExports = 2
+
+// ExportRetryAfter is the Retry-After, in seconds, of an export refused
+// because MaxExports are running.
+const ExportRetryAfter = 10
+
+// Options configure the API. Zero fields take the defaults.
+type Options struct {
+	// QueueLease is how long an agent holds the queue items it takes
+	// before they are handed out again (store.DefaultLease when 0).
+	QueueLease time.Duration
+	// MaxExports bounds the exports (GET /api/v1/export) running at once;
+	// more get 429 with Retry-After (DefaultMaxExports when 0).
+	MaxExports int
+	// ExportStall is how long an export may wait on its client for one
+	// write before it is cut, freeing its place (1 minute when 0).
+	ExportStall time.Duration
+}
+
+type api struct {
+	st      store.Store
+	opts    Options
+	exports chan struct{} // one token per running export
+}
 
 // Handler returns the API handler. It serves the full paths
 // (/api/v1/targets, ...), so mount it with mux.Handle("/api/v1/", h); the
 // ingest handler is mounted separately for POST /api/v1/measurements.
-func Handler(st store.Store) http.Handler {
-	a := &api{st: st}
+func Handler(st store.Store, opts Options) http.Handler {
+	if opts.QueueLease <= 0 {
+		opts.QueueLease = store.DefaultLease
+	}
+	if opts.MaxExports <= 0 {
+		opts.MaxExports = DefaultMaxExports
+	}
+	if opts.ExportStall <= 0 {
+		opts.ExportStall = time.Minute
+	}
+	a := &api{st: st, opts: opts, exports: make(chan struct{}, opts.MaxExports)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/overview", a.overview)
 	mux.HandleFunc("GET /api/v1/targets", a.targets)
@@ -75,6 +108,7 @@ func Handler(st store.Store) http.Handler {
 	mux.HandleFunc("GET /api/v1/measurements/{id}", a.measurement)
 	mux.HandleFunc("GET /api/v1/export", a.export)
 	mux.HandleFunc("POST /api/v1/queue/take", a.take)
+	a.mountDNS(mux)
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
 	})
@@ -286,7 +320,8 @@ func (a *api) measurement(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, m)
 }
 
-// take hands queued targets to an agent authenticated by its probe token.
+// take leases queued targets to an agent authenticated by its probe token:
+// an item not measured within the lease is handed out again.
 func (a *api) take(w http.ResponseWriter, r *http.Request) {
 	h := r.Header.Get("Authorization")
 	secret := ""
@@ -317,7 +352,7 @@ func (a *api) take(w http.ResponseWriter, r *http.Request) {
 			n = min(body.Max, MaxTake)
 		}
 	}
-	items, err := a.st.Dequeue(r.Context(), name, n)
+	items, err := a.st.Dequeue(r.Context(), name, n, a.opts.QueueLease)
 	if err != nil {
 		storeErr(w, err)
 		return
@@ -331,7 +366,19 @@ func (a *api) take(w http.ResponseWriter, r *http.Request) {
 // CSVHeader is the first line of a CSV export.
 var CSVHeader = []string{"id", "target", "category", "country", "asn", "started_at", "status", "methods"}
 
+// export streams measurements as CSV or JSON Lines. At most MaxExports run
+// at once; the store is read in pages so that no database connection is
+// held while the client reads, and a client that stalls one write for
+// ExportStall is cut.
 func (a *api) export(w http.ResponseWriter, r *http.Request) {
+	select {
+	case a.exports <- struct{}{}:
+		defer func() { <-a.exports }()
+	default:
+		w.Header().Set("Retry-After", strconv.Itoa(ExportRetryAfter))
+		fail(w, http.StatusTooManyRequests, "%d exports are running, the most this collector serves at once: retry in %d s", a.opts.MaxExports, ExportRetryAfter)
+		return
+	}
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "jsonl"
@@ -372,9 +419,21 @@ func (a *api) export(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	ctx := r.Context()
+	rc := http.NewResponseController(w)
+	var extended time.Time
+	every := min(time.Second, a.opts.ExportStall/4)
+	send := func(row store.MeasurementRow, m *model.Measurement) error {
+		if now := time.Now(); now.Sub(extended) > every {
+			// The deadline of each write, not of the whole export: a slow
+			// client that keeps reading may take as long as it needs.
+			extended = now
+			rc.SetWriteDeadline(now.Add(a.opts.ExportStall))
+		}
+		return emit(row, m)
+	}
 	if ex, ok := a.st.(store.Exporter); ok {
 		ex.Export(ctx, f, limit, func(m *model.Measurement) error {
-			return emit(rowOf(m), m)
+			return send(rowOf(m), m)
 		})
 		flush()
 		return
@@ -392,7 +451,7 @@ func (a *api) export(w http.ResponseWriter, r *http.Request) {
 					continue
 				}
 			}
-			if emit(row, m) != nil {
+			if send(row, m) != nil {
 				flush()
 				return
 			}

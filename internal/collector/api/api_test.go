@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -42,7 +43,7 @@ func setup(t *testing.T) (*httptest.Server, store.Store) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", Handler(st))
+	mux.Handle("/api/v1/", Handler(st, Options{}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, st
@@ -198,4 +199,71 @@ func TestQueueTake(t *testing.T) {
 	if code, out := take(secret, ""); code != 200 || len(out.Items) != 0 {
 		t.Errorf("empty take: %d %+v", code, out)
 	}
+}
+
+// TestStalledExportIsCut: a client that stops reading holds its export's
+// place only until one write has waited ExportStall; then the next export
+// is served.
+func TestStalledExportIsCut(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ms []*model.Measurement
+	for i := range 300 { // 1.8 MB: more than the small socket buffers below hold
+		m := sample.Measurement(fmt.Sprintf("m%04d", i), "https://news.example/", "CN", 4134, time.Now().Add(-time.Duration(i)*time.Second), model.StatusOK)
+		m.Steps[4].HTTP.BodyHead = strings.Repeat("x", 4096)
+		ms = append(ms, m)
+	}
+	if _, err := st.Insert(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", Handler(st, Options{MaxExports: 1, ExportStall: time.Second}))
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener = smallBuffers{srv.Listener}
+	srv.Start()
+	defer srv.Close()
+
+	stalled, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	stalled.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(stalled, "GET /api/v1/export?format=jsonl HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReaderSize(stalled, 16), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first export: %v %v", resp, err)
+	}
+	if code, _ := get(t, srv, "/api/v1/export?format=csv", nil); code != http.StatusTooManyRequests {
+		t.Fatalf("second export while the first runs: %d, want 429", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get(t, srv, "/api/v1/export?format=csv", nil)
+		if code == 200 {
+			if n := strings.Count(body, "\n"); n != 301 {
+				t.Errorf("the export after the stalled one has %d lines, want 301", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled export still holds its place after 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// smallBuffers gives accepted connections small send buffers, so that a
+// client that stops reading stalls the server's writes within kilobytes.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
 }

@@ -52,3 +52,14 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkValidate: the schema and bounds checks of one record.
+func BenchmarkValidate(b *testing.B) {
+	m := sample.Measurement("bench", "https://news.example/", "CN", 4134, time.Now(), model.StatusBlocked, model.MethodTCPReset)
+	b.ReportAllocs()
+	for range b.N {
+		if err := Validate(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -20,19 +20,22 @@ type RecordError struct {
 	Err   error
 }
 
+// Error names the record by its id when known (its index in the batch
+// follows), then the field: "record 3f2a…: steps: 20000, at most 512 (record
+// 4 of the batch)".
 func (e *RecordError) Error() string {
-	s := fmt.Sprintf("record %d", e.Index)
-	if e.ID != "" {
-		s += fmt.Sprintf(" (id %q)", clip(e.ID))
-	}
-	if e.Field != "" {
-		s += fmt.Sprintf(": field %q", e.Field)
-	}
+	msg := e.Err.Error()
 	var fe *FieldError
 	if errors.As(e.Err, &fe) {
-		return s + ": " + fe.Msg
+		msg = fe.Msg
 	}
-	return s + ": " + e.Err.Error()
+	if e.Field != "" {
+		msg = e.Field + ": " + msg
+	}
+	if e.ID == "" {
+		return fmt.Sprintf("record %d: %s", e.Index, msg)
+	}
+	return fmt.Sprintf("record %s: %s (record %d of the batch)", clip(e.ID), msg, e.Index)
 }
 
 func (e *RecordError) Unwrap() error { return e.Err }
@@ -95,6 +98,15 @@ func Parse(body []byte, maxRecords int) ([]*model.Measurement, error) {
 		}
 		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 			return nil, &RecordError{Index: i, Err: errors.New("null record")}
+		}
+		if len(raw) > model.MaxRecordBytes {
+			// Name the field that makes it too large, if one is out of bounds.
+			re := &RecordError{Index: i, ID: m.ID, Err: fmt.Errorf("%d bytes of JSON, at most %d", len(raw), model.MaxRecordBytes)}
+			var fe *FieldError
+			if err := Validate(m); errors.As(err, &fe) {
+				re.Field, re.Err = fe.Field, fe
+			}
+			return nil, re
 		}
 		out = append(out, m)
 	}

@@ -19,25 +19,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field, e.Msg) }
 
-var (
-	statuses = []string{model.StatusMeasured, model.StatusOK, model.StatusBlocked, model.StatusDown, model.StatusError}
-	ops      = []string{model.OpResolve, model.OpDNSRoundTrip, model.OpConnect, model.OpTLSHandshake, model.OpHTTPRoundTrip,
-		model.OpRead, model.OpWrite, model.OpMailGreeting, model.OpStartTLS, model.OpDownload}
-	failures = []string{failure.DNSNXDomain, failure.DNSRefused, failure.DNSServfail, failure.DNSNoAnswer, failure.DNSBogon,
-		failure.GenericTimeout, failure.ConnectionRefused, failure.ConnectionReset, failure.HostUnreachable,
-		failure.NetworkUnreachable, failure.EOF, failure.SSLInvalidHostname, failure.SSLUnknownAuthority,
-		failure.SSLInvalidCert, failure.SSLFailedHandshake, failure.Unknown,
-		failure.MailProtocolError, failure.HTTPTooManyRedirects, failure.HTTPBadResponse}
-)
-
-// Limits on the size of single fields.
-const (
-	maxIDLen     = 200
-	maxTargetLen = 4096
-)
-
 // Validate checks a record against the measurement schema: schema version,
 // id, target, start time, vantage, status and methods in their vocabularies,
+// every bound of the record format (model.Max*: lengths of lists and text),
 // steps' operations and failure strings (the failure vocabulary, or
 // "unknown_failure: ..."). The control record, if any, is checked the same
 // way under "control.". It returns a *FieldError.
@@ -64,22 +48,22 @@ func validate(m *model.Measurement, p string) error {
 	switch {
 	case m.ID == "":
 		return bad("id", "missing")
-	case len(m.ID) > maxIDLen:
-		return bad("id", "longer than %d bytes", maxIDLen)
+	case len(m.ID) > model.MaxIDLen:
+		return bad("id", "longer than %d bytes", model.MaxIDLen)
 	case strings.ContainsFunc(m.ID, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("/?#%\\", r) }) || !utf8.ValidString(m.ID):
 		return bad("id", "contains spaces, control characters or one of / ? # %% \\")
 	}
 	if m.Target == "" {
 		return bad("target", "missing")
 	}
-	if len(m.Target) > maxTargetLen {
-		return bad("target", "longer than %d bytes", maxTargetLen)
+	if len(m.Target) > model.MaxTargetLen {
+		return bad("target", "longer than %d bytes", model.MaxTargetLen)
 	}
 	if u, err := url.Parse(m.Target); err != nil || u.Scheme == "" || u.Host == "" {
 		return bad("target", "%q is not an absolute URL", clip(m.Target))
 	}
-	if len(m.Category) > 200 || strings.ContainsFunc(m.Category, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return bad("category", "longer than 200 bytes or contains control characters")
+	if len(m.Category) > model.MaxCategoryLen || strings.ContainsFunc(m.Category, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return bad("category", "longer than %d bytes or contains control characters", model.MaxCategoryLen)
 	}
 	if m.StartedAt.IsZero() {
 		return bad("started_at", "missing")
@@ -87,15 +71,21 @@ func validate(m *model.Measurement, p string) error {
 	if m.StartedAt.Year() < 2000 || m.StartedAt.Year() > 2200 {
 		return bad("started_at", "%s is out of range", m.StartedAt.Format("2006-01-02"))
 	}
-	if m.Vantage != "probe" && m.Vantage != "control" {
-		return bad("vantage", "is %q, want \"probe\" or \"control\"", clip(m.Vantage))
+	if vs := model.Vantages(); !slices.Contains(vs, m.Vantage) {
+		return bad("vantage", "is %q, want %q or %q", clip(m.Vantage), vs[0], vs[1])
 	}
-	if !slices.Contains(statuses, m.Status) {
+	if statuses := model.Statuses(); !slices.Contains(statuses, m.Status) {
 		return bad("status", "%q is not one of %s", clip(m.Status), strings.Join(statuses, ", "))
+	}
+	if err := checkBounds(m, p); err != nil {
+		return err
 	}
 	for i, meth := range m.Methods {
 		if !slices.Contains(model.Methods, meth) {
 			return bad(fmt.Sprintf("methods[%d]", i), "%q is not a known method", clip(meth))
+		}
+		if slices.Contains(m.Methods[:i], meth) {
+			return bad(fmt.Sprintf("methods[%d]", i), "%q is listed twice", meth)
 		}
 	}
 	if c := m.Probe.Country; c != "" && (len(c) != 2 || strings.ToUpper(c) != c || strings.ContainsFunc(c, func(r rune) bool { return r < 'A' || r > 'Z' })) {
@@ -104,9 +94,12 @@ func validate(m *model.Measurement, p string) error {
 	if m.Probe.ASN < 0 || m.Probe.ASN > 1<<32-1 {
 		return bad("probe.asn", "%d is out of range", m.Probe.ASN)
 	}
+	if m.AddrsNotTried < 0 {
+		return bad("addresses_not_tried", "%d is negative", m.AddrsNotTried)
+	}
 	for i, s := range m.Steps {
 		sp := fmt.Sprintf("steps[%d].", i)
-		if !slices.Contains(ops, s.Operation) {
+		if !slices.Contains(model.Operations(), s.Operation) {
 			return bad(sp+"operation", "%q is not a known operation", clip(s.Operation))
 		}
 		if err := checkFailure(s.Failure); err != nil {
@@ -142,7 +135,7 @@ func checkFailure(f *string) error {
 	if f == nil {
 		return nil
 	}
-	if slices.Contains(failures, *f) || strings.HasPrefix(*f, failure.Unknown+": ") {
+	if failure.Valid(*f) {
 		return nil
 	}
 	return fmt.Errorf("%q is not in the failure vocabulary", clip(*f))

@@ -23,3 +23,18 @@ func TestValidateProbeFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateAddrsNotTried: the probe's count of addresses left out by
+// --max-addrs is accepted; a negative count is not.
+func TestValidateAddrsNotTried(t *testing.T) {
+	for _, c := range []struct {
+		n  int
+		ok bool
+	}{{0, true}, {3492, true}, {-1, false}} {
+		m := rec("a1")
+		m.AddrsNotTried = c.n
+		if err := Validate(m); (err == nil) != c.ok {
+			t.Errorf("addresses_not_tried %d: got %v, want ok %v", c.n, err, c.ok)
+		}
+	}
+}

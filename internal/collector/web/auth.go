@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -178,12 +177,17 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusForbidden, "The form's security token is missing or stale: try again.")
 		return
 	}
-	if !s.loginAllowed(r.RemoteAddr) {
-		s.showLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts: wait a few seconds.")
+	client := clientAddr(r, s.opts.TrustedProxies)
+	key := clientKey(client)
+	// Only failures count, and only against the client that made them: a
+	// correct password from another client is never refused.
+	if !s.logins.Ready(key) {
+		s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address: wait a few seconds.")
 		return
 	}
 	if !passwordEqual(r.PostFormValue("password"), s.opts.AdminPassword) {
-		s.log.Warn("operator sign-in failed", "remote", r.RemoteAddr)
+		s.logins.Allow(key) // spends one of the client's failures
+		s.log.Warn("operator sign-in failed", "client", client.String(), "remote", r.RemoteAddr)
 		s.showLogin(w, r, http.StatusUnauthorized, "Wrong password.")
 		return
 	}
@@ -233,6 +237,39 @@ func (s *server) testNow(w http.ResponseWriter, r *http.Request, _ sessionInfo) 
 		d.Items = append(d.Items, it)
 	}
 	s.render(w, r, http.StatusOK, "queued.html", page{Title: "Test queued", Data: d})
+}
+
+// queueShown is how many of the latest queue items the queue page lists.
+const queueShown = 200
+
+type queueData struct {
+	Items                          []store.QueueItem
+	Waiting, Leased, Expired, Done int
+	More                           bool
+}
+
+// queue shows the "test now" queue: each item's state (queued, leased,
+// lease over, done), its agent and its measurement.
+func (s *server) queue(w http.ResponseWriter, r *http.Request, _ sessionInfo) {
+	items, err := s.st.Queue(r.Context(), store.Page{Limit: queueShown})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := queueData{Items: items, More: len(items) == queueShown}
+	for _, it := range items {
+		switch it.State {
+		case store.QueueWaiting:
+			d.Waiting++
+		case store.QueueLeased:
+			d.Leased++
+		case store.QueueExpired:
+			d.Expired++
+		case store.QueueDone:
+			d.Done++
+		}
+	}
+	s.render(w, r, http.StatusOK, "queue.html", page{Title: "Queue", Nav: "queue", Data: d})
 }
 
 type tokensData struct {
@@ -295,14 +332,4 @@ func (s *server) tokenRevoke(w http.ResponseWriter, r *http.Request, _ sessionIn
 		return
 	}
 	s.showTokens(w, r, http.StatusOK, tokensData{Message: "Token " + name + " revoked."})
-}
-
-// loginAllowed bounds sign-in attempts per client address (5 at once, then
-// one a second).
-func (s *server) loginAllowed(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	return s.logins.Allow(host)
 }

@@ -19,8 +19,8 @@ import (
 
 // benchStore returns the store the dashboard benchmarks read: the SQLite
 // or PostgreSQL database named by FIREWATCH_BENCH_DB (already seeded, e.g.
-// by the storage benchmarks), else a fake seeded with 10,000 measurements of
-// 1,000 targets. It also returns one target to open.
+// by the storage benchmarks), else a new SQLite store seeded with 10,000
+// measurements of 1,000 targets. It also returns one target to open.
 func benchStore(b *testing.B) (store.Store, string) {
 	b.Helper()
 	ctx := context.Background()
@@ -39,7 +39,7 @@ func benchStore(b *testing.B) (store.Store, string) {
 		}
 		return st, ts[0].Target
 	}
-	st := storetest.New()
+	st := storetest.New(b, nil)
 	if _, err := st.Insert(ctx, storetest.Generate(10_000, 1_000, time.Now())); err != nil {
 		b.Fatal(err)
 	}

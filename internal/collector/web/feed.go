@@ -140,11 +140,11 @@ func eventTitle(e store.Event) string {
 		where += fmt.Sprintf(" (AS%d)", e.ASN)
 	}
 	switch e.Kind {
-	case "blocked":
+	case store.EventBlocked:
 		return fmt.Sprintf("%s blocked in %s: %s", e.Target, where, methodsText(e.NewMethods))
-	case "unblocked":
+	case store.EventUnblocked:
 		return fmt.Sprintf("%s unblocked in %s (now %s)", e.Target, where, e.NewStatus)
-	case "methods_changed":
+	case store.EventMethodsChanged:
 		return fmt.Sprintf("%s in %s: methods changed from %s to %s", e.Target, where, methodsText(e.OldMethods), methodsText(e.NewMethods))
 	}
 	return fmt.Sprintf("%s in %s: %s → %s", e.Target, where, e.OldStatus, e.NewStatus)

@@ -22,7 +22,7 @@ func (e *paramError) Error() string {
 }
 
 // statuses are the measurement statuses a filter may name.
-var statuses = []string{model.StatusOK, model.StatusBlocked, model.StatusDown, model.StatusError, model.StatusMeasured, store.StatusUnconfirmed}
+var statuses = append(model.VerdictStatuses(), model.StatusMeasured, store.StatusUnconfirmed)
 
 // filterForm is the filter as the forms show it back.
 type filterForm struct {

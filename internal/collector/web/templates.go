@@ -11,7 +11,7 @@ import (
 // pageFiles are the page templates; each is parsed together with base.html.
 var pageFiles = []string{
 	"overview.html", "targets.html", "target.html", "events.html", "measurement.html",
-	"login.html", "tokens.html", "queued.html", "error.html",
+	"login.html", "tokens.html", "queued.html", "queue.html", "error.html",
 }
 
 var funcs = template.FuncMap{

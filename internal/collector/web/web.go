@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -47,6 +48,10 @@ type Options struct {
 	PublicURL string
 	// SecureCookies sets the Secure attribute on cookies (serve over HTTPS).
 	SecureCookies bool
+	// TrustedProxies are the reverse proxies in front of the collector:
+	// only for requests from them is the client's address taken from
+	// X-Forwarded-For (failed sign-ins are limited per client address).
+	TrustedProxies []netip.Prefix
 	// SessionTTL is how long a sign-in lasts; 12 hours when zero.
 	SessionTTL time.Duration
 	// Logger receives errors; slog.Default() when nil.
@@ -63,12 +68,12 @@ type server struct {
 	now    func() time.Time
 	pages  map[string]*template.Template
 	key    []byte
-	logins *ratelimit.Keyed // sign-in attempts per client address
+	logins *ratelimit.Keyed // failed sign-ins per client address
 }
 
 // Handler returns the dashboard. It serves "/", "/targets", "/target",
 // "/events", "/measurement", "/feed.atom", "/feed.rss", "/login", "/logout",
-// "/test-now", "/tokens" and "/static/".
+// "/test-now", "/queue", "/tokens" and "/static/".
 func Handler(st store.Store, opts Options) http.Handler {
 	s := &server{st: st, opts: opts, log: opts.Logger, now: opts.Now, key: opts.SessionKey,
 		logins: &ratelimit.Keyed{Rate: rate.Every(time.Second), Burst: 5}}
@@ -89,7 +94,7 @@ func Handler(st store.Store, opts Options) http.Handler {
 
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(http.FileServerFS(static))))
+	mux.Handle("GET /static/", s.staticFiles(static))
 	mux.HandleFunc("GET /{$}", s.overview)
 	mux.HandleFunc("GET /targets", s.targets)
 	mux.HandleFunc("GET /target", s.target)
@@ -101,6 +106,7 @@ func Handler(st store.Store, opts Options) http.Handler {
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.HandleFunc("POST /test-now", s.requireOperator(s.testNow))
+	mux.HandleFunc("GET /queue", s.requireOperator(s.queue))
 	mux.HandleFunc("GET /tokens", s.requireOperator(s.tokens))
 	mux.HandleFunc("POST /tokens", s.requireOperator(s.tokenCreate))
 	mux.HandleFunc("POST /tokens/revoke", s.requireOperator(s.tokenRevoke))
@@ -140,10 +146,17 @@ func Recover(log *slog.Logger, h http.Handler) http.Handler {
 	})
 }
 
-func staticHandler(h http.Handler) http.Handler {
+// staticFiles serves the files of fsys under /static/, and nothing else: a
+// directory (or a name that is not a plain path) is not found, never listed.
+func (s *server) staticFiles(fsys fs.FS) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if fi, err := fs.Stat(fsys, name); err != nil || !fs.ValidPath(name) || !fi.Mode().IsRegular() {
+			s.notFoundHandler(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
+		http.ServeFileFS(w, r, fsys, name)
 	})
 }
 

@@ -3,12 +3,12 @@ package web_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -26,14 +26,10 @@ var testNow = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 
 const testPassword = "correct horse battery staple"
 
-// newSite serves the dashboard over a seeded fake store.
-func newSite(t *testing.T) (*httptest.Server, *storetest.Fake) {
+// newSite serves the dashboard over a store seeded with storetest.Sample.
+func newSite(t *testing.T) (*httptest.Server, store.Store) {
 	t.Helper()
-	st := storetest.New()
-	st.SetNow(func() time.Time { return testNow })
-	if _, err := st.Insert(context.Background(), storetest.Sample(testNow)); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Seeded(t, testNow)
 	h := web.Handler(st, web.Options{AdminPassword: testPassword, Now: func() time.Time { return testNow },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv := httptest.NewServer(h)
@@ -265,9 +261,9 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	st.SetFail(errors.New("disk on fire"))
+	st.Close() // every query now fails
 	code, _, body := get(t, c, srv.URL+"/")
-	if code != 500 || strings.Contains(body, "disk on fire") {
+	if code != 500 || strings.Contains(body, "closed") {
 		t.Errorf("store failure: status %d, body %q; want 500 without internals", code, body)
 	}
 }
@@ -348,15 +344,27 @@ func TestOperatorPagesNeedSignIn(t *testing.T) {
 	if code, _ := post(t, op, srv.URL+"/test-now", url.Values{"target": {"https://x.example/"}, "csrf": {"forged"}}); code != 403 {
 		t.Errorf("test-now with a forged csrf: status %d, want 403", code)
 	}
-	if len(st.Queue()) != 0 {
-		t.Fatalf("queue has %d items after refused requests", len(st.Queue()))
+	if q, _ := st.Queue(context.Background(), store.Page{}); len(q) != 0 {
+		t.Fatalf("queue has %d items after refused requests", len(q))
 	}
 	code, body := post(t, op, srv.URL+"/test-now", url.Values{"target": {"x.example"}, "csrf": {csrf}})
 	if code != 200 || !strings.Contains(body, "Test queued") {
 		t.Errorf("test-now: status %d, want 200", code)
 	}
-	if q := st.Queue(); len(q) != 2 || q[0].Target != "https://x.example/" || q[1].Target != "http://x.example/" {
+	if q, _ := st.Queue(context.Background(), store.Page{}); len(q) != 2 || q[1].Target != "https://x.example/" || q[0].Target != "http://x.example/" { // newest first
 		t.Errorf("queue = %+v, want https and http x.example", q)
+	}
+	// The queue page shows each item's state: taken, leased, done.
+	if _, err := st.Dequeue(context.Background(), "agent-1", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	code, _, body = get(t, op, srv.URL+"/queue")
+	if code != 200 || !strings.Contains(body, `<tr class="queue-leased">`) || !strings.Contains(body, `<tr class="queue-queued">`) ||
+		!strings.Contains(body, "agent-1") || !strings.Contains(body, "1 queued · 1 leased") {
+		t.Errorf("queue page: status %d; body %.1500s", code, section(body, "<main>", "</main>"))
+	}
+	if code, hdr, _ := get(t, newClient(t), srv.URL+"/queue"); code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login") {
+		t.Errorf("anonymous /queue: status %d, want a redirect to sign-in", code)
 	}
 	if code, _ := post(t, op, srv.URL+"/test-now", url.Values{"target": {"ftp://x.example"}, "csrf": {csrf}}); code != 400 {
 		t.Errorf("test-now with a bad target: status %d, want 400", code)
@@ -420,7 +428,7 @@ func TestCookiesAreStrict(t *testing.T) {
 }
 
 func TestSignInDisabledWithoutPassword(t *testing.T) {
-	st := storetest.New()
+	st := storetest.New(t, nil)
 	srv := httptest.NewServer(web.Handler(st, web.Options{}))
 	defer srv.Close()
 	c := newClient(t)
@@ -442,6 +450,13 @@ func TestStaticStylesheet(t *testing.T) {
 	code, hdr, body := get(t, newClient(t), srv.URL+"/static/style.css")
 	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/css") || !strings.Contains(body, ".sbs") {
 		t.Errorf("stylesheet: status %d type %q", code, hdr.Get("Content-Type"))
+	}
+	// Files only: no directory listing, no way out of the directory.
+	for _, p := range []string{"/static/", "/static", "/static/./", "/static/../static/", "/static/%2e%2e/web.go", "/static/nope.css", "/static/style.css/"} {
+		code, _, body := get(t, newClient(t), srv.URL+p)
+		if code == 200 || strings.Contains(body, `href="style.css"`) {
+			t.Errorf("GET %s: status %d, body %.200q; want no listing", p, code, body)
+		}
 	}
 }
 
@@ -525,5 +540,71 @@ func TestEveryMethodIsExplained(t *testing.T) {
 	}
 	if strings.Contains(g, "<dd></dd>") {
 		t.Error("a method has no explanation")
+	}
+}
+
+// signInFrom posts the sign-in form as a client behind a proxy (its address
+// in X-Forwarded-For) and returns the status.
+func signInFrom(t *testing.T, srv *httptest.Server, c *http.Client, client, password string) int {
+	t.Helper()
+	do := func(method, body string) (*http.Response, string) {
+		req, _ := http.NewRequest(method, srv.URL+"/login", strings.NewReader(body))
+		req.Header.Set("X-Forwarded-For", client)
+		if method == "POST" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	_, form := do("GET", "")
+	resp, _ := do("POST", url.Values{"csrf": {csrfOf(t, form)}, "password": {password}}.Encode())
+	return resp.StatusCode
+}
+
+// TestSignInLockoutIsPerClient: behind a trusted proxy, an attacker's failed
+// sign-ins lock out the attacker only; the operator, from another address,
+// signs in at once. Without --trusted-proxy the header is not believed.
+func TestSignInLockoutIsPerClient(t *testing.T) {
+	st := storetest.New(t, nil)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	proxied := httptest.NewServer(web.Handler(st, web.Options{AdminPassword: testPassword, Logger: quiet,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}))
+	defer proxied.Close()
+
+	attacker := newClient(t)
+	locked := false
+	for range 20 {
+		if code := signInFrom(t, proxied, attacker, "198.51.100.66", "guess"); code == http.StatusTooManyRequests {
+			locked = true
+			break
+		}
+	}
+	if !locked {
+		t.Fatal("20 failed sign-ins from one client were never limited")
+	}
+	if code := signInFrom(t, proxied, attacker, "198.51.100.66", testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("the locked-out client's next try: status %d, want 429", code)
+	}
+	if code := signInFrom(t, proxied, newClient(t), "203.0.113.9", testPassword); code != http.StatusSeeOther {
+		t.Errorf("the operator from another address after the attacker's failures: status %d, want 303", code)
+	}
+	// Spoofing the header from the proxy's view changes nothing: the proxy
+	// appends the address it saw, and that one is the client.
+	if code := signInFrom(t, proxied, attacker, "203.0.113.9, 198.51.100.66", testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("attacker spoofing the operator's address: status %d, want 429", code)
+	}
+
+	direct := httptest.NewServer(web.Handler(st, web.Options{AdminPassword: testPassword, Logger: quiet}))
+	defer direct.Close()
+	for range 20 {
+		signInFrom(t, direct, attacker, "198.51.100.66", "guess")
+	}
+	if code := signInFrom(t, direct, newClient(t), "203.0.113.9", testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("without trusted proxies X-Forwarded-For was believed: status %d, want 429 (one client: the peer)", code)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 func TestNotifierDeliversSignedEventsWithRetries(t *testing.T) {
 	now := time.Now()
-	st := storetest.New()
+	st := storetest.New(t, nil)
 	// An event that exists before the notifier starts is not sent.
 	var m *model.Measurement
 	for _, x := range storetest.Sample(now) {

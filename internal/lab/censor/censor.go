@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/firewatch/firewatch/internal/lab/pki"
+	"github.com/firewatch/firewatch/internal/lab/policy"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 	"github.com/miekg/dns"
 )
@@ -58,21 +59,18 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 type engine struct {
-	cfg    Config
-	logMu  sync.Mutex
-	rngMu  sync.Mutex
-	rng    *rand.Rand
-	dns    []scenario.Rule
-	resets []scenario.Rule
-	mitm   []scenario.Rule
-	strip  []scenario.Rule // starttls-strip
-	httpRs []scenario.Rule // http-redirect and http-blockpage
-	byIP   map[netip.Addr]*scenario.Host
+	cfg     Config
+	logMu   sync.Mutex
+	rngMu   sync.Mutex
+	rng     *rand.Rand
+	pol     *policy.Policy
+	proxies *Proxies
 
 	raw      *rawSender
 	sniff    *sniffer
 	stop     context.CancelFunc
 	outSniff *sniffer // DNS answers from the internet (replace mode)
+	inbound  *sniffer // DNS queries from the internet to inside addresses
 	replMu   sync.Mutex
 	replaced map[replKey]time.Time // genuine answers to drop, until
 	lns      []net.Listener
@@ -119,33 +117,18 @@ func newEngine(cfg Config) (*engine, error) {
 	e := &engine{
 		cfg:      cfg,
 		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6669726577617463)),
-		byIP:     map[netip.Addr]*scenario.Host{},
 		flows:    map[flowKey]*flowState{},
 		replaced: map[replKey]time.Time{},
 	}
-	for i := range cfg.Hosts {
-		e.byIP[cfg.Hosts[i].IP] = &cfg.Hosts[i]
+	pol, err := policy.New(cfg.Rules, cfg.Hosts)
+	if err != nil {
+		return nil, fmt.Errorf("censor: %w", err)
 	}
-	for _, r := range cfg.Rules {
-		switch {
-		case r.DNSInject != nil:
-			e.dns = append(e.dns, r)
-		case r.Reset != nil:
-			e.resets = append(e.resets, r)
-		case r.TLSMITM != nil:
-			if cfg.RogueCA == nil {
-				return nil, errors.New("censor: a tls-mitm rule needs RogueCA")
-			}
-			e.mitm = append(e.mitm, r)
-		case r.STARTTLSStrip != nil:
-			e.strip = append(e.strip, r)
-		case r.HTTPRedirect != nil, r.HTTPBlockpage != nil:
-			e.httpRs = append(e.httpRs, r)
-		case r.Drop != nil, r.Throttle != nil:
-		default:
-			return nil, fmt.Errorf("censor: rule of kind %q has no parameters", r.Kind)
-		}
+	if pol.Has(scenario.KindTLSMITM) && cfg.RogueCA == nil {
+		return nil, errors.New("censor: a tls-mitm rule needs RogueCA")
 	}
+	e.pol = pol
+	e.proxies = &Proxies{Policy: pol, RogueCA: cfg.RogueCA, Roll: e.roll, Logf: e.logf}
 	return e, nil
 }
 
@@ -172,65 +155,42 @@ func (e *engine) start(ctx context.Context) error {
 		e.mtu = ifi.MTU
 	}
 	plan.MTU = e.mtu
-	for _, r := range e.dns {
-		if r.DNSInject.Mode == scenario.ModeReplace {
-			plan.DNSReplace = true
-		}
+	plan.DNSReplace = e.pol.Replace()
+	if e.pol.Has(scenario.KindReset) {
+		plan.HoldPorts = policy.ResetPorts
 	}
-	if len(e.resets) > 0 {
-		plan.HoldPorts = []uint16{80, 443}
-	}
-	if len(e.mitm) > 0 {
+	if e.pol.Has(scenario.KindTLSMITM) {
 		ln, err := net.Listen("tcp4", "0.0.0.0:0")
 		if err != nil {
 			return fmt.Errorf("censor: MITM proxy: %w", err)
 		}
 		e.lns = append(e.lns, ln)
 		plan.MITMPort = ln.Addr().(*net.TCPAddr).Port
-		e.serve(ln, e.serveMITM)
+		e.serve(ln, e.diverted("mitm", e.proxies.MITM))
 	}
-	if len(e.strip) > 0 {
+	if e.pol.Has(scenario.KindSTARTTLSStrip) {
 		ln, err := net.Listen("tcp4", "0.0.0.0:0")
 		if err != nil {
 			return fmt.Errorf("censor: STARTTLS strip proxy: %w", err)
 		}
 		e.lns = append(e.lns, ln)
 		plan.StripPort = ln.Addr().(*net.TCPAddr).Port
-		e.serve(ln, e.serveStrip)
+		e.serve(ln, e.diverted("starttls-strip", e.proxies.Strip))
 	}
-	if len(e.httpRs) > 0 {
-		seen := map[netip.Addr]bool{}
-		for _, r := range e.httpRs {
-			hosts := []string{}
-			if r.HTTPRedirect != nil {
-				hosts = r.HTTPRedirect.Hosts
-			} else {
-				hosts = r.HTTPBlockpage.Hosts
-			}
-			for _, h := range hosts {
-				for i := range e.cfg.Hosts {
-					if scenario.MatchesAny(e.cfg.Hosts[i].Names, h) && !seen[e.cfg.Hosts[i].IP] {
-						seen[e.cfg.Hosts[i].IP] = true
-						plan.HTTPAddrs = append(plan.HTTPAddrs, e.cfg.Hosts[i].IP)
-					}
-				}
-			}
+	if plan.HTTPAddrs = e.pol.HTTPAddrs(); len(plan.HTTPAddrs) > 0 {
+		ln, err := net.Listen("tcp4", "0.0.0.0:0")
+		if err != nil {
+			return fmt.Errorf("censor: HTTP proxy: %w", err)
 		}
-		if len(plan.HTTPAddrs) > 0 {
-			ln, err := net.Listen("tcp4", "0.0.0.0:0")
-			if err != nil {
-				return fmt.Errorf("censor: HTTP proxy: %w", err)
-			}
-			e.lns = append(e.lns, ln)
-			plan.HTTPPort = ln.Addr().(*net.TCPAddr).Port
-			e.serve(ln, e.serveHTTP)
-		}
+		e.lns = append(e.lns, ln)
+		plan.HTTPPort = ln.Addr().(*net.TCPAddr).Port
+		e.serve(ln, e.diverted("http", e.proxies.HTTP))
 	}
 	if err := nftApply(ctx, ruleset(plan)); err != nil {
 		return err
 	}
 	e.tableSet = true
-	if len(e.dns) > 0 || len(e.resets) > 0 {
+	if e.pol.Has(scenario.KindDNSInject) || e.pol.Has(scenario.KindReset) {
 		raw, err := openRaw()
 		if err != nil {
 			return err
@@ -256,6 +216,24 @@ func (e *engine) start(ctx context.Context) error {
 		go func() {
 			defer e.wg.Done()
 			e.answerLoop(ctx)
+		}()
+	}
+	if e.pol.Has(scenario.KindDNSInject) {
+		// Queries sent from outside to inside addresses cross the censor
+		// too (GFWatch's method relies on it): they are injected alike.
+		prog, err := filterProgram(nil)
+		if err != nil {
+			return fmt.Errorf("censor: BPF: %w", err)
+		}
+		s, err := openSniffer(e.cfg.OutsideIface, prog)
+		if err != nil {
+			return err
+		}
+		e.inbound = s
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.inboundLoop(ctx)
 		}()
 	}
 	e.logf("censor up: %d rules on %s -> %s", len(e.cfg.Rules), e.cfg.InsideIface, e.cfg.OutsideIface)
@@ -289,6 +267,9 @@ func (e *engine) close() {
 	}
 	if e.outSniff != nil {
 		e.outSniff.close()
+	}
+	if e.inbound != nil {
+		e.inbound.close()
 	}
 	if e.raw != nil {
 		e.raw.close()
@@ -342,99 +323,47 @@ func (e *engine) handle(b []byte) {
 	}
 	switch p.Proto {
 	case protoUDP:
-		if p.DstPort == 53 && len(e.dns) > 0 {
+		if p.DstPort == 53 && e.pol.Has(scenario.KindDNSInject) {
 			e.handleDNS(p)
 		}
 	case protoTCP:
-		if len(e.resets) > 0 {
+		if e.pol.Has(scenario.KindReset) {
 			e.handleTCP(b, p)
 		}
 	}
 }
 
-var rcodeByName = map[string]int{
-	"noerror": dns.RcodeSuccess, "formerr": dns.RcodeFormatError, "servfail": dns.RcodeServerFailure,
-	"nxdomain": dns.RcodeNameError, "notimp": dns.RcodeNotImplemented, "refused": dns.RcodeRefused,
-}
-
-// parseQuery returns the single-question DNS query in b.
-func parseQuery(b []byte) (*dns.Msg, bool) {
-	q := new(dns.Msg)
-	if err := q.Unpack(b); err != nil || q.Response || len(q.Question) != 1 || q.Opcode != dns.OpcodeQuery {
-		return nil, false
-	}
-	return q, true
-}
-
-// forgeDNS builds the forged response to query for rule d. name is the
-// query's name ("" when query is not a single-question query); ok reports
-// whether the rule matched.
-func forgeDNS(query []byte, d *scenario.DNSInject) (resp []byte, name string, ok bool) {
-	q, isQuery := parseQuery(query)
-	if !isQuery {
-		return nil, "", false
-	}
-	if !d.Matches(q.Question[0].Name) {
-		return nil, q.Question[0].Name, false
-	}
-	b, err := forgeAnswer(q, d)
-	return b, q.Question[0].Name, err == nil
-}
-
-// forgeAnswer builds the forged response to q for rule d.
-func forgeAnswer(q *dns.Msg, d *scenario.DNSInject) ([]byte, error) {
-	qn := q.Question[0]
-	var r dns.Msg
-	r.SetReply(q)
-	r.RecursionAvailable = true
-	r.Rcode = rcodeByName[d.Rcode]
-	for _, a := range d.Answers {
-		hdr := dns.RR_Header{Name: qn.Name, Class: dns.ClassINET, Ttl: 300}
-		switch {
-		case a.Is4() && qn.Qtype == dns.TypeA:
-			hdr.Rrtype = dns.TypeA
-			r.Answer = append(r.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})
-		case a.Is6() && qn.Qtype == dns.TypeAAAA:
-			hdr.Rrtype = dns.TypeAAAA
-			r.Answer = append(r.Answer, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
-		}
-	}
-	return r.Pack()
-}
-
 func (e *engine) handleDNS(p Packet) {
-	q, ok := parseQuery(p.Payload)
+	q, ok := policy.ParseQuery(p.Payload)
 	if !ok {
 		return
 	}
 	name := q.Question[0].Name
-	for _, r := range e.dns {
-		if !r.DNSInject.Matches(name) {
-			continue
-		}
-		resp, err := forgeAnswer(q, r.DNSInject)
-		if err != nil {
-			e.logf("dns-inject %s: %v", name, err)
-			return
-		}
-		if !e.roll(r.P()) {
-			e.logf("dns-inject %s spared (probability) %s:%d -> %s", name, p.Src, p.SrcPort, p.Dst)
-			return
-		}
-		if r.DNSInject.Mode == scenario.ModeReplace && len(p.Payload) >= 2 {
-			k := replKey{netip.AddrPortFrom(p.Src, p.SrcPort), p.Dst, binary.BigEndian.Uint16(p.Payload)}
-			e.replMu.Lock()
-			e.replaced[k] = time.Now().Add(10 * time.Second)
-			e.replMu.Unlock()
-		}
-		pkt := buildUDP(p.Dst, 53, p.Src, p.SrcPort, 64, uint16(p.SrcPort^0x5a5a), resp)
-		if err := e.raw.send(pkt, p.Src); err != nil {
-			e.logf("dns-inject send: %v", err)
-			return
-		}
-		e.logf("dns-inject %s %s %s:%d -> %s", strings.TrimSuffix(name, "."), r.DNSInject.Mode, p.Src, p.SrcPort, p.Dst)
+	r := e.pol.DNS(q)
+	if r == nil {
 		return
 	}
+	resp, err := policy.ForgeAnswer(q, r.DNSInject)
+	if err != nil {
+		e.logf("dns-inject %s: %v", name, err)
+		return
+	}
+	if !e.roll(r.P()) {
+		e.logf("dns-inject %s spared (probability) %s:%d -> %s", name, p.Src, p.SrcPort, p.Dst)
+		return
+	}
+	if r.DNSInject.Mode == scenario.ModeReplace && len(p.Payload) >= 2 {
+		k := replKey{netip.AddrPortFrom(p.Src, p.SrcPort), p.Dst, binary.BigEndian.Uint16(p.Payload)}
+		e.replMu.Lock()
+		e.replaced[k] = time.Now().Add(10 * time.Second)
+		e.replMu.Unlock()
+	}
+	pkt := buildUDP(p.Dst, 53, p.Src, p.SrcPort, 64, uint16(p.SrcPort^0x5a5a), resp)
+	if err := e.raw.send(pkt, p.Src); err != nil {
+		e.logf("dns-inject send: %v", err)
+		return
+	}
+	e.logf("dns-inject %s %s %s:%d -> %s", strings.TrimSuffix(name, "."), r.DNSInject.Mode, p.Src, p.SrcPort, p.Dst)
 }
 
 func (e *engine) handleTCP(b []byte, p Packet) {
@@ -469,8 +398,8 @@ func (e *engine) handleTCP(b []byte, p Packet) {
 		if !st.decided {
 			st.decided = true
 			e.decide(st, p, p.Payload, false)
-		} else if kw, where, rule, _ := e.matchReset(p.Payload); rule != nil && !st.exempt {
-			e.resetFlow(st, p, false, kw, where)
+		} else if m, _ := e.pol.Reset(p.Payload); m.Rule != nil && !st.exempt {
+			e.resetFlow(st, p, false, m)
 		}
 		return
 	}
@@ -479,8 +408,8 @@ func (e *engine) handleTCP(b []byte, p Packet) {
 	p, _ = parseIPv4(pkt) // let p.Payload alias the copy, not the read buffer
 	if st.decided {
 		// a later request on the same connection: inspect it, it is held
-		if kw, where, rule, _ := e.matchReset(p.Payload); rule != nil && !st.exempt {
-			e.resetFlow(st, p, true, kw, where)
+		if m, _ := e.pol.Reset(p.Payload); m.Rule != nil && !st.exempt {
+			e.resetFlow(st, p, true, m)
 			return
 		}
 		e.reinject(pkt, p)
@@ -494,14 +423,14 @@ func (e *engine) handleTCP(b []byte, p Packet) {
 	for _, h := range st.pending {
 		payload = append(payload, h.p.Payload...)
 	}
-	if kw, where, rule, complete := e.matchReset(payload); rule != nil || complete || st.held == 2 {
+	if m, complete := e.pol.Reset(payload); m.Rule != nil || complete || st.held == 2 {
 		st.decided = true
-		if rule != nil && e.roll(rule.P()) {
-			e.resetFlow(st, st.pending[0].p, true, kw, where)
+		if m.Rule != nil && e.roll(m.Rule.P()) {
+			e.resetFlow(st, st.pending[0].p, true, m)
 			st.pending = nil
 			return
 		}
-		if rule != nil {
+		if m.Rule != nil {
 			st.exempt = true
 		}
 		for _, h := range st.pending {
@@ -515,52 +444,19 @@ func (e *engine) handleTCP(b []byte, p Packet) {
 // decide handles the first payload packet of a flow the kernel did not hold
 // (a flow already running when the censor started): on-path only.
 func (e *engine) decide(st *flowState, p Packet, payload []byte, held bool) {
-	if kw, where, rule, _ := e.matchReset(payload); rule != nil {
-		if e.roll(rule.P()) {
-			e.resetFlow(st, p, held, kw, where)
+	if m, _ := e.pol.Reset(payload); m.Rule != nil {
+		if e.roll(m.Rule.P()) {
+			e.resetFlow(st, p, held, m)
 		} else {
 			st.exempt = true
 		}
 	}
 }
 
-func (e *engine) resetFlow(st *flowState, p Packet, held bool, kw, where string) {
+func (e *engine) resetFlow(st *flowState, p Packet, held bool, m policy.ResetMatch) {
 	st.reset = true
 	e.injectResets(p, held)
-	e.logf("reset %q in %s %s:%d -> %s:%d", kw, where, p.Src, p.SrcPort, p.Dst, p.DstPort)
-}
-
-// matchReset returns the keyword, where it was found and the reset rule
-// matching the start of a TCP stream, if any, and whether the request line,
-// headers or ClientHello were complete (so that more bytes cannot match).
-func (e *engine) matchReset(payload []byte) (string, string, *scenario.Rule, bool) {
-	var line, host, sni string
-	isHTTP, isTLS, complete := false, false, true
-	if l, h, ok := httpRequestParts(payload); ok {
-		line, host, isHTTP = l, h, true
-		complete = httpHeadComplete(payload)
-	} else if s, st := sniOf(payload); st != streamOther {
-		sni, isTLS, complete = s, true, st == streamDone
-	} else if mayBecomeHTTP(payload) {
-		return "", "", nil, false
-	}
-	if !isHTTP && !isTLS {
-		return "", "", nil, true
-	}
-	for i := range e.resets {
-		r := &e.resets[i]
-		if isHTTP && r.Reset.Has("http") {
-			if kw, ok := matchKeyword(r.Reset.Keywords, line, host); ok {
-				return kw, "http", r, true
-			}
-		}
-		if isTLS && r.Reset.Has("sni") {
-			if kw, ok := matchKeyword(r.Reset.Keywords, sni); ok {
-				return kw, "sni", r, true
-			}
-		}
-	}
-	return "", "", nil, complete
+	e.logf("reset %q in %s %s:%d -> %s:%d", m.Keyword, m.Where, p.Src, p.SrcPort, p.Dst, p.DstPort)
 }
 
 // injectResets sends RSTs to both ends of the connection p belongs to. When
@@ -609,15 +505,34 @@ func (e *engine) alwaysReplaced(p Packet) bool {
 		return false
 	}
 	m := new(dns.Msg)
-	if m.Unpack(p.Payload) != nil || !m.Response || len(m.Question) != 1 {
+	if m.Unpack(p.Payload) != nil || !m.Response {
 		return false
 	}
-	for _, r := range e.dns {
-		if r.DNSInject.Mode == scenario.ModeReplace && r.P() >= 1 && r.DNSInject.Matches(m.Question[0].Name) {
-			return true
+	r := e.pol.DNS(m) // the rule handleDNS applied to the query
+	return r != nil && r.DNSInject.Mode == scenario.ModeReplace && r.P() >= 1
+}
+
+// inboundLoop injects answers to the DNS queries that come from the
+// internet towards inside addresses.
+func (e *engine) inboundLoop(ctx context.Context) {
+	buf := make([]byte, 1<<16)
+	for ctx.Err() == nil {
+		n, err := e.inbound.read(buf)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.logf("inbound sniffer: %v", err)
+			}
+			return
 		}
+		if n == 0 {
+			continue
+		}
+		p, err := parseIPv4(buf[:n])
+		if err != nil || p.Proto != protoUDP || p.DstPort != 53 || !e.inside(p.Dst) || e.inside(p.Src) {
+			continue
+		}
+		e.handleDNS(p)
 	}
-	return false
 }
 
 // answerLoop re-injects the DNS answers held by the kernel in replace mode,

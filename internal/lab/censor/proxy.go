@@ -3,10 +3,10 @@ package censor
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/firewatch/firewatch/internal/lab/pki"
+	"github.com/firewatch/firewatch/internal/lab/policy"
 )
 
 // soOriginalDst is SO_ORIGINAL_DST from linux/netfilter_ipv4.h.
@@ -59,11 +62,7 @@ func relay(a, b net.Conn) {
 	cp := func(dst, src net.Conn) {
 		defer wg.Done()
 		io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			cw.CloseWrite()
-		} else {
-			dst.Close()
-		}
+		closeWrite(dst)
 	}
 	wg.Add(2)
 	go cp(a, b)
@@ -75,93 +74,95 @@ func relay(a, b net.Conn) {
 
 // resetConn closes c so that the peer gets a TCP RST.
 func resetConn(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := c.(interface{ SetLinger(int) error }); ok {
 		tc.SetLinger(0)
 	}
 	c.Close()
 }
 
-// hostNames returns the scenario names of the host at a, or its address.
-func (e *engine) hostNames(a netip.Addr) []string {
-	if h, ok := e.byIP[a]; ok {
-		return h.Names
-	}
-	return nil
-}
-
-// starttls describes the plaintext upgrade of a mail protocol.
-type starttls struct {
-	proto string
-	// command reports whether a client line asks for TLS, and returns the tag
-	// the final server answer carries (IMAP) or "".
-	command func(line string) (tag string, ok bool)
-	// final reports whether a server line ends the answer, and whether it accepts.
-	final func(tag, line string) (done, ok bool)
-}
-
-var starttlsByPort = map[uint16]*starttls{
-	143: {proto: "imap",
-		command: func(l string) (string, bool) {
-			f := strings.Fields(l)
-			if len(f) == 2 && strings.EqualFold(f[1], "STARTTLS") {
-				return f[0], true
-			}
-			return "", false
-		},
-		final: func(tag, l string) (bool, bool) {
-			f := strings.Fields(l)
-			if len(f) >= 2 && f[0] == tag {
-				return true, strings.EqualFold(f[1], "OK")
-			}
-			return false, false
-		}},
-	110: {proto: "pop3",
-		command: func(l string) (string, bool) { return "", strings.EqualFold(strings.TrimSpace(l), "STLS") },
-		final: func(_, l string) (bool, bool) {
-			return true, strings.HasPrefix(l, "+OK")
-		}},
-}
-
-func init() {
-	smtp := &starttls{proto: "smtp",
-		command: func(l string) (string, bool) { return "", strings.EqualFold(strings.TrimSpace(l), "STARTTLS") },
-		final: func(_, l string) (bool, bool) {
-			if len(l) >= 4 && l[3] == '-' {
-				return false, false
-			}
-			return true, strings.HasPrefix(l, "220")
-		}}
-	starttlsByPort[25] = smtp
-	starttlsByPort[587] = smtp
-}
-
-// serveMITM handles a connection diverted by a tls-mitm rule.
-func (e *engine) serveMITM(c net.Conn) {
-	defer c.Close()
-	dst, err := originalDst(c)
-	if err != nil {
-		e.logf("mitm: %v", err)
+// closeWrite shuts down c's writing side (a FIN), or closes it when it
+// cannot half-close.
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
 		return
 	}
-	up, err := net.DialTimeout("tcp4", dst.String(), 10*time.Second)
+	c.Close()
+}
+
+// Proxies are the censor's userspace interceptors of diverted TCP flows:
+// TLS interception, STARTTLS stripping and the HTTP proxy. The kernel
+// censor hands them the connections nftables redirected to it; the
+// emulated network (internal/lab/emunet) hands them its own.
+type Proxies struct {
+	Policy  *policy.Policy
+	RogueCA *pki.CA // signs the MITM certificates
+	// Dial connects to the flow's real destination.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	Roll policy.Roll          // the rules' probabilities; nil: always
+	Logf func(string, ...any) // one line per intervention; nil discards
+}
+
+func (x *Proxies) logf(format string, args ...any) {
+	if x.Logf != nil {
+		x.Logf(format, args...)
+	}
+}
+
+func (x *Proxies) roll(p float64) bool {
+	if x.Roll == nil {
+		return true
+	}
+	return x.Roll(p)
+}
+
+func (x *Proxies) dial(dst netip.AddrPort) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if x.Dial != nil {
+		return x.Dial(ctx, "tcp4", dst.String())
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp4", dst.String())
+}
+
+// diverted runs serve on a connection nftables redirected to a proxy.
+func (e *engine) diverted(what string, serve func(net.Conn, netip.AddrPort)) func(net.Conn) {
+	return func(c net.Conn) {
+		dst, err := originalDst(c)
+		if err != nil {
+			e.logf("%s: %v", what, err)
+			c.Close()
+			return
+		}
+		serve(c, dst)
+	}
+}
+
+// MITM handles a connection to dst diverted by a tls-mitm rule: plaintext
+// up to STARTTLS where the port speaks it, then TLS terminated with a
+// certificate of the rogue CA and relayed to a genuine TLS connection.
+func (x *Proxies) MITM(c net.Conn, dst netip.AddrPort) {
+	defer c.Close()
+	up, err := x.dial(dst)
 	if err != nil {
-		e.logf("mitm: dial %s: %v", dst, err)
+		x.logf("mitm: dial %s: %v", dst, err)
 		resetConn(c)
 		return
 	}
 	defer up.Close()
-	if st, ok := starttlsByPort[dst.Port()]; ok {
-		if !e.plainUntilSTARTTLS(c, up, st) {
+	if st := policy.STARTTLS(dst.Port()); st != nil {
+		if !x.plainUntilSTARTTLS(c, up, st) {
 			return
 		}
 	}
-	e.mitmTLS(c, up, dst)
+	x.mitmTLS(c, up, dst)
 }
 
 // plainUntilSTARTTLS relays plaintext until the client asks for TLS and the
 // server accepts. It reports whether TLS should start now; when it returns
 // false, the connection has been relayed to its end.
-func (e *engine) plainUntilSTARTTLS(c, up net.Conn, st *starttls) bool {
+func (x *Proxies) plainUntilSTARTTLS(c, up net.Conn, st *policy.Upgrade) bool {
 	var pending atomic.Pointer[string] // tag of an outstanding upgrade request
 	upgrade := make(chan bool, 1)
 	stop := make(chan struct{})
@@ -182,11 +183,11 @@ func (e *engine) plainUntilSTARTTLS(c, up net.Conn, st *starttls) bool {
 				}
 			}
 			if err != nil {
-				c.(*net.TCPConn).CloseWrite()
+				closeWrite(c)
 				return
 			}
 			if tag != nil {
-				if done, ok := st.final(*tag, strings.TrimRight(line, "\r\n")); done {
+				if done, ok := st.Final(*tag, strings.TrimRight(line, "\r\n")); done {
 					pending.Store(nil)
 					upgrade <- ok
 					if ok {
@@ -208,11 +209,11 @@ func (e *engine) plainUntilSTARTTLS(c, up net.Conn, st *starttls) bool {
 			if line != "" {
 				io.WriteString(up, line)
 			}
-			up.(*net.TCPConn).CloseWrite()
+			closeWrite(up)
 			<-serverDone
 			return false
 		}
-		tag, ask := st.command(strings.TrimRight(line, "\r\n"))
+		tag, ask := st.Command(strings.TrimRight(line, "\r\n"))
 		if ask {
 			pending.Store(&tag)
 		}
@@ -239,7 +240,7 @@ func (e *engine) plainUntilSTARTTLS(c, up net.Conn, st *starttls) bool {
 			if cr.Buffered() > 0 {
 				return false // client pipelined data after STARTTLS: give up
 			}
-			e.logf("mitm %s STARTTLS accepted: intercepting", st.proto)
+			x.logf("mitm %s STARTTLS accepted: intercepting", st.Proto)
 			return true
 		}
 	}
@@ -247,8 +248,8 @@ func (e *engine) plainUntilSTARTTLS(c, up net.Conn, st *starttls) bool {
 
 // mitmTLS terminates the client's TLS with a rogue certificate and relays to
 // a genuine TLS connection with the server.
-func (e *engine) mitmTLS(c, up net.Conn, dst netip.AddrPort) {
-	names := e.hostNames(dst.Addr())
+func (x *Proxies) mitmTLS(c, up net.Conn, dst netip.AddrPort) {
+	names := x.Policy.HostNames(dst.Addr())
 	var sni string
 	cfg := &tls.Config{
 		GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -261,7 +262,7 @@ func (e *engine) mitmTLS(c, up net.Conn, dst netip.AddrPort) {
 			if len(n) == 0 {
 				ips = []netip.Addr{dst.Addr()}
 			}
-			cert, err := e.cfg.RogueCA.Leaf(n, ips)
+			cert, err := x.RogueCA.Leaf(n, ips)
 			if err != nil {
 				return nil, err
 			}
@@ -271,7 +272,7 @@ func (e *engine) mitmTLS(c, up net.Conn, dst netip.AddrPort) {
 	tc := tls.Server(c, cfg)
 	tc.SetDeadline(time.Now().Add(15 * time.Second))
 	if err := tc.Handshake(); err != nil {
-		e.logf("mitm %s: client handshake: %v", dst, err)
+		x.logf("mitm %s: client handshake: %v", dst, err)
 		return
 	}
 	tc.SetDeadline(time.Time{})
@@ -282,11 +283,11 @@ func (e *engine) mitmTLS(c, up net.Conn, dst netip.AddrPort) {
 	tu := tls.Client(up, &tls.Config{ServerName: serverName, InsecureSkipVerify: true})
 	tu.SetDeadline(time.Now().Add(15 * time.Second))
 	if err := tu.Handshake(); err != nil {
-		e.logf("mitm %s: server handshake: %v", dst, err)
+		x.logf("mitm %s: server handshake: %v", dst, err)
 		return
 	}
 	tu.SetDeadline(time.Time{})
-	e.logf("mitm %s sni=%q: intercepting with the rogue CA", dst, sni)
+	x.logf("mitm %s sni=%q: intercepting with the rogue CA", dst, sni)
 	relayTLS(tc, tu)
 }
 
@@ -315,15 +316,11 @@ func (r *recorder) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// serveHTTP handles a plain HTTP connection diverted by an http-redirect or
-// http-blockpage rule: it answers for matching hosts and relays the rest.
-func (e *engine) serveHTTP(c net.Conn) {
+// HTTP handles a plain HTTP connection to dst diverted for http-redirect
+// and http-blockpage rules: it answers for matching hosts (and resets on
+// the keywords of reset rules) and relays the rest.
+func (x *Proxies) HTTP(c net.Conn, dst netip.AddrPort) {
 	defer c.Close()
-	dst, err := originalDst(c)
-	if err != nil {
-		e.logf("http: %v", err)
-		return
-	}
 	rec := &recorder{r: c}
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	req, err := http.ReadRequest(bufio.NewReaderSize(rec, 16384))
@@ -338,38 +335,21 @@ func (e *engine) serveHTTP(c net.Conn) {
 	host = strings.TrimSuffix(host, ".")
 	// keyword resets apply to diverted connections too
 	line := strings.ToLower(req.Method + " " + req.RequestURI + " " + req.Proto)
-	for _, r := range e.resets {
-		if r.Reset.Has("http") {
-			if kw, ok := matchKeyword(r.Reset.Keywords, line, host); ok && e.roll(r.P()) {
-				e.logf("reset %q in http (proxy) -> %s", kw, dst)
-				resetConn(c)
-				return
-			}
-		}
+	if m, ok := x.Policy.ResetHTTP(line, host, x.roll); ok {
+		x.logf("reset %q in http (proxy) -> %s", m.Keyword, dst)
+		resetConn(c)
+		return
 	}
-	for _, r := range e.httpRs {
-		switch {
-		case r.HTTPRedirect != nil && hostIn(r.HTTPRedirect.Hosts, host):
-			if !e.roll(r.P()) {
-				continue
-			}
-			e.logf("http-redirect %s -> %s", host, r.HTTPRedirect.To)
-			fmt.Fprintf(c, "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.HTTPRedirect.To)
-			return
-		case r.HTTPBlockpage != nil && hostIn(r.HTTPBlockpage.Hosts, host):
-			if !e.roll(r.P()) {
-				continue
-			}
-			bp := r.HTTPBlockpage
-			body := fmt.Sprintf("<!DOCTYPE html>\n<html><head><title>%s</title></head><body><h1>%s</h1><p>%s</p></body></html>\n",
-				html.EscapeString(bp.Title), html.EscapeString(bp.Title), html.EscapeString(bp.Body))
-			e.logf("http-blockpage %s status %d", host, bp.Status)
-			fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-				bp.Status, http.StatusText(bp.Status), len(body), body)
-			return
+	if resp, r := x.Policy.AnswerHTTP(host, x.roll); r != nil {
+		if r.HTTPRedirect != nil {
+			x.logf("http-redirect %s -> %s", host, r.HTTPRedirect.To)
+		} else {
+			x.logf("http-blockpage %s status %d", host, r.HTTPBlockpage.Status)
 		}
+		c.Write(resp)
+		return
 	}
-	up, err := net.DialTimeout("tcp4", dst.String(), 10*time.Second)
+	up, err := x.dial(dst)
 	if err != nil {
 		resetConn(c)
 		return
@@ -379,13 +359,4 @@ func (e *engine) serveHTTP(c net.Conn) {
 		return
 	}
 	relay(c, up)
-}
-
-func hostIn(hosts []string, host string) bool {
-	for _, h := range hosts {
-		if h == host {
-			return true
-		}
-	}
-	return false
 }

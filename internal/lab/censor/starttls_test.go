@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/firewatch/firewatch/internal/lab/pki"
+	"github.com/firewatch/firewatch/internal/lab/policy"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 )
 
@@ -89,8 +90,8 @@ func TestSTARTTLSMITM(t *testing.T) {
 					return
 				}
 				defer uc.Close()
-				if e.plainUntilSTARTTLS(cc, uc, starttlsByPort[c.port]) {
-					e.mitmTLS(cc, uc, netip.AddrPortFrom(dst.Addr(), c.port))
+				if e.proxies.plainUntilSTARTTLS(cc, uc, policy.STARTTLS(c.port)) {
+					e.proxies.mitmTLS(cc, uc, netip.AddrPortFrom(dst.Addr(), c.port))
 				}
 			}()
 			conn, err := net.Dial("tcp4", pl.Addr().String())

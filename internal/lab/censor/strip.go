@@ -4,44 +4,24 @@ import (
 	"bufio"
 	"io"
 	"net"
-	"regexp"
+	"net/netip"
 	"sync"
-	"time"
+
+	"github.com/firewatch/firewatch/internal/lab/policy"
 )
 
-// STARTTLS stripping: the censor relays a plaintext mail session line by
-// line, overwriting the STARTTLS (STLS) offer in the server's capabilities
-// and the upgrade command in the client's requests with X's of the same
-// length (as some middleboxes do), so that the server refuses the upgrade
-// and the session carries on in the clear.
-
-var (
-	stripSTARTTLS = regexp.MustCompile(`(?i)\bSTARTTLS\b`)
-	stripSTLS     = regexp.MustCompile(`(?i)\bSTLS\b`)
-)
-
-// stripLine overwrites STARTTLS and STLS in one protocol line.
-func stripLine(line string) string {
-	line = stripSTARTTLS.ReplaceAllString(line, "XXXXXXXA")
-	return stripSTLS.ReplaceAllString(line, "XXXX")
-}
-
-// serveStrip handles a connection diverted by a starttls-strip rule.
-func (e *engine) serveStrip(c net.Conn) {
+// Strip handles a connection to dst diverted by a starttls-strip rule: it
+// relays the plaintext session line by line through policy.StripLine.
+func (x *Proxies) Strip(c net.Conn, dst netip.AddrPort) {
 	defer c.Close()
-	dst, err := originalDst(c)
+	up, err := x.dial(dst)
 	if err != nil {
-		e.logf("starttls-strip: %v", err)
-		return
-	}
-	up, err := net.DialTimeout("tcp4", dst.String(), 10*time.Second)
-	if err != nil {
-		e.logf("starttls-strip: dial %s: %v", dst, err)
+		x.logf("starttls-strip: dial %s: %v", dst, err)
 		resetConn(c)
 		return
 	}
 	defer up.Close()
-	e.logf("starttls-strip %s -> %s", c.RemoteAddr(), dst)
+	x.logf("starttls-strip %s -> %s", c.RemoteAddr(), dst)
 	var wg sync.WaitGroup
 	cp := func(dst, src net.Conn) {
 		defer wg.Done()
@@ -49,7 +29,7 @@ func (e *engine) serveStrip(c net.Conn) {
 		for {
 			line, err := r.ReadString('\n')
 			if line != "" {
-				if _, werr := io.WriteString(dst, stripLine(line)); werr != nil {
+				if _, werr := io.WriteString(dst, policy.StripLine(line)); werr != nil {
 					break
 				}
 			}
@@ -57,9 +37,7 @@ func (e *engine) serveStrip(c net.Conn) {
 				break
 			}
 		}
-		if tc, ok := dst.(*net.TCPConn); ok {
-			tc.CloseWrite()
-		}
+		closeWrite(dst)
 	}
 	wg.Add(2)
 	go cp(c, up)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/firewatch/firewatch/internal/addrclass"
 )
 
 // The parser's readers of YAML nodes: each checks a node's shape and
@@ -189,8 +191,8 @@ func (p *parser) hostAddr(n *yaml.Node, path string) (netip.Addr, error) {
 	if err != nil {
 		return a, err
 	}
-	if !IsTestNet(a) {
-		return netip.Addr{}, p.errf(n, path, "%s is not a TEST-NET address (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)", a)
+	if !addrclass.IsTestNet(a) {
+		return netip.Addr{}, p.errf(n, path, "%s is not a TEST-NET address (%s)", a, addrclass.TestNetList(", "))
 	}
 	return a, nil
 }

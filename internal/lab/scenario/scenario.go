@@ -19,6 +19,7 @@ type Scenario struct {
 	Hosts       []Host
 	Censor      []Rule
 	Expect      []Expect
+	ExpectDNS   *ExpectDNS `json:",omitempty"` // what a DNS scan from outside must find
 	// Seed seeds the censor's random choices (rules with probability) when
 	// the command does not give one; 0 when the scenario does not say.
 	Seed int64
@@ -158,48 +159,4 @@ func MatchesAny(names []string, qname string) bool {
 
 func normName(s string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
-}
-
-// IsTestNet reports whether a is in one of the TEST-NET ranges (RFC 5737), the
-// only addresses lab hosts may use.
-func IsTestNet(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range testNets {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-var testNets = []netip.Prefix{
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-}
-
-// IsBogon reports whether a is private, loopback, link-local, unspecified,
-// multicast or otherwise reserved: an address a forged DNS answer may name but
-// no lab host may use.
-func IsBogon(a netip.Addr) bool {
-	a = a.Unmap()
-	if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() ||
-		a.IsMulticast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() {
-		return true
-	}
-	for _, p := range bogons {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-var bogons = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("2001:db8::/32"),
 }

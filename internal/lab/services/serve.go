@@ -15,17 +15,18 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/firewatch/firewatch/internal/target"
 )
 
 // Ports maps each service name of a scenario to its TCP (or, for dns, UDP
-// and TCP) port.
-var Ports = map[string]int{
-	"http": 80, "https": 443,
-	"imap": 143, "imaps": 993,
-	"smtp": 25, "submission": 587, "smtps": 465,
-	"pop3": 110, "pop3s": 995,
-	"dns": 53,
-}
+// and TCP) port: every target scheme at its default port, and dns.
+var Ports = func() map[string]int {
+	m := map[string]int{"dns": 53}
+	for scheme, port := range target.DefaultPorts {
+		m[scheme] = port
+	}
+	return m
+}()
 
 // Config is what Start serves.
 type Config struct {
@@ -43,6 +44,23 @@ type Config struct {
 	Addr func(h scenario.Host, service string, port int) string
 	// Log receives one line per listener and per failure; nil discards.
 	Log *log.Logger
+	// Bind opens the sockets; nil opens them on the host's own addresses.
+	// The emulated network (internal/lab/emunet) passes its own.
+	Bind Binder
+}
+
+// Binder opens the sockets services listen on.
+type Binder interface {
+	Listen(network, addr string) (net.Listener, error)
+	ListenPacket(network, addr string) (net.PacketConn, error)
+}
+
+// hostNet binds on the host's own addresses.
+type hostNet struct{}
+
+func (hostNet) Listen(network, addr string) (net.Listener, error) { return net.Listen(network, addr) }
+func (hostNet) ListenPacket(network, addr string) (net.PacketConn, error) {
+	return net.ListenPacket(network, addr)
 }
 
 // Listener is one bound service.
@@ -59,6 +77,10 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 	logf := func(string, ...any) {}
 	if cfg.Log != nil {
 		logf = cfg.Log.Printf
+	}
+	bind := cfg.Bind
+	if bind == nil {
+		bind = hostNet{}
 	}
 	auth := cfg.Authority
 	if auth == nil {
@@ -102,7 +124,7 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 					addr = cfg.Addr(h, svc, port)
 				}
 				if svc == "dns" {
-					a, err := StartDNS(ctx, addr, auth)
+					a, err := StartDNSOn(ctx, bind, addr, auth)
 					if err != nil {
 						return fail(fmt.Errorf("services: %s: dns: %w", name, err))
 					}
@@ -110,7 +132,7 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 					logf("%s %s on %s", name, svc, a)
 					continue
 				}
-				ln, err := net.Listen("tcp", addr)
+				ln, err := bind.Listen("tcp", addr)
 				if err != nil {
 					return fail(fmt.Errorf("services: %s: %s: %w", name, svc, err))
 				}
@@ -156,19 +178,16 @@ func serveOne(ctx context.Context, ln net.Listener, h scenario.Host, svc, name s
 }
 
 // StartDNS serves h over UDP and TCP on addr until ctx is done and returns
-// the bound UDP address (the TCP listener uses the same port).
+// the bound UDP address (the TCP listener uses the same port). With port 0
+// it tries new ports while the kernel's UDP choice is taken for TCP.
 func StartDNS(ctx context.Context, addr string, h dns.Handler) (net.Addr, error) {
-	pc, err := net.ListenPacket("udp", addr)
+	return StartDNSOn(ctx, hostNet{}, addr, h)
+}
+
+// StartDNSOn is StartDNS with the sockets opened by bind.
+func StartDNSOn(ctx context.Context, bind Binder, addr string, h dns.Handler) (net.Addr, error) {
+	pc, ln, err := listenDNS(bind, addr)
 	if err != nil {
-		return nil, err
-	}
-	tcpAddr := addr
-	if u, ok := pc.LocalAddr().(*net.UDPAddr); ok {
-		tcpAddr = u.String()
-	}
-	ln, err := net.Listen("tcp", tcpAddr)
-	if err != nil {
-		pc.Close()
 		return nil, err
 	}
 	udp := &dns.Server{PacketConn: pc, Handler: h}
@@ -181,4 +200,30 @@ func StartDNS(ctx context.Context, addr string, h dns.Handler) (net.Addr, error)
 		_ = tcp.Shutdown()
 	}()
 	return pc.LocalAddr(), nil
+}
+
+// listenDNS opens a UDP socket and a TCP listener on the same port of addr.
+func listenDNS(bind Binder, addr string) (net.PacketConn, net.Listener, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	tries := 1
+	if port == "0" {
+		tries = 50
+	}
+	for {
+		pc, err := bind.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		ln, err := bind.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if tries--; tries == 0 {
+			return nil, nil, err
+		}
+	}
 }

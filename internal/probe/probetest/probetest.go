@@ -40,6 +40,15 @@ const (
 	NameSilent  = "silent"  // no response at all
 	NameBogon   = "bogon"   // A 10.10.10.10
 	NameServ    = "servfail"
+	NameMany    = "many"  // one answer with ManyAnswers A records, 127.1.0.0 onwards
+	NameFlood   = "flood" // FloodResponses responses of FloodAnswers A records each, all distinct, 127.2.0.0 onwards
+)
+
+// Sizes of the NameMany and NameFlood answers.
+const (
+	ManyAnswers    = 3500
+	FloodResponses = 5
+	FloodAnswers   = 6
 )
 
 // LateGap is how long after the genuine answer the "late" name's injected
@@ -66,16 +75,8 @@ func (s *DNSServer) Queries() int {
 // NewDNSServer starts a DNS server, stopped by t.Cleanup.
 func NewDNSServer(t testing.TB) *DNSServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := listenUDPAndTCP(t)
 	s := &DNSServer{Addr: pc.LocalAddr().String(), pc: pc}
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
 	tcp := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		s.count()
 		for _, r := range Answer(q) {
@@ -161,8 +162,28 @@ func Answer(q *dns.Msg) []*dns.Msg {
 		return nil
 	case NameBogon:
 		return []*dns.Msg{reply(dns.RcodeSuccess, "10.10.10.10")}
+	case NameMany:
+		r := reply(dns.RcodeSuccess, loopbackRange(127<<24|1<<16, ManyAnswers)...)
+		r.Compress = true // to fit in one datagram
+		return []*dns.Msg{r}
+	case NameFlood:
+		var out []*dns.Msg
+		for i := range FloodResponses {
+			out = append(out, reply(dns.RcodeSuccess, loopbackRange(127<<24|2<<16|uint32(i*FloodAnswers), FloodAnswers)...))
+		}
+		return out
 	}
 	return []*dns.Msg{reply(dns.RcodeSuccess, "127.0.0.1")}
+}
+
+// loopbackRange returns n consecutive IPv4 addresses from first.
+func loopbackRange(first uint32, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		a := first + uint32(i)
+		out[i] = netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
+	}
+	return out
 }
 
 // ResolvConf writes a resolv.conf naming addr and returns its path.
@@ -261,6 +282,73 @@ func Network(t testing.TB, roots *x509.CertPool, dnsAddr string) *netx.Network {
 		n.SystemResolvConf = ResolvConf(t, dnsAddr)
 	}
 	return n
+}
+
+// samePortTries bounds the search for a port free in every protocol or on
+// every address that must share it: the kernel hands out a port free for
+// one socket, and another test may hold the same number elsewhere.
+const samePortTries = 50
+
+// listenUDPAndTCP returns a UDP socket and a TCP listener on the same port
+// of 127.0.0.1, trying new ports while the TCP one is taken.
+func listenUDPAndTCP(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	var err error
+	for range samePortTries {
+		var pc net.PacketConn
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ln net.Listener
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+	}
+	t.Fatalf("no port free for both UDP and TCP in %d tries: %v", samePortTries, err)
+	return nil, nil
+}
+
+// ListenSamePort returns TCP listeners on one port shared by every host
+// (loopback addresses such as 127.0.0.2), closed by t.Cleanup. It tries new
+// ports while one of the hosts has the port taken.
+func ListenSamePort(t testing.TB, hosts ...string) []net.Listener {
+	t.Helper()
+	var err error
+	for range samePortTries {
+		var lns []net.Listener
+		if lns, err = listenAllOn(hosts); err == nil {
+			t.Cleanup(func() {
+				for _, ln := range lns {
+					ln.Close()
+				}
+			})
+			return lns
+		}
+	}
+	t.Fatalf("no port free on all of %v in %d tries: %v", hosts, samePortTries, err)
+	return nil
+}
+
+// listenAllOn listens on a kernel-chosen port of hosts[0], then on the same
+// port of the others; on failure it closes what it opened.
+func listenAllOn(hosts []string) ([]net.Listener, error) {
+	var lns []net.Listener
+	port := "0"
+	for _, h := range hosts {
+		ln, err := net.Listen("tcp", net.JoinHostPort(h, port))
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+		_, port, _ = net.SplitHostPort(ln.Addr().String())
+	}
+	return lns, nil
 }
 
 // Listen returns a TCP listener on 127.0.0.1:0 closed by t.Cleanup.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/failure"
 	"github.com/firewatch/firewatch/internal/model"
 )
 
@@ -16,7 +17,7 @@ func Measurement(id, target, country string, asn int, t time.Time, status string
 	fail := func(s string) *string { return &s }
 	var dnsFail, httpFail *string
 	if status == model.StatusBlocked {
-		httpFail = fail("connection_reset")
+		httpFail = fail(failure.ConnectionReset)
 	}
 	if methods == nil {
 		methods = []string{}
@@ -29,7 +30,7 @@ func Measurement(id, target, country string, asn int, t time.Time, status string
 	}
 	return &model.Measurement{
 		Schema: model.SchemaVersion, ID: id, Target: target, Input: target, Category: "NEWS",
-		StartedAt: t.UTC(), RuntimeMS: 812.5, Vantage: "probe",
+		StartedAt: t.UTC(), RuntimeMS: 812.5, Vantage: model.VantageProbe,
 		Probe:     model.ProbeInfo{Country: country, ASN: asn, Network: fmt.Sprintf("AS%d Example Net", asn), Software: "firewatch/0.1.0", Platform: "linux"},
 		Resolvers: []string{"system", "udp://198.51.100.53:53"},
 		Status:    status, Methods: methods,

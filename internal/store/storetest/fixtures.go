@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/failure"
 	"github.com/firewatch/firewatch/internal/model"
 )
 
@@ -17,7 +18,7 @@ const (
 	TargetRedirect = "http://redirect.example/"
 	TargetOK       = "https://open.example/"
 	TargetDownload = "https://download.example/tool.tar.gz"
-	TargetMail     = "smtp://mail.example:25"
+	TargetMail     = "smtp://mail.example/" // as the probe writes it (target.Normalize)
 )
 
 // SampleCAIssuer is the issuer of the forged certificate in Sample.
@@ -37,7 +38,7 @@ func hexHash(parts ...string) string {
 func base(id, target string, at time.Time, country string, asn int) *model.Measurement {
 	return &model.Measurement{
 		Schema: model.SchemaVersion, ID: id, Target: target, Input: target, Category: "NEWS",
-		StartedAt: at, RuntimeMS: 812, Vantage: "probe",
+		StartedAt: at, RuntimeMS: 812, Vantage: model.VantageProbe,
 		Probe:     model.ProbeInfo{Country: country, ASN: asn, Network: "Example Telecom", Software: "firewatch/test"},
 		Resolvers: []string{"system"}, Status: model.StatusOK, Methods: []string{},
 	}
@@ -45,7 +46,7 @@ func base(id, target string, at time.Time, country string, asn int) *model.Measu
 
 func control(m *model.Measurement, steps ...model.Step) *model.Measurement {
 	c := base(m.ID+"-control", m.Target, m.StartedAt, "ZZ", 0)
-	c.Vantage = "control"
+	c.Vantage = model.VantageControl
 	c.Probe = model.ProbeInfo{Country: "DE", ASN: 64500, Software: "firewatch/test"}
 	c.Status = model.StatusMeasured
 	c.Steps = steps
@@ -73,7 +74,7 @@ func tlsStep(host, addr string, at time.Time, verified bool, issuer string, fail
 	if verified {
 		t.RootSubject, t.RootSHA256 = SampleRootIssuer, hexHash("root", SampleRootIssuer)
 	} else {
-		t.VerifyError = fstr("ssl_unknown_authority")
+		t.VerifyError = fstr(failure.SSLUnknownAuthority)
 	}
 	return model.Step{Operation: model.OpTLSHandshake, Address: addr, Hostname: host, StartedAt: at, DurationMS: 80, Failure: fail, TLS: t}
 }
@@ -108,7 +109,7 @@ func Sample(now time.Time) []*model.Measurement {
 			forged := model.DNSResponse{ArrivalMS: 3.1, From: "198.51.100.53:53", Rcode: "NOERROR",
 				Answers: []model.DNSAnswer{{Name: "dns-injected.example", Type: "A", Value: "203.0.113.66", TTL: 60}}}
 			m.Steps = []model.Step{dnsStep("dns-injected.example", m.StartedAt, forged, good),
-				{Operation: model.OpConnect, Address: "203.0.113.66:443", StartedAt: m.StartedAt, DurationMS: 10000, Failure: fstr("generic_timeout_error")}}
+				{Operation: model.OpConnect, Address: "203.0.113.66:443", StartedAt: m.StartedAt, DurationMS: 10000, Failure: fstr(failure.GenericTimeout)}}
 			m.Status, m.Methods = model.StatusBlocked, []string{model.MethodDNSInjected}
 			m.Verdict = verdict(model.MethodDNSInjected,
 				"two answers to one query: 203.0.113.66 after 3.1 ms, then 192.0.2.10 after 38 ms",
@@ -124,7 +125,7 @@ func Sample(now time.Time) []*model.Measurement {
 		m := base(fmt.Sprintf("m-mitm-%d", i), TargetMITM, day(d), "CN", 4134)
 		m.Steps = []model.Step{
 			dnsStep("mitm.example", m.StartedAt, answer("mitm.example", "192.0.2.11")),
-			tlsStep("mitm.example", "192.0.2.11:443", m.StartedAt, false, SampleCAIssuer, fstr("ssl_unknown_authority")),
+			tlsStep("mitm.example", "192.0.2.11:443", m.StartedAt, false, SampleCAIssuer, fstr(failure.SSLUnknownAuthority)),
 		}
 		m.Status, m.Methods = model.StatusBlocked, []string{model.MethodTLSMITM}
 		m.Verdict = verdict(model.MethodTLSMITM, "the certificate inside was issued by "+SampleCAIssuer,

@@ -1,36 +1,17 @@
 package store
 
 import (
-	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/firewatch/firewatch/internal/target"
 )
 
-// NormalizeTarget lower-cases the scheme and host of a target URL and strips
-// its default port. The probe already normalizes targets; the collector does
-// it again defensively so that one target never has two histories. A string
-// that does not parse as an absolute URL is returned trimmed.
-func NormalizeTarget(target string) string {
-	target = strings.TrimSpace(target)
-	u, err := url.Parse(target)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return target
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
-		port = ""
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		host += ":" + port
-	}
-	u.Host = host
-	return u.String()
-}
+// NormalizeTarget returns the key of a target's history: target.Normalize,
+// the form the probe writes, so that one target never has two histories
+// (the collector applies it again to every record and query, defensively).
+// It is the identity on every probe's target, so no stored key moves.
+func NormalizeTarget(s string) string { return target.Normalize(s) }
 
 // encodeMethods stores methods as ",a,b," (sorted, deduplicated) so that
 // LIKE '%,m,%' matches exactly one method.

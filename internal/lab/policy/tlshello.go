@@ -1,4 +1,4 @@
-package censor
+package policy
 
 import (
 	"encoding/binary"
@@ -6,7 +6,10 @@ import (
 	"strings"
 )
 
-var errNotHello = errors.New("censor: not a TLS ClientHello")
+var (
+	errNotHello = errors.New("policy: not a TLS ClientHello")
+	errShort    = errors.New("policy: truncated ClientHello")
+)
 
 // parseSNI returns the server name of a TLS ClientHello at the start of b
 // (one or more TLS records; only the first record is read). It returns "" and

@@ -1,4 +1,4 @@
-package censor
+package policy
 
 import (
 	"bytes"

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/firewatch/firewatch/internal/target"
+	"github.com/firewatch/firewatch/internal/trace"
+	"github.com/spf13/cobra"
+)
+
+func init() { commands = append(commands, newTraceCmd) }
+
+func newTraceCmd() *cobra.Command {
+	var pf probeFlags
+	var rf recordFlags
+	var asJSON bool
+	var maxTTL int
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "trace TARGET",
+		Short: "Locate the censor of a blocked target on the path (TTL-limited replay)",
+		Long: `Measure TARGET (with the control), and when the verdict names a method that a
+packet triggers (dns.injected, dns.inconsistent with an on-path forger,
+http.reset, tls.reset, http.blockpage, http.redirect, tcp.timeout), replay the
+triggering exchange with IP TTL 1, 2, 3, ... : a DNS query, or a TCP connection
+whose request or ClientHello is sent with the limited TTL after a normal
+handshake, or the SYN itself for a timeout. Prints the first hop at which the
+interference appears, the router of each hop (ICMP time exceeded), whether the
+censor is on-path or in-path, and the hop count to the server. The trace_hop
+steps are added to the record (--out, --upload). Needs root or CAP_NET_RAW.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if maxTTL < 1 || maxTTL > 64 {
+				return fmt.Errorf("--max-ttl %d: must be between 1 and 64", maxTTL)
+			}
+			if wait <= 0 {
+				return fmt.Errorf("--wait %s: must be positive", wait)
+			}
+			if err := trace.CheckRaw(); err != nil {
+				return err
+			}
+			ts, err := target.Parse(args[0])
+			if err != nil {
+				return fmt.Errorf("target %q: %w", args[0], err)
+			}
+			cfg, err := pf.probeConfig()
+			if err != nil {
+				return err
+			}
+			measure, err := pf.measurer()
+			if err != nil {
+				return err
+			}
+			sink, err := rf.open(cmd.Context(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer sink.Close()
+			out := cmd.OutOrStdout()
+			var nothing []string
+			for _, t := range ts {
+				m := measure(cmd.Context(), t)
+				plan, err := trace.PlanFor(m)
+				if errors.Is(err, trace.ErrNothingToLocate) {
+					nothing = append(nothing, err.Error())
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				p, err := trace.NewProber(plan.Exchange, cfg.Network, wait)
+				if err != nil {
+					return err
+				}
+				res, err := trace.Locate(cmd.Context(), p, trace.Options{Target: m.Target, Method: plan.Method, Kind: plan.Kind,
+					Address: plan.Exchange.Server.String(), Host: plan.Host, MaxTTL: maxTTL})
+				p.Close()
+				if err != nil {
+					return err
+				}
+				m.Steps = append(m.Steps, res.Steps...)
+				if err := sink.Write(m); err != nil {
+					return err
+				}
+				if asJSON {
+					if err := json.NewEncoder(out).Encode(res); err != nil {
+						return err
+					}
+				} else {
+					printTrace(out, res)
+				}
+			}
+			if len(nothing) == len(ts) {
+				return errors.New(strings.Join(nothing, "; "))
+			}
+			return nil
+		},
+	}
+	pf.register(cmd.Flags())
+	rf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"target", "method", "censor_hop", "placement", "server_hops", "hops"} per target`)
+	cmd.Flags().IntVar(&maxTTL, "max-ttl", trace.DefaultMaxTTL, "the highest TTL tried when the server never answers")
+	cmd.Flags().DurationVar(&wait, "wait", trace.DefaultWait, "how long each TTL's probes wait for answers")
+	return cmd
+}
+
+func printTrace(w io.Writer, r *trace.Result) {
+	fmt.Fprintf(w, "%s: %s\n", r.Target, r.Method)
+	for _, h := range r.Hops {
+		router := "*"
+		if h.Router != nil {
+			router = *h.Router
+		}
+		mark := ""
+		if h.Interference {
+			mark = "  interference"
+		}
+		fmt.Fprintf(w, "  %2d  %-16s%s\n", h.TTL, router, mark)
+	}
+	switch {
+	case r.CensorHop != nil:
+		fmt.Fprintf(w, "censor at hop %d (%s); the server is %d hops away\n", *r.CensorHop, *r.Placement, r.ServerHops)
+	default:
+		fmt.Fprintf(w, "no interference seen on the replayed exchange; the server is %d hops away\n", r.ServerHops)
+	}
+}
