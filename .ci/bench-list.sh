@@ -48,14 +48,22 @@ par_sample_s=$(run parallel-sample "$dir/sample.list")
 ser_s=$(run serial-sample "$dir/sample.list" --concurrency 1 --schedule serial)
 "$bin" lab down >/dev/null
 
-outcomes() { jq -r '[.target, .status, (.methods | sort | join(","))] | @tsv' "$1" | sort; }
+outcomes() { jq -r '[.input, .status, (.methods | sort | join(","))] | @tsv' "$1" | sort; }
+expected() { # the expect list of a generated scenario (one method per entry at most)
+	sed -n 's/^  - {target: "\([^"]*\)", status: \([a-z]*\)\(, methods: \[\([^]]*\)\]\)\?}$/\1\t\2\t\4/p' "$1" | sort
+}
+if diff <(expected "$dir/list.yaml") <(outcomes "$dir/parallel.jsonl") >"$dir/diff-all.txt"; then
+	all="every one of the $n records has the expected status and methods"
+else
+	all="records DIFFER from the expectations: see $dir/diff-all.txt"
+fi
 if diff <(outcomes "$dir/serial-sample.jsonl") <(outcomes "$dir/parallel-sample.jsonl") >"$dir/diff.txt"; then
 	same="same statuses and methods for all $(wc -l <"$dir/sample.list") sample targets"
 else
 	same="DIFFERENT outcomes: $(cat "$dir/diff.txt")"
 fi
 baseline=$(echo "$ser_s * $n / $(wc -l <"$dir/sample.list")" | bc)
-echo "firewatch run, $n targets, defaults: ${par_s}s ($(tail -1 "$dir/parallel.err"))"
+echo "firewatch run, $n targets, defaults: ${par_s}s ($(tail -1 "$dir/parallel.err")); $all"
 echo "baseline --concurrency 1 --schedule serial: ${ser_s}s for $(wc -l <"$dir/sample.list") targets → ${baseline}s for $n"
 echo "speed-up: $(echo "$baseline / $par_s" | bc)x; $same"
 echo "files in $dir"
