@@ -14,18 +14,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/firewatch/firewatch/internal/model"
 )
 
 // Techniques of a mix, as named in --mix.
 const (
-	Blackhole = "blackhole" // every packet to the address dropped: tcp.timeout
-	DNS       = "dns"       // a forged DNS answer in place of the genuine one: dns.inconsistent or dns.bogon
-	Reset     = "reset"     // keyword in the Host or SNI reset: http.reset or tls.reset
-	MITM      = "mitm"      // TLS intercepted with an untrusted rogue CA: tls.mitm
-	Blockpage = "blockpage" // a block page on plain HTTP: http.blockpage
-	Throttle  = "throttle"  // a download throttled to 400 kbit/s: throttled
-	Down      = "down"      // nothing listens, inside or out: down
-	OK        = "ok"        // healthy
+	Blackhole = "blackhole"      // every packet to the address dropped: tcp.timeout
+	DNS       = "dns"            // a forged DNS answer in place of the genuine one: dns.inconsistent or dns.bogon
+	Reset     = "reset"          // keyword in the Host or SNI reset: http.reset or tls.reset
+	MITM      = "mitm"           // TLS intercepted with an untrusted rogue CA: tls.mitm
+	Blockpage = "blockpage"      // a block page on plain HTTP: http.blockpage
+	Throttle  = "throttle"       // a download throttled to 400 kbit/s: throttled
+	Down      = model.StatusDown // nothing listens, inside or out: down
+	OK        = model.StatusOK   // healthy
 )
 
 // Techniques lists every technique in the order hosts are laid out.
@@ -203,35 +205,35 @@ func Write(w io.Writer, o Options) error {
 			}
 			name := fmt.Sprintf("%s-%d-%s.example", label, i+1, token())
 			cur.names = append(cur.names, name)
-			e := entry{status: "blocked"}
+			e := entry{status: model.StatusBlocked}
 			sch := scheme()
 			switch t {
 			case Blackhole:
-				e.methods = "tcp.timeout"
+				e.methods = model.MethodTCPTimeout
 			case DNS:
 				if i%2 == 0 {
-					e.methods = "dns.inconsistent"
+					e.methods = model.MethodDNSInconsistent
 					ruleNames["dns-unrelated"] = append(ruleNames["dns-unrelated"], name)
 				} else {
-					e.methods = "dns.bogon"
+					e.methods = model.MethodDNSBogon
 					ruleNames["dns-bogon"] = append(ruleNames["dns-bogon"], name)
 				}
 			case Reset:
-				e.methods = "http.reset"
+				e.methods = model.MethodHTTPReset
 				if sch == "https" {
-					e.methods = "tls.reset"
+					e.methods = model.MethodTLSReset
 				}
 			case MITM:
-				sch, e.methods = "https", "tls.mitm"
+				sch, e.methods = "https", model.MethodTLSMITM
 			case Blockpage:
-				sch, e.methods = "http", "http.blockpage"
+				sch, e.methods = "http", model.MethodHTTPBlockpage
 				ruleNames[t] = append(ruleNames[t], name)
 			case Throttle:
-				e.methods = "throttled"
+				e.methods = model.MethodThrottled
 			case Down:
-				e.status = "down"
+				e.status = model.StatusDown
 			case OK:
-				e.status = "ok"
+				e.status = model.StatusOK
 			}
 			e.url = sch + "://" + name + "/"
 			if t == Throttle {
