@@ -22,6 +22,7 @@ import (
 	"github.com/firewatch/firewatch/internal/lab/pki"
 	"github.com/firewatch/firewatch/internal/lab/policy"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/miekg/dns"
 )
 
 // Config configures a censor.
@@ -488,6 +489,23 @@ func (e *engine) reinject(b []byte, p Packet) {
 	}
 }
 
+// alwaysReplaced reports whether p, a DNS answer toward the inside, answers
+// a name that a replace rule without probability forges: its query was
+// (or is about to be) replaced whatever the inside sniffer's lag, so the
+// genuine answer is dropped even when it arrives before the query's key
+// is recorded (a loaded censor can read the query after the answer came).
+func (e *engine) alwaysReplaced(p Packet) bool {
+	if !e.inside(p.Dst) {
+		return false
+	}
+	m := new(dns.Msg)
+	if m.Unpack(p.Payload) != nil || !m.Response {
+		return false
+	}
+	r := e.pol.DNS(m) // the rule handleDNS applied to the query
+	return r != nil && r.DNSInject.Mode == scenario.ModeReplace && r.P() >= 1
+}
+
 // timeExceeded answers a held packet whose TTL ends at this router as the
 // router would have: with an ICMP time exceeded from its inside address.
 func (e *engine) timeExceeded(b []byte, p Packet) {
@@ -569,6 +587,8 @@ func (e *engine) answerLoop(ctx context.Context) {
 		if drop {
 			delete(e.replaced, k)
 			drop = now.Before(until)
+		} else {
+			drop = e.alwaysReplaced(p)
 		}
 		if now.Sub(swept) > 10*time.Second {
 			for k, until := range e.replaced {
