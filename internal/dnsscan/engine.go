@@ -281,6 +281,13 @@ func (e *engine) enqueue(q *query) bool {
 	return true
 }
 
+// backlog returns the number of queries queued and not sent yet.
+func (e *engine) backlog() int {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	return len(e.queue) - e.qhead
+}
+
 func (e *engine) pop() *query {
 	e.qmu.Lock()
 	defer e.qmu.Unlock()
