@@ -440,7 +440,7 @@ func wordsRecord(tpl keywords.Template, res []keywords.WordResult, steps []model
 		tgt = "http://" + strings.TrimPrefix(tgt, ".") + "/"
 	}
 	m := &model.Measurement{Schema: model.SchemaVersion, ID: uuid.NewString(), Target: tgt, Input: tpl.Text,
-		StartedAt: start.UTC(), RuntimeMS: float64(time.Since(start).Milliseconds()), Vantage: "probe", Probe: info,
+		StartedAt: start.UTC(), RuntimeMS: float64(time.Since(start).Milliseconds()), Vantage: model.VantageProbe, Probe: info,
 		Resolvers: []string{"system"}, Status: model.StatusOK, Methods: []string{}, Steps: steps}
 	for _, r := range res {
 		if r.Status == keywords.StatusBlocked {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/firewatch/firewatch/internal/lab"
+	"github.com/firewatch/firewatch/internal/lab/nsnet"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/target"
@@ -35,15 +36,9 @@ func firewatchBinary(t *testing.T) string {
 
 func fwlabNamespaces(t *testing.T) []string {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "list").Output()
+	ns, err := nsnet.List("fwlab-")
 	if err != nil {
-		t.Fatalf("ip netns list: %v", err)
-	}
-	var ns []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "fwlab-") {
-			ns = append(ns, f[0])
-		}
+		t.Fatal(err)
 	}
 	return ns
 }

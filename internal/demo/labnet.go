@@ -76,7 +76,7 @@ func (l *NetnsLab) exe() (string, error) {
 	if l.Exe != "" {
 		return l.Exe, nil
 	}
-	// Not /proc/self/exe: inside `ip netns exec` it would name ip itself.
+	// The path, not /proc/self/exe: the lab starts it in other namespaces.
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("demo: own executable: %w", err)

@@ -10,11 +10,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/firewatch/firewatch/internal/lab/nsnet"
 )
 
 // Down removes the lab: its daemons (by recorded pid and by every process
 // still inside a lab namespace), its namespaces (and with them every veth),
-// the per-namespace resolv.conf files and the state directory. It is
+// and the state directory (with the vantages' resolv.conf files). It is
 // idempotent and works without a state file (after a crash).
 func Down(ctx context.Context, dir string) error {
 	if dir == "" {
@@ -31,42 +33,36 @@ func Down(ctx context.Context, dir string) error {
 			}
 		}
 	}
-	nss, err := ListNamespaces(ctx)
+	nss, err := ListNamespaces()
 	if err != nil {
 		errs = append(errs, err)
 	}
 	for _, ns := range nss {
-		out, err := ipOut(ctx, "netns", "pids", ns)
+		pids, err := nsnet.PIDs(ns)
 		if err != nil {
 			continue
 		}
-		for _, f := range strings.Fields(out) {
-			if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
+		for _, pid := range pids {
+			if pid != os.Getpid() {
 				killPID(pid)
 			}
 		}
 	}
 	for _, ns := range nss {
-		if err := ip(ctx, "netns", "del", ns); err != nil {
+		if err := nsnet.Delete(ns); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	// Interfaces are created inside the namespaces; should a half-made pair
-	// remain in the root namespace, remove it (only our prefix).
-	if out, err := ipOut(ctx, "-o", "link", "show"); err == nil {
-		for _, line := range strings.Split(out, "\n") {
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-			if strings.HasPrefix(name, Prefix) {
-				if err := ip(ctx, "link", "del", name); err != nil {
-					errs = append(errs, err)
-				}
+	// Links are created inside the namespaces; should one of ours be in the
+	// root namespace anyway (moved there by hand), remove it.
+	if names, err := nsnet.RootLinks(Prefix); err == nil {
+		for _, name := range names {
+			if err := nsnet.DeleteRootLink(name); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
+	// Left by versions that kept the vantages' resolv.conf in /etc/netns.
 	if m, _ := filepath.Glob("/etc/netns/" + Prefix + "*"); len(m) > 0 {
 		for _, d := range m {
 			if err := os.RemoveAll(d); err != nil {

@@ -80,10 +80,13 @@ func Exec(ctx context.Context, dir string, spec ExecSpec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, spec.Argv...)...)
+	cmd := exec.CommandContext(ctx, spec.Argv[0], spec.Argv[1:]...)
 	cmd.Env = mergeEnv(os.Environ(), st.Env(spec.From))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
-	err = cmd.Run()
+	if err := startIn(dir, ns, cmd); err != nil {
+		return -1, fmt.Errorf("lab exec: %w", err)
+	}
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

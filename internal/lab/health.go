@@ -119,7 +119,7 @@ func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
 		}
 		out = append(out, c)
 	}
-	have, _ := ListNamespaces(ctx)
+	have, _ := ListNamespaces()
 	for _, ns := range st.Namespaces {
 		var err error
 		if !contains(have, ns) {

@@ -353,3 +353,25 @@ func BenchmarkLabDialInside(b *testing.B) {
 		c.Close()
 	}
 }
+
+// BenchmarkLabUp measures `lab up` of testdata/lab.yaml with the control:
+// namespaces, links, addresses, routes, daemons, censor rules and every
+// service answering (the teardown is not timed).
+func BenchmarkLabUp(b *testing.B) {
+	needLab(b)
+	if shared != nil {
+		b.Skip("the shared lab is up")
+	}
+	for b.Loop() {
+		st, err := Up(context.Background(), Options{Scenario: "testdata/lab.yaml", StateDir: testStateDir, Seed: 1, Control: true})
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = st
+		if err := Down(context.Background(), testStateDir); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}

@@ -30,7 +30,7 @@ func GetStatus(ctx context.Context, dir string) (*Status, error) {
 	}
 	st, err := LoadState(dir)
 	if err == ErrNotRunning {
-		left, _ := ListNamespaces(ctx)
+		left, _ := ListNamespaces()
 		return &Status{Leftovers: left}, nil
 	}
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/firewatch/firewatch/internal/addrclass"
+	"github.com/firewatch/firewatch/internal/lab/nsnet"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 )
 
@@ -128,7 +129,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	if _, err := LoadState(dir); err == nil {
 		return nil, fmt.Errorf("a lab is already up (state in %s): run `firewatch lab down` first", dir)
 	}
-	if left, _ := ListNamespaces(ctx); len(left) > 0 {
+	if left, _ := ListNamespaces(); len(left) > 0 {
 		return nil, fmt.Errorf("leftovers of a lab exist (%s): run `firewatch lab down` first", strings.Join(left, ", "))
 	}
 	exe := o.Exe
@@ -190,10 +191,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	for _, h := range sc.Hosts {
 		ips = append(ips, h.IPs()...)
 	}
-	if err := buildTopology(ctx, ips); err != nil {
-		return nil, err
-	}
-	if err := writeResolvConf(); err != nil {
+	if err := buildTopology(ctx, dir, ips); err != nil {
 		return nil, err
 	}
 	o.logf("lab: trust files")
@@ -248,12 +246,9 @@ const (
 	RoleControl     = "control"      // the control (fwlab-outside)
 )
 
-func buildTopology(ctx context.Context, hostIPs []netip.Addr) error {
+func buildTopology(ctx context.Context, dir string, hostIPs []netip.Addr) error {
 	for _, ns := range Namespaces {
-		if err := ip(ctx, "netns", "add", ns); err != nil {
-			return err
-		}
-		if err := ip(ctx, "-n", ns, "link", "set", "lo", "up"); err != nil {
+		if err := nsnet.Add(ns); err != nil {
 			return err
 		}
 		router := ns == NSR1 || ns == NSR2 || ns == NSR3 || ns == NSNet
@@ -262,36 +257,38 @@ func buildTopology(ctx context.Context, hostIPs []netip.Addr) error {
 		}
 	}
 	for _, l := range Links() {
-		if err := ip(ctx, "link", "add", l.AIf, "netns", l.ANS, "type", "veth", "peer", "name", l.BIf, "netns", l.BNS); err != nil {
+		if err := nsnet.AddVeth(nsnet.Veth{NS: l.ANS, Iface: l.AIf, Addr: l.AAddr}, nsnet.Veth{NS: l.BNS, Iface: l.BIf, Addr: l.BAddr}); err != nil {
 			return err
-		}
-		for _, end := range []struct {
-			ns, ifc string
-			addr    netip.Prefix
-		}{{l.ANS, l.AIf, l.AAddr}, {l.BNS, l.BIf, l.BAddr}} {
-			if err := ip(ctx, "-n", end.ns, "addr", "add", end.addr.String(), "dev", end.ifc); err != nil {
-				return err
-			}
-			if err := ip(ctx, "-n", end.ns, "link", "set", end.ifc, "up"); err != nil {
-				return err
-			}
 		}
 	}
 	// The ISP resolver: a second address on the inside link.
-	if err := ip(ctx, "-n", NSInside, "addr", "add", netip.PrefixFrom(ISPResolver, InsidePrefix.Bits()).String(), "dev", "fwlab-i-r1"); err != nil {
+	if err := nsnet.AddAddr(NSInside, "fwlab-i-r1", netip.PrefixFrom(ISPResolver, InsidePrefix.Bits())); err != nil {
 		return err
 	}
 	for ns, addrs := range LocalAddrs(hostIPs) {
-		for _, a := range addrs {
-			if err := ip(ctx, "-n", ns, "addr", "add", netip.PrefixFrom(a, 32).String(), "dev", "lo"); err != nil {
-				return err
-			}
+		ps := make([]netip.Prefix, len(addrs))
+		for i, a := range addrs {
+			ps[i] = netip.PrefixFrom(a, 32)
 		}
-	}
-	for _, r := range Routes() {
-		if err := ip(ctx, "-n", r.NS, "route", "replace", r.Dst.String(), "via", r.Via.String()); err != nil {
+		if err := nsnet.AddAddrs(ns, "lo", ps); err != nil {
 			return err
 		}
+	}
+	routes := map[string][]nsnet.Route{}
+	var order []string
+	for _, r := range Routes() {
+		if _, ok := routes[r.NS]; !ok {
+			order = append(order, r.NS)
+		}
+		routes[r.NS] = append(routes[r.NS], nsnet.Route{Dst: r.Dst, Via: r.Via})
+	}
+	for _, ns := range order {
+		if err := nsnet.ReplaceRoutes(ns, routes[ns]); err != nil {
+			return err
+		}
+	}
+	if err := writeResolvConf(dir); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
@@ -309,31 +306,34 @@ func setSysctls(ns string, router bool) error {
 	if router {
 		vals["net/ipv4/ip_forward"] = "1"
 	}
-	return InNetns(ns, func() error {
-		for k, v := range vals {
-			if err := os.WriteFile("/proc/sys/"+k, []byte(v), 0o644); err != nil {
-				return fmt.Errorf("sysctl %s in %s: %w", k, ns, err)
-			}
-		}
-		return nil
-	})
+	return nsnet.Sysctls(ns, vals)
 }
 
 // resolvConfs maps each vantage namespace to its resolver.
 var resolvConfs = map[string]netip.Addr{NSInside: ISPResolver, NSOutside: PublicResolver}
 
-func writeResolvConf() error {
+// resolvConfPath is the resolv.conf of a vantage namespace in the state
+// directory; programs started in the namespace see it as /etc/resolv.conf.
+func resolvConfPath(dir, ns string) string { return filepath.Join(dir, "resolv.conf."+ns) }
+
+func writeResolvConf(dir string) error {
 	for ns, a := range resolvConfs {
-		d := filepath.Join("/etc/netns", ns)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("lab: %w", err)
-		}
 		body := fmt.Sprintf("# written by firewatch lab; removed by `firewatch lab down`\nnameserver %s\noptions timeout:2 attempts:2\n", a)
-		if err := os.WriteFile(filepath.Join(d, "resolv.conf"), []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(resolvConfPath(dir, ns), []byte(body), 0o644); err != nil {
 			return fmt.Errorf("lab: %w", err)
 		}
 	}
 	return nil
+}
+
+// startIn starts cmd in namespace ns; in a vantage, /etc/resolv.conf names
+// the vantage's resolver (what /etc/netns/NS/resolv.conf does for `ip netns exec`).
+func startIn(dir, ns string, cmd *exec.Cmd) error {
+	var binds []nsnet.Bind
+	if _, ok := resolvConfs[ns]; ok {
+		binds = append(binds, nsnet.Bind{Source: resolvConfPath(dir, ns), Target: "/etc/resolv.conf"})
+	}
+	return nsnet.Start(ns, binds, cmd)
 }
 
 // startDaemon starts args in namespace ns as a session leader with its
@@ -345,11 +345,11 @@ func startDaemon(dir, ns, role string, args ...string) (Daemon, error) {
 		return Daemon{}, fmt.Errorf("lab: %s log: %w", role, err)
 	}
 	defer lf.Close()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Env = append(os.Environ(), "FIREWATCH_ROUTABLE="+Routable)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startIn(dir, ns, cmd); err != nil {
 		return Daemon{}, fmt.Errorf("lab: start %s: %w", role, err)
 	}
 	go func() { _ = cmd.Wait() }() // reap it if it dies while we run

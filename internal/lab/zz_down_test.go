@@ -3,11 +3,12 @@ package lab
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/firewatch/firewatch/internal/lab/nsnet"
 )
 
 // This file's tests run last (after every test using the shared lab): they
@@ -18,16 +19,11 @@ import (
 // or daemon of a lab remains.
 func assertNothingLeft(t *testing.T, st *State) {
 	t.Helper()
-	ctx := context.Background()
-	if ns, err := ListNamespaces(ctx); err != nil || len(ns) > 0 {
+	if ns, err := ListNamespaces(); err != nil || len(ns) > 0 {
 		t.Errorf("namespaces left: %v %v", ns, err)
 	}
-	out, _ := exec.Command("ip", "-o", "link", "show").Output()
-	if strings.Contains(string(out), Prefix) {
-		t.Errorf("interfaces left in the root namespace:\n%s", out)
-	}
-	if m, _ := filepath.Glob("/etc/netns/" + Prefix + "*"); len(m) > 0 {
-		t.Errorf("resolv.conf dirs left: %v", m)
+	if links, err := nsnet.RootLinks(Prefix); err != nil || len(links) > 0 {
+		t.Errorf("interfaces left in the root namespace: %v %v", links, err)
 	}
 	if _, err := os.Stat(testStateDir); !os.IsNotExist(err) {
 		t.Errorf("state dir left: %v", err)

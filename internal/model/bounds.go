@@ -5,13 +5,14 @@ package model
 // schema.md lists them). Lengths of text are in bytes unless said otherwise;
 // a count bounds a list.
 const (
-	MaxIDLen       = 200  // id
-	MaxTargetLen   = 4096 // target, input, every URL and location
-	MaxCategoryLen = 200  // category
-	MaxNameLen     = 256  // probe network, software and platform; rcode; resolver names
-	MaxHostLen     = 1024 // hostname, server name, address, DNS names and values
-	MaxResolvers   = 32   // resolvers
-	MaxSteps       = 512  // steps
+	MaxIDLen       = 200   // id
+	MaxTargetLen   = 4096  // target, input, resolver URLs
+	MaxURLLen      = 32768 // http.url, http.location, download.url: a target and 10 redirects of 2,048-byte locations
+	MaxCategoryLen = 200   // category
+	MaxNameLen     = 256   // probe network, software and platform; rcode; resolver names
+	MaxHostLen     = 1024  // hostname, server name, address, DNS names and values
+	MaxResolvers   = 32    // resolvers
+	MaxSteps       = 512   // steps
 
 	MaxDNSResponses = 32      // dns.responses (every response of one query's injection window)
 	MaxDNSAnswers   = 4096    // dns.responses[].answers: what a 65,535-byte message can hold
@@ -28,7 +29,7 @@ const (
 	MaxCapabilities = 1024    // mail.capabilities
 	MaxCapability   = 128     // each mail.capabilities entry
 	MaxEvidence     = 64      // verdict.evidence
-	MaxEvidenceLine = 8192    // each verdict.evidence[].lines entry and verdict.reason
+	MaxEvidenceLine = 8192    // each verdict.evidence[].lines entry and verdict.reason (the verdict clips longer ones)
 	MaxLines        = 1024    // verdict.evidence[].lines
 	MaxDigestLen    = 64      // every sha256 field (hex)
 	MaxShortLen     = 64      // schema, vantage, status, operation, query_type, TLS version, cipher suite, ALPN, protocol, method

@@ -164,9 +164,9 @@ func (b *bounds) step(p string, s *model.Step) {
 		}
 	}
 	if h := s.HTTP; h != nil {
-		b.text(p+"http.url", h.URL, model.MaxTargetLen)
+		b.text(p+"http.url", h.URL, model.MaxURLLen)
 		b.text(p+"http.method", h.Method, model.MaxShortLen)
-		b.text(p+"http.location", h.Location, model.MaxTargetLen)
+		b.text(p+"http.location", h.Location, model.MaxURLLen)
 		b.count(p+"http.headers", len(h.Headers), model.MaxHeaders)
 		for k, v := range h.Headers {
 			b.text(p+"http.headers", k, model.MaxNameLen)
@@ -188,7 +188,7 @@ func (b *bounds) step(p string, s *model.Step) {
 		}
 	}
 	if d := s.Download; d != nil {
-		b.text(p+"download.url", d.URL, model.MaxTargetLen)
+		b.text(p+"download.url", d.URL, model.MaxURLLen)
 		b.text(p+"download.sha256", d.SHA256, model.MaxDigestLen)
 	}
 }

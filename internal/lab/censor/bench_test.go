@@ -8,21 +8,28 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/lab/nsnet"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/google/nftables"
 	"github.com/miekg/dns"
 )
 
-// TestLabRulesetAccepted checks that nft accepts a ruleset using every
-// feature (probabilities, throttles, diversions, DNS replace, held packets).
+// TestLabRulesetAccepted checks that the kernel accepts a ruleset using
+// every feature (probabilities, throttles, diversions, DNS replace, held
+// packets) and holds every rule of it, in a namespace of its own.
 func TestLabRulesetAccepted(t *testing.T) {
 	labFixture(t)
+	const ns = "fwct-rules"
+	if err := nsnet.Add(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nsnet.Delete(ns) })
 	p5 := 0.5
 	ip := netip.MustParseAddr("203.0.113.80")
 	plan := nftPlan{
@@ -35,10 +42,35 @@ func TestLabRulesetAccepted(t *testing.T) {
 			{Kind: "tls-mitm", TLSMITM: &scenario.TLSMITM{IPs: []netip.Addr{ip}, Ports: []uint16{993}}, Probability: &p5},
 		},
 	}
-	cmd := exec.Command("ip", "netns", "exec", nsCensor, "nft", "-c", "-f", "-")
-	cmd.Stdin = strings.NewReader(strings.Replace(ruleset(plan), TableName, "fwct_check", -1))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft refused the ruleset: %v\n%s", err, out)
+	rules := ruleset(plan)
+	err := nsnet.Do(ns, func() error {
+		if err := nftApply(context.Background(), rules); err != nil {
+			return err
+		}
+		if err := nftApply(context.Background(), rules); err != nil {
+			return fmt.Errorf("applied twice: %w", err)
+		}
+		c, err := nftables.New()
+		if err != nil {
+			return err
+		}
+		want := map[string]int{}
+		for _, r := range rules {
+			want[r.Chain]++
+		}
+		for chain, n := range want {
+			got, err := c.GetRules(censorTable(), &nftables.Chain{Name: chain, Table: censorTable()})
+			if err != nil {
+				return fmt.Errorf("chain %s: %w", chain, err)
+			}
+			if len(got) != n {
+				return fmt.Errorf("chain %s holds %d rules, want %d", chain, len(got), n)
+			}
+		}
+		return nftDeleteTable()
+	})
+	if err != nil {
+		t.Fatalf("the kernel refused the ruleset: %v\n%s", err, rulesetText(rules))
 	}
 }
 

@@ -14,17 +14,16 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/lab/nsnet"
 	"github.com/firewatch/firewatch/internal/lab/pki"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 	"github.com/miekg/dns"
-	"golang.org/x/sys/unix"
 )
 
 // The namespace tests build this chain (prefix fwct-, TEST-NET only):
@@ -139,31 +138,18 @@ func signalContext() (context.Context, func()) {
 	return ctx, cancel
 }
 
-func run(args ...string) error {
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
 // removeLeftovers kills the processes left in fwct- namespaces (a censor of a
 // crashed run) and deletes the namespaces.
 func removeLeftovers() {
-	out, _ := exec.Command("ip", "netns", "list").Output()
-	for _, l := range strings.Split(string(out), "\n") {
-		f := strings.Fields(l)
-		if len(f) == 0 || !strings.HasPrefix(f[0], "fwct-") {
-			continue
-		}
-		pids, _ := exec.Command("ip", "netns", "pids", f[0]).Output()
-		for _, p := range strings.Fields(string(pids)) {
-			var pid int
-			if _, err := fmt.Sscan(p, &pid); err == nil && pid > 1 && pid != os.Getpid() {
+	nss, _ := nsnet.List("fwct-")
+	for _, ns := range nss {
+		pids, _ := nsnet.PIDs(ns)
+		for _, pid := range pids {
+			if pid > 1 && pid != os.Getpid() {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
-		exec.Command("ip", "netns", "del", f[0]).Run()
+		nsnet.Delete(ns)
 	}
 	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "fwct-*"))
 	for _, d := range old {
@@ -175,7 +161,7 @@ func removeLeftovers() {
 func labFixture(t testing.TB) *fixture {
 	t.Helper()
 	if os.Getenv(envLab) == "" {
-		t.Skipf("namespace test: set %s=1 (needs root, ip and nft) to run it", envLab)
+		t.Skipf("namespace test: set %s=1 (needs root) to run it", envLab)
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("namespace test: needs root")
@@ -192,37 +178,13 @@ func labFixture(t testing.TB) *fixture {
 
 func (f *fixture) setup() error {
 	removeLeftovers()
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s not installed (apt-get install -y iproute2 nftables)", tool)
-		}
-	}
 	dir, err := os.MkdirTemp("", "fwct-")
 	if err != nil {
 		return err
 	}
 	f.dir = dir
-	cmds := [][]string{
-		{"ip", "netns", "add", nsClient}, {"ip", "netns", "add", nsCensor}, {"ip", "netns", "add", nsServer},
-		{"ip", "link", "add", "c0", "netns", nsClient, "type", "veth", "peer", "name", "r0", "netns", nsCensor},
-		{"ip", "link", "add", "r1", "netns", nsCensor, "type", "veth", "peer", "name", "s0", "netns", nsServer},
-		{"ip", "-n", nsClient, "addr", "add", "198.51.100.2/24", "dev", "c0"},
-		{"ip", "-n", nsCensor, "addr", "add", "198.51.100.1/24", "dev", "r0"},
-		{"ip", "-n", nsCensor, "addr", "add", "192.0.2.1/24", "dev", "r1"},
-		{"ip", "-n", nsServer, "addr", "add", "192.0.2.2/24", "dev", "s0"},
-		{"ip", "-n", nsClient, "link", "set", "lo", "up"}, {"ip", "-n", nsCensor, "link", "set", "lo", "up"}, {"ip", "-n", nsServer, "link", "set", "lo", "up"},
-		{"ip", "-n", nsClient, "link", "set", "c0", "up"}, {"ip", "-n", nsCensor, "link", "set", "r0", "up"},
-		{"ip", "-n", nsCensor, "link", "set", "r1", "up"}, {"ip", "-n", nsServer, "link", "set", "s0", "up"},
-		{"ip", "-n", nsClient, "route", "add", "default", "via", "198.51.100.1"},
-		{"ip", "-n", nsServer, "route", "add", "default", "via", "192.0.2.1"},
-		{"ip", "-n", nsCensor, "route", "add", "203.0.113.0/24", "via", "192.0.2.2"},
-		{"ip", "netns", "exec", nsCensor, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
-		{"ip", "-n", nsServer, "addr", "add", "203.0.113.0/24", "dev", "lo"},
-	}
-	for _, c := range cmds {
-		if err := run(c...); err != nil {
-			return err
-		}
+	if err := buildMiniTopology(); err != nil {
+		return err
 	}
 	if f.public, err = pki.LoadOrCreate(dir, "public"); err != nil {
 		return err
@@ -252,15 +214,15 @@ func (f *fixture) startCensor() error {
 		return err
 	}
 	f.censorLog = logf
-	cmd := exec.Command("ip", "netns", "exec", nsCensor, exe)
+	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), envChild+"="+f.dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM} // never outlive the test
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
+	// A censor outliving a crashed test is killed by the next run's removeLeftovers.
+	if err := nsnet.Start(nsCensor, nil, cmd); err != nil {
 		return err
 	}
 	f.censor = cmd
@@ -319,29 +281,7 @@ func (f *fixture) teardown() {
 
 // inNS runs fn on an OS thread switched into namespace ns; sockets created
 // by fn stay in that namespace.
-func inNS(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		return err
-	}
-	defer func() {
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			panic("cannot return to the original network namespace: " + err.Error())
-		}
-	}()
-	return fn()
-}
+func inNS(ns string, fn func() error) error { return nsnet.Do(ns, fn) }
 
 func listenIn(ns, addr string) (net.Listener, error) {
 	var ln net.Listener
@@ -521,4 +461,35 @@ func serveDNS(pc net.PacketConn, delay time.Duration) {
 		}
 		time.AfterFunc(delay, func() { pc.WriteTo(out, addr) })
 	}
+}
+
+// buildMiniTopology builds the three namespaces of the tests through netlink.
+func buildMiniTopology() error {
+	p := netip.MustParsePrefix
+	a := netip.MustParseAddr
+	for _, ns := range []string{nsClient, nsCensor, nsServer} {
+		if err := nsnet.Add(ns); err != nil {
+			return err
+		}
+	}
+	if err := nsnet.AddVeth(nsnet.Veth{NS: nsClient, Iface: "c0", Addr: p("198.51.100.2/24")}, nsnet.Veth{NS: nsCensor, Iface: "r0", Addr: p("198.51.100.1/24")}); err != nil {
+		return err
+	}
+	if err := nsnet.AddVeth(nsnet.Veth{NS: nsCensor, Iface: "r1", Addr: p("192.0.2.1/24")}, nsnet.Veth{NS: nsServer, Iface: "s0", Addr: p("192.0.2.2/24")}); err != nil {
+		return err
+	}
+	if err := nsnet.AddAddr(nsServer, "lo", p("203.0.113.0/24")); err != nil {
+		return err
+	}
+	routes := map[string][]nsnet.Route{
+		nsClient: {{Dst: p("0.0.0.0/0"), Via: a("198.51.100.1")}},
+		nsServer: {{Dst: p("0.0.0.0/0"), Via: a("192.0.2.1")}},
+		nsCensor: {{Dst: p("203.0.113.0/24"), Via: a("192.0.2.2")}},
+	}
+	for ns, rs := range routes {
+		if err := nsnet.ReplaceRoutes(ns, rs); err != nil {
+			return err
+		}
+	}
+	return nsnet.Sysctls(nsCensor, map[string]string{"net/ipv4/ip_forward": "1"})
 }

@@ -116,16 +116,16 @@ func TestRuleset(t *testing.T) {
 			{Kind: "tls-mitm", TLSMITM: &scenario.TLSMITM{IPs: []netip.Addr{ip("203.0.113.20")}, Ports: []uint16{993, 143}}, Probability: &p5},
 		},
 	}
-	got := ruleset(plan)
+	got := rulesetText(ruleset(plan))
 	for _, want := range []string{
-		`ip daddr { 203.0.113.30 } meta l4proto { tcp, udp } th dport { 993 } drop`,
-		`ip saddr { 203.0.113.30 } meta l4proto { tcp, udp } th sport { 993 } drop`,
-		`ct state new ip daddr { 203.0.113.80 } numgen random mod 100 < 50 ct mark set ct mark or 0x200`,
-		`ip daddr { 203.0.113.80 } ct mark and 0x200 == 0x200 drop`,
-		`ip daddr { 203.0.113.70 } limit rate over 500 bytes/second burst 6056 bytes drop`,
-		`iifname "r0" ip daddr { 203.0.113.20 } tcp dport { 993, 143 } numgen random mod 100 < 50 redirect to :4000`,
-		`iifname "r0" ip daddr { 203.0.113.61 } tcp dport 80 redirect to :4001`,
-		`iifname "r1" udp sport 53 ip length <= 1500 drop`,
+		`ip daddr 203.0.113.30 meta l4proto { tcp, udp } th dport 993 drop`,
+		`ip saddr 203.0.113.30 meta l4proto { tcp, udp } th sport 993 drop`,
+		`ct state new ip daddr 203.0.113.80 numgen random mod 100 < 50 ct mark set ct mark or 0x200`,
+		`ip daddr 203.0.113.80 ct mark and 0x200 == 0x200 drop`,
+		`ip daddr 203.0.113.70 limit rate over 500 bytes/second burst 6056 bytes drop`,
+		`iifname "r0" ip daddr 203.0.113.20 meta l4proto tcp th dport { 993, 143 } numgen random mod 100 < 50 redirect to :4000`,
+		`iifname "r0" ip daddr 203.0.113.61 meta l4proto tcp th dport 80 redirect to :4001`,
+		`iifname "r1" meta l4proto udp th sport 53 ip length <= 1500 drop`,
 		`tcp doff 8 ip length > 52 ct mark and 0x3 == 0x0 ct mark set ct mark or 0x1 drop`,
 		`tcp doff 8 ip length > 52 ct mark and 0x3 == 0x1 ct mark set ct mark or 0x2 drop`,
 	} {

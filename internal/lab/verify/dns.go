@@ -10,6 +10,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/dnsscan"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/firewatch/firewatch/internal/model"
 )
 
 // JudgeDNS compares the records of a `firewatch scan dns` run (JSON Lines)
@@ -26,7 +27,7 @@ func JudgeDNS(e *scenario.ExpectDNS, records io.Reader, summary string, runErr e
 		r.Expected.Methods = []string{fmt.Sprintf("%d rules", e.Rules)}
 	}
 	if runErr != nil {
-		r.Got = Outcome{Status: "error"}
+		r.Got = Outcome{Status: model.StatusError}
 		r.Evidence = []string{runErr.Error()}
 		return r
 	}
@@ -41,7 +42,7 @@ func JudgeDNS(e *scenario.ExpectDNS, records io.Reader, summary string, runErr e
 			break
 		}
 		if err != nil {
-			r.Got = Outcome{Status: "error"}
+			r.Got = Outcome{Status: model.StatusError}
 			r.Evidence = []string{fmt.Sprintf("scan output, record %d: %v", n, err)}
 			return r
 		}
