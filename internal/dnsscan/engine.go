@@ -49,15 +49,14 @@ type query struct {
 
 // conn is one UDP socket with its table of queries in flight by id.
 type conn struct {
-	udp      *net.UDPConn
-	pc       net.PacketConn // when the network gave something else than *net.UDPConn
-	read     func(ms []ipv4.Message) (int, error)
-	ttl      func(oob []byte) int
-	oobSize  int
-	mu       sync.Mutex
-	slots    []*query
-	nextID   uint16
-	inflight int
+	udp     *net.UDPConn
+	pc      net.PacketConn // when the network gave something else than *net.UDPConn
+	read    func(ms []ipv4.Message) (int, error)
+	ttl     func(oob []byte) int
+	oobSize int
+	mu      sync.Mutex
+	slots   []*query
+	nextID  uint16
 }
 
 // engine sends queries paced by a token bucket from a few sockets and
@@ -382,7 +381,6 @@ func (e *engine) sendOne(q *query, msg *dns.Msg, buf []byte) {
 	c.nextID++
 	q.c = c
 	c.slots[q.id] = q
-	c.inflight++
 	q.sent = time.Now()
 	q.deadline = q.sent.Add(e.timeout)
 	c.mu.Unlock()
@@ -404,7 +402,6 @@ func (e *engine) sendOne(q *query, msg *dns.Msg, buf []byte) {
 		q.err = fmt.Errorf("send to %s: %w", q.server, err)
 		c.mu.Lock()
 		c.slots[q.id] = nil
-		c.inflight--
 		c.mu.Unlock()
 	} else {
 		e.sentN.Add(1)
@@ -434,7 +431,6 @@ func (e *engine) reap() {
 			c.mu.Lock()
 			if c.slots[q.id] == q {
 				c.slots[q.id] = nil
-				c.inflight--
 			}
 			c.mu.Unlock()
 		}
