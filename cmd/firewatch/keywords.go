@@ -316,8 +316,10 @@ keyword_test step per word.`,
 				return err
 			}
 			defer sink.Close()
-			if err := sink.Write(wordsRecord(tpl, res, tr.Steps(), start, cfg.Info)); err != nil {
-				return err
+			for _, m := range wordsRecords(tpl, res, tr.Steps(), start, cfg.Info) {
+				if err := sink.Write(m); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			enc := json.NewEncoder(out)
@@ -347,7 +349,7 @@ keyword_test step per word.`,
 	fs.StringVar(&address, "address", "", "--sni-template: the server (IP or IP:PORT) the ClientHellos go to")
 	fs.StringVar(&resolver, "dns-resolver", "", "--dns-template: the resolver (udp://IP:PORT) the queries go to (default: the system's)")
 	fs.BoolVar(&asJSON, "json", false, `print {"word", "status", "methods"} per word`)
-	fs.IntVar(&parallel, "parallel", 32, "words tested at a time")
+	fs.IntVar(&parallel, "parallel", 64, "words tested at a time (each asks the control: keep it within the control's rate limit)")
 	return cmd
 }
 
@@ -373,24 +375,24 @@ func testBase(ctx context.Context, tpl keywords.Template, n *netx.Network, ctl *
 		if err != nil || !strings.HasPrefix(resolver, "udp://") {
 			return keywords.Base{}, fmt.Errorf("--dns-resolver %q: want udp://IP:PORT", resolver)
 		}
-		return keywords.Base{Resolver: ap}, nil
+		return keywords.Base{Resolver: ap, Name: tpl.Fixed()}, nil
 	case keywords.FieldSNI:
 		if address != "" {
 			if ap, err := netip.ParseAddrPort(address); err == nil {
-				return keywords.Base{Addr: ap}, nil
+				return keywords.Base{Addr: ap, SNI: tpl.Fixed()}, nil
 			}
 			a, err := netip.ParseAddr(address)
 			if err != nil {
 				return keywords.Base{}, fmt.Errorf("--address %q: want IP or IP:PORT", address)
 			}
-			return keywords.Base{Addr: netip.AddrPortFrom(a, 443)}, nil
+			return keywords.Base{Addr: netip.AddrPortFrom(a, 443), SNI: tpl.Fixed()}, nil
 		}
-		name := strings.TrimPrefix(strings.Replace(tpl.Text, "{}", "", 1), ".")
+		name := tpl.Fixed()
 		if name == "" {
 			return keywords.Base{}, errors.New("--sni-template without a fixed part: give --address")
 		}
 		a, err := controlAddr(ctx, ctl, "https://"+name+"/")
-		return keywords.Base{Addr: a}, err
+		return keywords.Base{Addr: a, SNI: name}, err
 	default:
 		u, err := url.Parse(strings.Replace(tpl.Text, "{}", "x", 1))
 		if err != nil {
@@ -404,7 +406,7 @@ func testBase(ctx context.Context, tpl keywords.Template, n *netx.Network, ctl *
 		if port == "" {
 			a = netip.AddrPortFrom(a.Addr(), 80)
 		}
-		return keywords.Base{Addr: a, Host: u.Host}, nil
+		return keywords.Base{Addr: a, Host: u.Host, Path: "/"}, nil
 	}
 }
 
@@ -429,15 +431,42 @@ func controlAddr(ctx context.Context, ctl *control.Client, raw string) (netip.Ad
 	return netip.AddrPort{}, fmt.Errorf("the control could not connect to %s; give --address", raw)
 }
 
+// wordsRecords are the records of a keywords test run: one record (as
+// wordsRecord) per model.MaxSteps variants, so that a long list never makes a
+// record the collector refuses.
+func wordsRecords(tpl keywords.Template, res []keywords.WordResult, steps []model.Step, start time.Time, info model.ProbeInfo) []*model.Measurement {
+	if len(steps) <= model.MaxSteps {
+		return []*model.Measurement{wordsRecord(tpl, res, steps, start, info)}
+	}
+	var out []*model.Measurement
+	for i := 0; i < len(steps); i += model.MaxSteps {
+		chunk := steps[i:min(i+model.MaxSteps, len(steps))]
+		values := map[string]bool{}
+		for _, st := range chunk {
+			if st.Keyword != nil {
+				values[st.Keyword.Value] = true
+			}
+		}
+		var sub []keywords.WordResult
+		for _, r := range res {
+			if values[tpl.Value(r.Word)] {
+				sub = append(sub, r)
+			}
+		}
+		out = append(out, wordsRecord(tpl, sub, chunk, start, info))
+	}
+	return out
+}
+
 // wordsRecord is the record of a keywords test run: one keyword_test step
 // per word, blocked when any word is.
 func wordsRecord(tpl keywords.Template, res []keywords.WordResult, steps []model.Step, start time.Time, info model.ProbeInfo) *model.Measurement {
 	tgt := strings.Replace(tpl.Text, "{}", "", 1)
 	switch tpl.Field {
 	case keywords.FieldSNI:
-		tgt = "https://" + strings.TrimPrefix(tgt, ".") + "/"
+		tgt = "https://" + tpl.Fixed() + "/"
 	case keywords.FieldDNS:
-		tgt = "http://" + strings.TrimPrefix(tgt, ".") + "/"
+		tgt = "http://" + tpl.Fixed() + "/"
 	}
 	m := &model.Measurement{Schema: model.SchemaVersion, ID: uuid.NewString(), Target: tgt, Input: tpl.Text,
 		StartedAt: start.UTC(), RuntimeMS: float64(time.Since(start).Milliseconds()), Vantage: model.VantageProbe, Probe: info,

@@ -50,12 +50,22 @@ applies to each of the two records, and the entry passes when both match.`,
 			if err != nil {
 				return err
 			}
-			if len(sc.Expect) == 0 && sc.ExpectDNS == nil {
-				return fmt.Errorf("%s: the scenario has no expect list: nothing to verify", scenarioPath)
+			if len(sc.Expect)+len(sc.ExpectTrace)+len(sc.ExpectKeywords) == 0 && sc.ExpectDNS == nil {
+				return fmt.Errorf("%s: the scenario has no expect, expect_trace, expect_keywords or expect_dns list: nothing to verify", scenarioPath)
 			}
 			for _, e := range sc.Expect {
 				if _, err := target.Parse(e.Target); err != nil {
 					return fmt.Errorf("%s:%d: expect target %q: %w", scenarioPath, e.Line, e.Target, err)
+				}
+			}
+			for _, e := range sc.ExpectTrace {
+				if _, err := target.Parse(e.Target); err != nil {
+					return fmt.Errorf("%s:%d: expect_trace target %q: %w", scenarioPath, e.Line, e.Target, err)
+				}
+			}
+			for _, e := range sc.ExpectKeywords {
+				if _, err := target.Parse(e.Target); err != nil {
+					return fmt.Errorf("%s:%d: expect_keywords target %q: %w", scenarioPath, e.Line, e.Target, err)
 				}
 			}
 			dir := stateFlag(cmd)
@@ -104,6 +114,17 @@ applies to each of the two records, and the entry passes when both match.`,
 				}
 				verify.WriteResult(out, r, asJSON)
 			}
+			verifyPaths(cmd.Context(), sc, dir, exe, perTarget, parallel, func(r verify.PathResult) {
+				if cmd.Context().Err() != nil {
+					return
+				}
+				if r.Pass {
+					pass++
+				} else {
+					fail++
+				}
+				verify.WritePathResult(out, r, asJSON)
+			})
 			if err := cmd.Context().Err(); err != nil {
 				return fmt.Errorf("lab verify: interrupted: %w", err)
 			}
@@ -179,6 +200,54 @@ func runCheckInside(ctx context.Context, dir, exe string, e scenario.Expect) ([]
 		return nil, fmt.Errorf("firewatch check printed no record (exit status %d; stderr: %s)", code, tail(stderr.String(), 300))
 	}
 	return ms, nil
+}
+
+// verifyPaths runs `firewatch trace --json` for every expect_trace entry and
+// `firewatch keywords isolate --json` for every expect_keywords entry inside,
+// parallel at a time, and emits the results in the file's order.
+func verifyPaths(ctx context.Context, sc *scenario.Scenario, dir, exe string, perTarget time.Duration, parallel int, emit func(verify.PathResult)) {
+	var jobs []func() verify.PathResult
+	for _, e := range sc.ExpectTrace {
+		jobs = append(jobs, func() verify.PathResult {
+			out, err := runInside(ctx, dir, perTarget, exe, "trace", "--json", "--", e.Target)
+			return verify.JudgeTrace(e, out, err)
+		})
+	}
+	for _, e := range sc.ExpectKeywords {
+		jobs = append(jobs, func() verify.PathResult {
+			out, err := runInside(ctx, dir, perTarget, exe, "keywords", "isolate", "--json", "--", e.Target)
+			return verify.JudgeKeywords(e, out, err)
+		})
+	}
+	results := make([]chan verify.PathResult, len(jobs))
+	sem := make(chan struct{}, max(parallel, 1))
+	for i, job := range jobs {
+		results[i] = make(chan verify.PathResult, 1)
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] <- job()
+		}()
+	}
+	for _, r := range results {
+		emit(<-r)
+	}
+}
+
+// runInside runs a firewatch command in the inside vantage and returns its
+// standard output; a non-zero exit is an error carrying the end of stderr.
+func runInside(ctx context.Context, dir string, timeout time.Duration, argv ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code, err := lab.Exec(ctx, dir, lab.ExecSpec{From: lab.FromInside, Argv: argv, Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		return nil, err
+	}
+	if code != 0 {
+		return stdout.Bytes(), fmt.Errorf("firewatch %s: exit status %d: %s", argv[1], code, tail(stderr.String(), 300))
+	}
+	return stdout.Bytes(), nil
 }
 
 // runDNSScanOutside runs `firewatch scan dns --via` from the outside vantage

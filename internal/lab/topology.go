@@ -25,7 +25,8 @@ const (
 	NSOutside = "fwlab-outside"
 )
 
-// CensorNS is the namespace (router hop) on which the censor runs.
+// CensorNS is the namespace (router hop) on which the censor runs unless
+// the scenario's censor_hop names another (RouterAt).
 const CensorNS = NSR2
 
 // Namespaces lists every namespace of the lab, from inside to outside.
@@ -94,6 +95,32 @@ const (
 	CensorInsideIface  = "fwlab-r2-r1"
 	CensorOutsideIface = "fwlab-r2-r3"
 )
+
+// Router is one router hop of the path from the inside: where the censor
+// can sit.
+type Router struct {
+	Hop                       int
+	NS                        string
+	InsideIface, OutsideIface string
+}
+
+// Routers are the path's routers, hop 1 (the inside's gateway, the ISP's
+// first router) to hop 3.
+var Routers = []Router{
+	{1, NSR1, "fwlab-r1-i", "fwlab-r1-r2"},
+	{2, NSR2, CensorInsideIface, CensorOutsideIface},
+	{3, NSR3, "fwlab-r3-r2", "fwlab-r3-n"},
+}
+
+// RouterAt returns the router of a hop; any other hop gives hop 2's.
+func RouterAt(hop int) Router {
+	for _, r := range Routers {
+		if r.Hop == hop {
+			return r
+		}
+	}
+	return Routers[1]
+}
 
 // Hops are the router addresses a packet from the inside crosses on its way
 // to the internet, in order (the addresses that answer a TTL-limited probe).

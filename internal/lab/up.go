@@ -161,7 +161,9 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 		ScenarioName:    sc.Name,
 		Created:         time.Now().UTC(),
 		Namespaces:      Namespaces,
-		CensorNamespace: CensorNS,
+		CensorNamespace: RouterAt(sc.CensorHop).NS,
+		CensorHop:       RouterAt(sc.CensorHop).Hop,
+		SilentHops:      sc.SilentHops,
 		Hosts:           map[string][]string{},
 		InsidePrefix:    InsidePrefix.String(),
 		ProbeAddr:       ProbeAddr.String(),
@@ -194,6 +196,9 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	if err := buildTopology(ctx, dir, ips); err != nil {
 		return nil, err
 	}
+	if err := silenceRouters(ctx, sc.SilentHops); err != nil {
+		return nil, err
+	}
 	o.logf("lab: trust files")
 	if st.Trust, err = writeTrust(dir, sc.RogueTrusted()); err != nil {
 		return nil, err
@@ -207,7 +212,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	roles := []struct{ role, ns string }{
 		{RoleServices, NSNet},
 		{RoleISPResolver, NSInside},
-		{RoleCensor, CensorNS},
+		{RoleCensor, st.CensorNamespace},
 	}
 	for _, r := range roles {
 		d, err := startDaemon(dir, r.ns, r.role, exe, "lab", "daemon", r.role, "--state", dir)
@@ -242,7 +247,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 const (
 	RoleServices    = "services"     // every host, the authoritative DNS and the public resolver (fwlab-net)
 	RoleISPResolver = "isp-resolver" // the inside's recursive resolver (fwlab-inside)
-	RoleCensor      = "censor"       // the censor (fwlab-r2)
+	RoleCensor      = "censor"       // the censor (fwlab-r2 unless the scenario's censor_hop says)
 	RoleControl     = "control"      // the control (fwlab-outside)
 )
 

@@ -147,6 +147,10 @@ func eventTitle(e store.Event) string {
 		return fmt.Sprintf("%s unblocked in %s (now %s)", e.Target, where, e.NewStatus)
 	case store.EventMethodsChanged:
 		return fmt.Sprintf("%s in %s: methods changed from %s to %s", e.Target, where, methodsText(e.OldMethods), methodsText(e.NewMethods))
+	case store.EventKeywordBlocked:
+		return fmt.Sprintf("keyword %q blocked in %s (%s…): %s", e.Keyword, where, e.Target, methodsText(e.NewMethods))
+	case store.EventKeywordUnblocked:
+		return fmt.Sprintf("keyword %q unblocked in %s (%s…)", e.Keyword, where, e.Target)
 	}
 	return fmt.Sprintf("%s in %s: %s → %s", e.Target, where, e.OldStatus, e.NewStatus)
 }

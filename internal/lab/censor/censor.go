@@ -75,7 +75,8 @@ type engine struct {
 	lns      []net.Listener
 	flows    map[flowKey]*flowState
 	sweptAt  time.Time
-	mtu      int // of the outside interface
+	mtu      int        // of the outside interface
+	routerIP netip.Addr // the router's address on the inside interface: the source of its ICMP
 	wg       sync.WaitGroup
 	tableSet bool
 }
@@ -154,6 +155,7 @@ func (e *engine) start(ctx context.Context) error {
 		e.mtu = ifi.MTU
 	}
 	plan.MTU = e.mtu
+	e.routerIP = ifaceAddr(e.cfg.InsideIface)
 	plan.DNSReplace = e.pol.Replace()
 	if e.pol.Has(scenario.KindReset) {
 		plan.HoldPorts = policy.ResetPorts
@@ -484,6 +486,10 @@ func (e *engine) reinject(b []byte, p Packet) {
 		return
 	}
 	for _, s := range segs {
+		if len(s) > 8 && s[8] <= 1 {
+			e.timeExceeded(s, p)
+			return
+		}
 		if !refreshForForward(s) {
 			return
 		}
@@ -492,6 +498,37 @@ func (e *engine) reinject(b []byte, p Packet) {
 			return
 		}
 	}
+}
+
+// timeExceeded answers a held packet whose TTL ends at this router as the
+// router would have: with an ICMP time exceeded from its inside address.
+func (e *engine) timeExceeded(b []byte, p Packet) {
+	if !e.routerIP.IsValid() {
+		return
+	}
+	if icmp, ok := buildTimeExceeded(e.routerIP, b); ok {
+		if err := e.raw.send(icmp, p.Src); err != nil {
+			e.logf("time exceeded: %v", err)
+		}
+	}
+}
+
+// ifaceAddr is the first IPv4 address of an interface (invalid when none).
+func ifaceAddr(name string) netip.Addr {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}
+	}
+	for _, a := range addrs {
+		if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr().Is4() {
+			return pfx.Addr()
+		}
+	}
+	return netip.Addr{}
 }
 
 // inboundLoop injects answers to the DNS queries that come from the
