@@ -227,6 +227,7 @@ func (a *Assessor) try(ctx context.Context, t target.Target) *model.Measurement 
 	}
 	if err != nil {
 		opts.NoControlReason = "control failed: " + err.Error()
+		opts.ControlFailed = true
 		verdict.Apply(m, nil, opts)
 		return m
 	}

@@ -141,7 +141,8 @@ func TestControlUnreachable(t *testing.T) {
 	in := &fake{fn: func(_ int, tg target.Target) *model.Measurement { return record(tg, "probe", "203.0.113.40") }}
 	a := &Assessor{Probe: in, Control: &control.Client{URL: url}}
 	m := a.Assess(context.Background(), tgt(t))
-	if !m.Verdict.Weak || m.Status != model.StatusOK || !strings.Contains(m.Verdict.Reason, "control failed") || m.Control != nil {
+	// A control that was asked and did not answer: weak, error, never ok.
+	if !m.Verdict.Weak || m.Status != model.StatusError || !strings.Contains(m.Verdict.Reason, "control failed") || m.Control != nil {
 		t.Fatalf("weak %v status %q reason %q", m.Verdict.Weak, m.Status, m.Verdict.Reason)
 	}
 	if m.Probe.Country != geo.Unknown {

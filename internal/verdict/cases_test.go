@@ -166,6 +166,11 @@ var cases = map[string]func() testCase{
 		return testCase{in: in.m, ctl: ctl.m}
 	},
 	// --- HTTP/3 and host conditions that are not censorship ---
+	"error_control_cannot_reach": func() testCase {
+		// It works inside; the control's own connection times out: nothing to compare.
+		ctl := newRec("https://"+host+"/", "control").dns(host, ctlRes, resp(5, good)).connect(good+":443", failure.GenericTimeout)
+		return testCase{in: web("probe", good, genuine).m, ctl: ctl.m}
+	},
 	"ok_quic_down_everywhere": func() testCase {
 		// The site advertises HTTP/3 but its QUIC fails outside too: noise.
 		in := web("probe", good, genuine).quic(good+":443", host, failure.GenericTimeout, page{})
