@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,13 +23,11 @@ import (
 func init() { labCommands = append(labCommands, newLabVerifyCmd) }
 
 func newLabVerifyCmd() *cobra.Command {
-	var scenarioPath string
-	var asJSON bool
-	var seed int64
-	var parallel int
-	var perTarget time.Duration
+	var o verifyOptions
+	var scenarios []string
+	var parallelLabs int
 	c := &cobra.Command{
-		Use:   "verify --scenario FILE [--json]",
+		Use:   "verify --scenario FILE [--scenario FILE ...] [--parallel-labs N] [--json]",
 		Short: "Run the probe inside the lab over a scenario's expect list and compare the verdicts",
 		Long: `Bring the lab up from the scenario (or use the running lab built from the same
 file), run ` + "`firewatch check --json`" + ` inside for every entry of the scenario's
@@ -37,101 +36,201 @@ and the set of methods with the expectation. Prints one line per target and a
 closing line "N passed, N failed"; exits with status 1 on any mismatch. A lab
 it brought up is torn down at the end, also on failure or Ctrl-C.
 
+With several --scenario flags, each scenario gets a lab of its own, named
+NAME1, NAME2, ... after --name, and --parallel-labs of them run at once.
+Each scenario's lines are printed as one block, in the order given, after a
+line "=== FILE (lab NAME)" and ending with its own "N passed, N failed";
+the last line is the total.
+
 A bare domain as target measures https:// and http://: the expectation
 applies to each of the two records, and the entry passes when both match.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			if parallel < 1 {
-				return fmt.Errorf("--parallel %d: must be at least 1", parallel)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.parallel < 1 {
+				return fmt.Errorf("--parallel %d: must be at least 1", o.parallel)
 			}
-			sc, err := scenario.Load(scenarioPath)
-			if err != nil {
-				return err
+			if parallelLabs < 1 {
+				return fmt.Errorf("--parallel-labs %d: must be at least 1", parallelLabs)
 			}
-			if len(sc.Expect) == 0 {
-				return fmt.Errorf("%s: the scenario has no expect list: nothing to verify", scenarioPath)
-			}
-			for _, e := range sc.Expect {
-				if _, err := target.Parse(e.Target); err != nil {
-					return fmt.Errorf("%s:%d: expect target %q: %w", scenarioPath, e.Line, e.Target, err)
+			for _, p := range scenarios {
+				if err := checkVerifyScenario(p); err != nil {
+					return err
 				}
-			}
-			dir := stateFlag(cmd)
-			st, up, err := verifyLab(cmd, scenarioPath, seed)
-			if err != nil {
-				return err
-			}
-			if up {
-				defer func() {
-					if derr := labDown(dir); derr != nil && err == nil {
-						err = derr
-					}
-				}()
-			}
-			if st.ControlURL == "" {
-				fmt.Fprintln(cmd.ErrOrStderr(), "lab verify: no control runs in the lab: every verdict is weak")
 			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("lab verify: own executable: %w", err)
 			}
-			check := func(ctx context.Context, e scenario.Expect) ([]*model.Measurement, error) {
-				ctx, cancel := context.WithTimeout(ctx, perTarget)
-				defer cancel()
-				return runCheckInside(ctx, dir, exe, e)
+			o.exe = exe
+			if len(scenarios) == 1 {
+				pass, fail, err := verifyScenario(cmd, o, scenarios[0], nameFlag(cmd), stateFlag(cmd), cmd.OutOrStdout(), cmd.ErrOrStderr())
+				return verifyExit(pass, fail, err)
+			}
+			if cmd.Flags().Changed("state") {
+				return errors.New("--state names one lab: with several scenarios each gets the state directory of its own lab name")
+			}
+			type block struct {
+				out, errOut bytes.Buffer
+				pass, fail  int
+				err         error
+				done        chan struct{}
+			}
+			blocks := make([]*block, len(scenarios))
+			names := make([]string, len(scenarios))
+			for i := range scenarios {
+				names[i] = fmt.Sprintf("%s%d", nameFlag(cmd), i+1)
+				if err := lab.CheckName(names[i]); err != nil {
+					return fmt.Errorf("--name %s with %d scenarios: %w", nameFlag(cmd), len(scenarios), err)
+				}
+				blocks[i] = &block{done: make(chan struct{})}
+			}
+			sem := make(chan struct{}, parallelLabs)
+			for i, p := range scenarios {
+				go func() {
+					b := blocks[i]
+					defer close(b.done)
+					select {
+					case sem <- struct{}{}:
+					case <-cmd.Context().Done():
+						b.err = cmd.Context().Err()
+						return
+					}
+					defer func() { <-sem }()
+					b.pass, b.fail, b.err = verifyScenario(cmd, o, p, names[i], lab.StateDir(names[i]), &b.out, &b.errOut)
+				}()
 			}
 			pass, fail := 0, 0
-			out := cmd.OutOrStdout()
-			verify.All(cmd.Context(), sc.Expect, check, parallel, func(r verify.Result) {
-				if cmd.Context().Err() != nil {
-					return // interrupted: the rest would only say so
+			var errs []error
+			for i, b := range blocks {
+				<-b.done
+				fmt.Fprintf(cmd.OutOrStdout(), "=== %s (lab %s)\n", scenarios[i], names[i])
+				cmd.ErrOrStderr().Write(b.errOut.Bytes())
+				cmd.OutOrStdout().Write(b.out.Bytes())
+				pass += b.pass
+				fail += b.fail
+				if b.err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "lab verify %s: %v\n", scenarios[i], b.err)
+					errs = append(errs, fmt.Errorf("%s: %w", scenarios[i], b.err))
 				}
-				if r.Pass {
-					pass++
-				} else {
-					fail++
-				}
-				verify.WriteResult(out, r, asJSON)
-			})
-			if err := cmd.Context().Err(); err != nil {
-				return fmt.Errorf("lab verify: interrupted: %w", err)
 			}
-			fmt.Fprintln(out, verify.ClosingLine(pass, fail))
-			if fail > 0 {
-				return exitError{1}
-			}
-			return nil
+			fmt.Fprintln(cmd.OutOrStdout(), verify.ClosingLine(pass, fail))
+			return verifyExit(pass, fail, errors.Join(errs...))
 		},
 	}
-	c.Flags().StringVar(&scenarioPath, "scenario", "", "scenario file (YAML) with an expect list")
-	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per target")
-	c.Flags().Int64Var(&seed, "seed", 0, "seed of the censor's random choices, when verify brings the lab up; 0: the scenario's seed, else 1")
-	c.Flags().IntVar(&parallel, "parallel", 4, "targets measured at the same time")
-	c.Flags().DurationVar(&perTarget, "target-timeout", 4*time.Minute, "longest time one target may take (retests included)")
+	c.Flags().StringArrayVar(&scenarios, "scenario", nil, "scenario file (YAML) with an expect list; repeat for several, each in a lab of its own")
+	c.Flags().BoolVar(&o.asJSON, "json", false, "print one JSON object per target")
+	c.Flags().Int64Var(&o.seed, "seed", 0, "seed of the censor's random choices, when verify brings the lab up; 0: the scenario's seed, else 1")
+	c.Flags().IntVar(&o.parallel, "parallel", 4, "targets measured at the same time in each lab")
+	c.Flags().IntVar(&parallelLabs, "parallel-labs", 2, "labs (scenarios) verified at the same time")
+	c.Flags().DurationVar(&o.perTarget, "target-timeout", 4*time.Minute, "longest time one target may take (retests included)")
 	_ = c.MarkFlagRequired("scenario")
 	return c
 }
 
-// verifyLab returns the running lab when it was built from scenarioPath, or
-// brings one up (up is then true: the caller tears it down). A lab running
-// another scenario is an error.
-func verifyLab(cmd *cobra.Command, scenarioPath string, seed int64) (st *lab.State, up bool, err error) {
-	st, err = lab.LoadState(stateFlag(cmd))
+// verifyOptions are the flags of `lab verify` that apply to every scenario.
+type verifyOptions struct {
+	asJSON    bool
+	seed      int64
+	parallel  int
+	perTarget time.Duration
+	exe       string
+}
+
+// verifyExit turns the totals into the command's result: an error, or exit
+// status 1 on any mismatch.
+func verifyExit(pass, fail int, err error) error {
+	if err != nil {
+		return err
+	}
+	if fail > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// checkVerifyScenario refuses, before any lab is built, a scenario that
+// cannot be verified.
+func checkVerifyScenario(path string) error {
+	sc, err := scenario.Load(path)
+	if err != nil {
+		return err
+	}
+	if len(sc.Expect) == 0 {
+		return fmt.Errorf("%s: the scenario has no expect list: nothing to verify", path)
+	}
+	for _, e := range sc.Expect {
+		if _, err := target.Parse(e.Target); err != nil {
+			return fmt.Errorf("%s:%d: expect target %q: %w", path, e.Line, e.Target, err)
+		}
+	}
+	return nil
+}
+
+// verifyScenario verifies one scenario in the lab called name (state in
+// dir), printing its results and closing line to out and the lab's progress
+// to errOut.
+func verifyScenario(cmd *cobra.Command, o verifyOptions, scenarioPath, name, dir string, out, errOut io.Writer) (pass, fail int, err error) {
+	sc, err := scenario.Load(scenarioPath)
+	if err != nil {
+		return 0, 0, err
+	}
+	st, up, err := verifyLab(cmd, scenarioPath, name, dir, o.seed, errOut)
+	if err != nil {
+		return 0, 0, err
+	}
+	if up {
+		defer func() {
+			if derr := labDown(name, dir); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+	}
+	if st.ControlURL == "" {
+		fmt.Fprintln(errOut, "lab verify: no control runs in the lab: every verdict is weak")
+	}
+	check := func(ctx context.Context, e scenario.Expect) ([]*model.Measurement, error) {
+		ctx, cancel := context.WithTimeout(ctx, o.perTarget)
+		defer cancel()
+		return runCheckInside(ctx, dir, o.exe, e)
+	}
+	verify.All(cmd.Context(), sc.Expect, check, o.parallel, func(r verify.Result) {
+		if cmd.Context().Err() != nil {
+			return // interrupted: the rest would only say so
+		}
+		if r.Pass {
+			pass++
+		} else {
+			fail++
+		}
+		verify.WriteResult(out, r, o.asJSON)
+	})
+	if err := cmd.Context().Err(); err != nil {
+		return pass, fail, fmt.Errorf("lab verify: interrupted: %w", err)
+	}
+	fmt.Fprintln(out, verify.ClosingLine(pass, fail))
+	return pass, fail, nil
+}
+
+// verifyLab returns the running lab called name when it was built from
+// scenarioPath, or brings one up (up is then true: the caller tears it
+// down). A lab of that name running another scenario is an error.
+func verifyLab(cmd *cobra.Command, scenarioPath, name, dir string, seed int64, errOut io.Writer) (st *lab.State, up bool, err error) {
+	st, err = lab.LoadState(dir)
 	if err == nil {
 		if !sameFile(st.Scenario, scenarioPath) {
-			return nil, false, fmt.Errorf("a lab with another scenario is running (%s, from %s): run `firewatch lab down` first, or verify that scenario", st.ScenarioName, st.Scenario)
+			return nil, false, fmt.Errorf("lab %s runs another scenario (%s, from %s): run `firewatch lab down --name %s` first, verify that scenario, or choose another --name", name, st.ScenarioName, st.Scenario, name)
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "lab verify: using the running lab (scenario %s)\n", st.ScenarioName)
+		fmt.Fprintf(errOut, "lab verify: using the running lab %s (scenario %s)\n", name, st.ScenarioName)
 		return st, false, nil
 	}
 	if !errors.Is(err, lab.ErrNotRunning) {
 		return nil, false, err
 	}
-	st, err = labUp(cmd, scenarioPath, seed)
+	st, err = labUpAs(cmd, name, dir, scenarioPath, seed, errOut)
 	if err != nil {
 		return nil, false, err
 	}
-	st.WriteSummary(cmd.ErrOrStderr())
+	st.WriteSummary(errOut)
 	return st, true, nil
 }
 

@@ -24,12 +24,13 @@ func runCensor(ctx context.Context, dir string, st *State, sc *scenario.Scenario
 	ready := filepath.Join(dir, censorReadyFile)
 	_ = os.Remove(ready)
 	defer os.Remove(ready)
-	lg.Printf("censor on %s: %d rules between %s and %s", CensorNS, len(sc.Censor), CensorInsideIface, CensorOutsideIface)
+	n := st.Names()
+	lg.Printf("censor on %s: %d rules between %s and %s", n.Censor(), len(sc.Censor), n.CensorInsideIface, n.CensorOutsideIface)
 	return censor.Run(ctx, censor.Config{
 		Rules:          sc.Censor,
 		Hosts:          sc.Hosts,
-		InsideIface:    CensorInsideIface,
-		OutsideIface:   CensorOutsideIface,
+		InsideIface:    n.CensorInsideIface,
+		OutsideIface:   n.CensorOutsideIface,
 		InsidePrefixes: []netip.Prefix{InsidePrefix},
 		RogueCA:        rogue,
 		Seed:           st.Seed,

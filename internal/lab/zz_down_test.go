@@ -19,10 +19,10 @@ import (
 // or daemon of a lab remains.
 func assertNothingLeft(t *testing.T, st *State) {
 	t.Helper()
-	if ns, err := ListNamespaces(); err != nil || len(ns) > 0 {
+	if ns, err := nsnet.List(tn.Prefix()); err != nil || len(ns) > 0 {
 		t.Errorf("namespaces left: %v %v", ns, err)
 	}
-	if links, err := nsnet.RootLinks(Prefix); err != nil || len(links) > 0 {
+	if links, err := nsnet.RootLinks(tn.Prefix()); err != nil || len(links) > 0 {
 		t.Errorf("interfaces left in the root namespace: %v %v", links, err)
 	}
 	if _, err := os.Stat(testStateDir); !os.IsNotExist(err) {
@@ -45,20 +45,20 @@ func TestZZSeedScenarioUpDown(t *testing.T) {
 	if shared != nil {
 		prev = shared
 	}
-	if err := Down(ctx, testStateDir); err != nil {
+	if err := Down(ctx, testLab, testStateDir); err != nil {
 		t.Fatalf("down: %v", err)
 	}
 	assertNothingLeft(t, prev)
 	// Idempotent.
-	if err := Down(ctx, testStateDir); err != nil {
+	if err := Down(ctx, testLab, testStateDir); err != nil {
 		t.Fatalf("second down: %v", err)
 	}
-	st, err := Up(ctx, Options{Scenario: "../../scenarios/seed-2015.yaml", StateDir: testStateDir, Seed: 1})
+	st, err := Up(ctx, Options{Scenario: "../../scenarios/seed-2015.yaml", Name: testLab, StateDir: testStateDir, Seed: 1})
 	if err != nil {
 		t.Fatalf("up seed-2015: %v", err)
 	}
-	t.Cleanup(func() { _ = Down(context.Background(), testStateDir) })
-	if _, err := Up(ctx, Options{Scenario: "../../scenarios/seed-2015.yaml", StateDir: testStateDir}); err == nil || !strings.Contains(err.Error(), "already up") {
+	t.Cleanup(func() { _ = Down(context.Background(), testLab, testStateDir) })
+	if _, err := Up(ctx, Options{Scenario: "../../scenarios/seed-2015.yaml", Name: testLab, StateDir: testStateDir}); err == nil || !strings.Contains(err.Error(), "already up") {
 		t.Errorf("second up: %v, want an 'already up' error", err)
 	}
 	// seed-2015 has a `ca: rogue-trusted` rule: the inside trusts both CAs.
@@ -70,7 +70,7 @@ func TestZZSeedScenarioUpDown(t *testing.T) {
 	if n := strings.Count(string(out), "BEGIN CERTIFICATE"); n != 1 {
 		t.Errorf("outside trust store has %d certificates, want the public CA only", n)
 	}
-	s, err := GetStatus(ctx, testStateDir)
+	s, err := GetStatus(ctx, testLab, testStateDir)
 	if err != nil || !s.Up {
 		t.Fatalf("status: %v %+v", err, s)
 	}
@@ -78,7 +78,7 @@ func TestZZSeedScenarioUpDown(t *testing.T) {
 	if err := os.Remove(filepath.Join(testStateDir, StateFile)); err != nil {
 		t.Fatal(err)
 	}
-	if err := Down(ctx, testStateDir); err != nil {
+	if err := Down(ctx, testLab, testStateDir); err != nil {
 		t.Fatalf("down after crash: %v", err)
 	}
 	assertNothingLeft(t, st)
@@ -91,12 +91,12 @@ func TestZZUpFailureCleansUp(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	// 198.51.100.1 is r1's address: refused before anything is built.
 	os.WriteFile(bad, []byte("name: bad\nhosts:\n  - names: [a.example]\n    ip: 198.51.100.1\n    services: [http]\n"), 0o644)
-	if _, err := Up(ctx, Options{Scenario: bad, StateDir: testStateDir}); err == nil {
+	if _, err := Up(ctx, Options{Scenario: bad, Name: testLab, StateDir: testStateDir}); err == nil {
 		t.Fatal("up accepted a host on a lab link address")
 	}
 	// A daemon that cannot start (the executable is not a firewatch binary):
 	// up fails and removes everything.
-	_, err := Up(ctx, Options{Scenario: "testdata/lab.yaml", StateDir: testStateDir, Exe: "/bin/false"})
+	_, err := Up(ctx, Options{Scenario: "testdata/lab.yaml", Name: testLab, StateDir: testStateDir, Exe: "/bin/false"})
 	if err == nil {
 		t.Fatal("up succeeded with broken daemons")
 	}
