@@ -172,3 +172,16 @@ func TestRunCommand(t *testing.T) {
 		t.Errorf("%d records, summary %q; want 3", n, msg)
 	}
 }
+
+// TestMaxAddrsFlag: --max-addrs outside 1..32 is refused, naming the flag.
+func TestMaxAddrsFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"check", "--max-addrs", "0", "https://example.org/"},
+		{"check", "--max-addrs", "33", "https://example.org/"},
+		{"control", "--listen", "127.0.0.1:0", "--max-addrs", "0"},
+	} {
+		if _, err := execute(t, args...); err == nil || !strings.Contains(err.Error(), "--max-addrs") {
+			t.Errorf("%v: got %v, want an error naming --max-addrs", args, err)
+		}
+	}
+}

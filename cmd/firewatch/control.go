@@ -61,8 +61,8 @@ Targets and addresses in loopback, private or reserved space are refused
 			if timeout <= 0 {
 				return fmt.Errorf("--timeout %s: must be positive", timeout)
 			}
-			if maxAddrs < 1 {
-				return fmt.Errorf("--max-addrs %d: must be at least 1", maxAddrs)
+			if maxAddrs < 1 || maxAddrs > probe.MaxAddrs {
+				return fmt.Errorf("--max-addrs %d: must be from 1 to %d", maxAddrs, probe.MaxAddrs)
 			}
 			n := &netx.Network{}
 			if caFile != "" {
@@ -88,7 +88,7 @@ Targets and addresses in loopback, private or reserved space are refused
 			if lab && !cmd.Flags().Changed("burst") {
 				burst = labBurst
 			}
-			p, err := probe.New(probe.Config{Network: n, Resolvers: resolvers, Timeout: timeout, MaxAddrs: maxAddrs, Vantage: "control",
+			p, err := probe.New(probe.Config{Network: n, Resolvers: resolvers, Timeout: timeout, MaxAddrs: maxAddrs, Vantage: model.VantageControl,
 				Info: model.ProbeInfo{Software: "firewatch/" + version, Platform: runtime.GOOS + "/" + runtime.GOARCH}})
 			if err != nil {
 				return err

@@ -316,8 +316,10 @@ keyword_test step per word.`,
 				return err
 			}
 			defer sink.Close()
-			if err := sink.Write(wordsRecord(tpl, res, tr.Steps(), start, cfg.Info)); err != nil {
-				return err
+			for _, m := range wordsRecords(tpl, res, tr.Steps(), start, cfg.Info) {
+				if err := sink.Write(m); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			enc := json.NewEncoder(out)
@@ -429,6 +431,33 @@ func controlAddr(ctx context.Context, ctl *control.Client, raw string) (netip.Ad
 	return netip.AddrPort{}, fmt.Errorf("the control could not connect to %s; give --address", raw)
 }
 
+// wordsRecords are the records of a keywords test run: one record (as
+// wordsRecord) per model.MaxSteps variants, so that a long list never makes a
+// record the collector refuses.
+func wordsRecords(tpl keywords.Template, res []keywords.WordResult, steps []model.Step, start time.Time, info model.ProbeInfo) []*model.Measurement {
+	if len(steps) <= model.MaxSteps {
+		return []*model.Measurement{wordsRecord(tpl, res, steps, start, info)}
+	}
+	var out []*model.Measurement
+	for i := 0; i < len(steps); i += model.MaxSteps {
+		chunk := steps[i:min(i+model.MaxSteps, len(steps))]
+		values := map[string]bool{}
+		for _, st := range chunk {
+			if st.Keyword != nil {
+				values[st.Keyword.Value] = true
+			}
+		}
+		var sub []keywords.WordResult
+		for _, r := range res {
+			if values[tpl.Value(r.Word)] {
+				sub = append(sub, r)
+			}
+		}
+		out = append(out, wordsRecord(tpl, sub, chunk, start, info))
+	}
+	return out
+}
+
 // wordsRecord is the record of a keywords test run: one keyword_test step
 // per word, blocked when any word is.
 func wordsRecord(tpl keywords.Template, res []keywords.WordResult, steps []model.Step, start time.Time, info model.ProbeInfo) *model.Measurement {
@@ -440,7 +469,7 @@ func wordsRecord(tpl keywords.Template, res []keywords.WordResult, steps []model
 		tgt = "http://" + strings.TrimPrefix(tgt, ".") + "/"
 	}
 	m := &model.Measurement{Schema: model.SchemaVersion, ID: uuid.NewString(), Target: tgt, Input: tpl.Text,
-		StartedAt: start.UTC(), RuntimeMS: float64(time.Since(start).Milliseconds()), Vantage: "probe", Probe: info,
+		StartedAt: start.UTC(), RuntimeMS: float64(time.Since(start).Milliseconds()), Vantage: model.VantageProbe, Probe: info,
 		Resolvers: []string{"system"}, Status: model.StatusOK, Methods: []string{}, Steps: steps}
 	for _, r := range res {
 		if r.Status == keywords.StatusBlocked {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -155,7 +156,7 @@ func checkVerifyScenario(path string) error {
 	if err != nil {
 		return err
 	}
-	if len(sc.Expect) == 0 {
+	if len(sc.Expect) == 0 && sc.ExpectDNS == nil {
 		return fmt.Errorf("%s: the scenario has no expect list: nothing to verify", path)
 	}
 	for _, e := range sc.Expect {
@@ -204,6 +205,15 @@ func verifyScenario(cmd *cobra.Command, o verifyOptions, scenarioPath, name, dir
 		}
 		verify.WriteResult(out, r, o.asJSON)
 	})
+	if sc.ExpectDNS != nil && cmd.Context().Err() == nil {
+		r := runDNSScanOutside(cmd.Context(), dir, o.exe, scenarioPath, sc.ExpectDNS)
+		if r.Pass {
+			pass++
+		} else {
+			fail++
+		}
+		verify.WriteResult(out, r, o.asJSON)
+	}
 	if err := cmd.Context().Err(); err != nil {
 		return pass, fail, fmt.Errorf("lab verify: interrupted: %w", err)
 	}
@@ -267,6 +277,49 @@ func runCheckInside(ctx context.Context, dir, exe string, e scenario.Expect) ([]
 		return nil, fmt.Errorf("firewatch check printed no record (exit status %d; stderr: %s)", code, tail(stderr.String(), 300))
 	}
 	return ms, nil
+}
+
+// runDNSScanOutside runs `firewatch scan dns --via` from the outside vantage
+// over the domains of a scenario's expect_dns (unlimited rate: the scan
+// crosses the censor as fast as it can) and judges the records.
+func runDNSScanOutside(ctx context.Context, dir, exe, scenarioPath string, e *scenario.ExpectDNS) verify.Result {
+	tmp, err := os.MkdirTemp("", "firewatch-verify-dns-")
+	if err != nil {
+		return verify.JudgeDNS(e, nil, "", err)
+	}
+	defer os.RemoveAll(tmp)
+	domains := filepath.Join(filepath.Dir(scenarioPath), e.DomainsFile)
+	if e.DomainsFile == "" {
+		domains = filepath.Join(tmp, "domains.txt")
+		if err := os.WriteFile(domains, []byte(strings.Join(e.Domains, "\n")+"\n"), 0o644); err != nil {
+			return verify.JudgeDNS(e, nil, "", err)
+		}
+	}
+	via := []string{lab.ProbeAddr.String()}
+	if len(e.Via) > 0 {
+		via = via[:0]
+		for _, a := range e.Via {
+			via = append(via, a.String())
+		}
+	}
+	out := filepath.Join(tmp, "records.jsonl")
+	argv := []string{exe, "scan", "dns", "--domains", domains, "--via", strings.Join(via, ","), "--rate", "0", "--out", out, "--no-progress"}
+	var stderr bytes.Buffer
+	code, err := lab.Exec(ctx, dir, lab.ExecSpec{From: lab.FromOutside, Argv: argv, Stdout: io.Discard, Stderr: &stderr})
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	summary := lines[len(lines)-1]
+	if err == nil && code != 0 {
+		err = fmt.Errorf("firewatch scan dns: exit status %d: %s", code, tail(stderr.String(), 300))
+	}
+	if err != nil {
+		return verify.JudgeDNS(e, nil, "", err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return verify.JudgeDNS(e, nil, "", err)
+	}
+	defer f.Close()
+	return verify.JudgeDNS(e, bufio.NewReaderSize(f, 1<<20), summary, nil)
 }
 
 // expectCheckArgs returns the extra `check` flags an expect entry asks for.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
@@ -43,8 +44,18 @@ func TestShippedScenarios(t *testing.T) {
 			t.Errorf("%v", err)
 			continue
 		}
-		if len(sc.Expect) == 0 {
+		if len(sc.Expect) == 0 && sc.ExpectDNS == nil {
 			t.Errorf("%s: no expect list", f)
+		}
+		if e := sc.ExpectDNS; e != nil {
+			if r := verify.JudgeDNS(e, strings.NewReader(""), "", nil); r.Pass {
+				t.Errorf("%s: expect_dns passes without a record", f)
+			}
+			if e.DomainsFile != "" {
+				if _, err := os.Stat(filepath.Join(filepath.Dir(f), e.DomainsFile)); err != nil {
+					t.Errorf("%s: expect_dns.domains_file: %v", f, err)
+				}
+			}
 		}
 		for _, e := range sc.Expect {
 			if r := verify.Judge(e, nil, errors.New("x")); r.Pass {

@@ -58,8 +58,8 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 	if f.timeout <= 0 {
 		return probe.Config{}, fmt.Errorf("--timeout %s: must be positive", f.timeout)
 	}
-	if f.maxAddrs < 1 {
-		return probe.Config{}, fmt.Errorf("--max-addrs %d: must be at least 1", f.maxAddrs)
+	if f.maxAddrs < 1 || f.maxAddrs > probe.MaxAddrs {
+		return probe.Config{}, fmt.Errorf("--max-addrs %d: must be from 1 to %d", f.maxAddrs, probe.MaxAddrs)
 	}
 	n, err := f.network()
 	if err != nil {

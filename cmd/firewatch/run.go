@@ -55,21 +55,26 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 				return fmt.Errorf("list: %w", err)
 			}
 			defer f.Close()
+			// The spool comes first: a record in --out is always spooled
+			// too, even when the process is killed between the two writes.
 			var sinks []runner.Sink
 			var upSink *upload.Sink
-			if out != "" {
-				sink, err := runner.CreateJSONL(out, appendOut)
-				if err != nil {
-					return err
-				}
-				sinks = append(sinks, sink)
-			}
 			if up.url != "" {
 				sink, err := up.sink(cmd.Context(), cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
 				upSink = sink
+				sinks = append(sinks, sink)
+			}
+			if out != "" {
+				sink, err := runner.CreateJSONL(out, appendOut)
+				if err != nil {
+					if upSink != nil {
+						upSink.Close()
+					}
+					return err
+				}
 				sinks = append(sinks, sink)
 			}
 			progress := !noProgress && isatty.IsTerminal(os.Stderr.Fd())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,7 @@ type scanDNSFlags struct {
 	verifyTLS                           bool
 	tlsConcurrency                      int
 	caFile, pool, rules                 string
+	upload, token, network              string
 }
 
 func newScanDNSCmd() *cobra.Command {
@@ -81,6 +83,9 @@ stderr. Ctrl-C stops cleanly, keeping every finished record.`,
 	fs.IntVar(&f.rate, "rate", dnsscan.DefaultRate, "queries per second; 0 is unlimited")
 	fs.StringVar(&f.out, "out", "", "JSON Lines output file")
 	fs.BoolVar(&f.asJSON, "json", false, "write the records as JSON Lines to stdout")
+	fs.StringVar(&f.upload, "upload", "", "collector URL to upload the records to (POST /api/v1/dns)")
+	fs.StringVar(&f.token, "token", os.Getenv("FIREWATCH_TOKEN"), "the upload token (default $FIREWATCH_TOKEN)")
+	fs.StringVar(&f.network, "network", "", "the network the via addresses are in, CC,ASN (e.g. CN,AS4134); default: from --asn-db")
 	fs.DurationVar(&f.timeout, "timeout", dnsscan.DefaultTimeout, "how long the responses to each query are collected")
 	fs.IntVar(&f.sockets, "sockets", 4, "UDP sockets per address family")
 	fs.BoolVar(&f.noInfer, "no-infer", false, "do not infer the blocking rules (--via)")
@@ -107,8 +112,8 @@ func (f *scanDNSFlags) config() (dnsscan.Config, error) {
 	if (f.via == "") == (f.resolvers == "") {
 		return cfg, errors.New("exactly one of --via ADDR[,ADDR...] and --resolvers FILE is required")
 	}
-	if f.out == "" && !f.asJSON {
-		return cfg, errors.New("--out FILE or --json is required")
+	if f.out == "" && !f.asJSON && f.upload == "" {
+		return cfg, errors.New("--out FILE, --json or --upload URL is required")
 	}
 	if f.rate < 0 {
 		return cfg, fmt.Errorf("--rate %d: must be 0 (unlimited) or more", f.rate)
@@ -153,6 +158,18 @@ func (f *scanDNSFlags) config() (dnsscan.Config, error) {
 				return cfg, fmt.Errorf("--via: %w", err)
 			}
 			cfg.Via = append(cfg.Via, ap)
+		}
+		if f.network != "" {
+			cc, asn, ok := strings.Cut(f.network, ",")
+			n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(asn)), "AS"), 10, 32)
+			if cc = strings.ToUpper(strings.TrimSpace(cc)); !ok || len(cc) != 2 || err != nil {
+				return cfg, fmt.Errorf("--network %q: want CC,ASN such as CN,AS4134", f.network)
+			}
+			cfg.ViaCountry, cfg.ViaASN = cc, uint32(n)
+		} else if db, err := geo.OpenDefault(f.asnDB); err == nil {
+			if info := db.Lookup(cfg.Via[0].Addr()); info.Known() {
+				cfg.ViaCountry, cfg.ViaASN = info.Country, uint32(info.ASN)
+			}
 		}
 	} else {
 		fh, err := os.Open(f.resolvers)
@@ -228,6 +245,13 @@ func (f *scanDNSFlags) run(cmd *cobra.Command) error {
 	}
 	if f.asJSON {
 		sinks = append(sinks, &lineWriter{w: bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)})
+	}
+	if f.upload != "" {
+		u, err := newDNSUploader(cmd.Context(), f.upload, f.token, stderr)
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, u)
 	}
 
 	var bar *progressbar.ProgressBar

@@ -2,15 +2,21 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/firewatch/firewatch/internal/collector"
 	"github.com/firewatch/firewatch/internal/dnsscan"
+	"github.com/firewatch/firewatch/internal/store"
 	"github.com/miekg/dns"
 )
 
@@ -101,7 +107,7 @@ func TestScanDNSBadFlags(t *testing.T) {
 	}{
 		{[]string{"--via", "192.0.2.1", "--json"}, "--domains FILE is required"},
 		{[]string{"--domains", list, "--json"}, "exactly one of --via"},
-		{[]string{"--domains", list, "--via", "192.0.2.1"}, "--out FILE or --json"},
+		{[]string{"--domains", list, "--via", "192.0.2.1"}, "--out FILE, --json or --upload"},
 		{[]string{"--domains", list, "--via", "192.0.2.1,nonsense", "--json"}, `--via: address "nonsense"`},
 		{[]string{"--domains", list, "--via", "224.0.0.1", "--json"}, "not a unicast"},
 		{[]string{"--domains", list, "--via", "192.0.2.1", "--qtype", "MX", "--json"}, "--qtype"},
@@ -113,5 +119,54 @@ func TestScanDNSBadFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: %v (%s), want %q", tt.args, err, out, tt.want)
 		}
+	}
+}
+
+// TestScanDNSUpload scans through a loopback forger and uploads to a real
+// collector: the DNS history, its CSV export and its events follow.
+func TestScanDNSUpload(t *testing.T) {
+	t.Parallel()
+	via := startForger(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "fw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	token, err := st.CreateToken(ctx, "scanner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll := httptest.NewServer(collector.New(st, collector.Config{}))
+	defer coll.Close()
+	list := filepath.Join(dir, "list.txt")
+	os.WriteFile(list, []byte("clean.example\nwww.blocked.example\nblocked.example\n"), 0o644)
+	out, err := execute(t, "scan", "dns", "--domains", list, "--via", via, "--rate", "0", "--timeout", "1s",
+		"--upload", coll.URL, "--token", token, "--network", "CN,AS4134")
+	if err != nil || !strings.Contains(out, "3 record(s) uploaded") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	resp, err := http.Get(coll.URL + "/api/v1/dns?format=csv&censored=true&country=CN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "blocked.example,CN,4134,true,") || !strings.Contains(lines[1], ",via,suffix,blocked.example") {
+		t.Errorf("CSV export:\n%s", body)
+	}
+	evs, err := st.DNSEvents(ctx, store.DNSFilter{}, store.Page{})
+	if err != nil || len(evs) != 2 || evs[0].Kind != store.DNSCensored {
+		t.Errorf("events %+v, %v", evs, err)
+	}
+	pool, _ := st.DNSForged(ctx, store.DNSFilter{}, store.Page{})
+	if len(pool) != 1 || pool[0].Address != "203.0.113.50" || pool[0].Count != 2 {
+		t.Errorf("forged pool %+v", pool)
+	}
+	// A bad token is refused, and said so.
+	if out, err := execute(t, "scan", "dns", "--domains", list, "--via", via, "--rate", "0", "--timeout", "1s", "--upload", coll.URL, "--token", "wrong"); err == nil || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Errorf("bad token: %v\n%s", err, out)
 	}
 }

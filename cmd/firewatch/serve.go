@@ -57,7 +57,9 @@ variable FIREWATCH_ADMIN_PASSWORD; without one, sign-in ("test now", tokens) is 
 Agents lease "test now" items for --queue-lease: an item not measured by then is handed
 out again. At most --max-exports exports run at once. Behind a reverse proxy, name it
 with --trusted-proxy: only then is the client's address read from X-Forwarded-For, so that
-failed sign-ins lock out the client that made them, not everyone behind the proxy. Each --webhook URL receives every new event as JSON, signed with HMAC-SHA256 of
+failed sign-ins lock out the client that made them, not everyone behind the proxy.
+
+Each --webhook URL receives every new event as JSON, signed with HMAC-SHA256 of
 --webhook-secret (or FIREWATCH_WEBHOOK_SECRET) in the header X-Firewatch-Signature.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), o, cmd) },

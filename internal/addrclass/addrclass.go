@@ -102,12 +102,16 @@ var Table = []Range{
 	r("ff00::/8", "Multicast", "RFC 4291"),
 }
 
-// testNet are the documentation ranges of RFC 5737.
-var testNet = []netip.Prefix{
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-}
+// testNet are the documentation ranges of RFC 5737, read from Table.
+var testNet = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, x := range Table {
+		if strings.HasPrefix(x.Name, "Documentation (TEST-NET-") {
+			out = append(out, x.Prefix)
+		}
+	}
+	return out
+}()
 
 // TestNet returns the three TEST-NET ranges (RFC 5737), the only addresses
 // the lab uses.

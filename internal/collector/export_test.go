@@ -26,8 +26,8 @@ import (
 // meanwhile /healthz, the dashboard and ingest answer at once, and the
 // collector's heap does not grow with the size of what is exported.
 func TestSlowExportsExhaustNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("seeds 25 MB of records")
+	if testing.Short() || raceEnabled {
+		t.Skip("seeds 25 MB of records (a minute under the race detector); TestStalledExportIsCut covers the export's concurrency")
 	}
 	ctx := context.Background()
 	st := storetest.New(t, nil)
@@ -89,7 +89,9 @@ func TestSlowExportsExhaustNothing(t *testing.T) {
 			t.Fatalf("GET %s during the exports: %v", path, err)
 		}
 		resp.Body.Close()
-		if d := time.Since(start); resp.StatusCode != 200 || d > 2*time.Second {
+		// Before, every pooled connection was held by an export and
+		// /healthz gave up with 503 after its 5 s timeout.
+		if d := time.Since(start); resp.StatusCode != 200 || d > 4*time.Second {
 			t.Errorf("GET %s during the exports: %d after %v, want 200 at once", path, resp.StatusCode, d.Round(time.Millisecond))
 		}
 	}

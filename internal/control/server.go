@@ -316,7 +316,7 @@ func (s *Server) handleMeasure(w http.ResponseWriter, r *http.Request) {
 		m.Steps = append(m.Steps, s.queryResolver(ctx, req.Resolvers[i], ap, t.Host))
 	}
 	s.duration.Observe(time.Since(start).Seconds())
-	m.Vantage = "control"
+	m.Vantage = model.VantageControl
 	s.store(key, m)
 	writeJSON(w, http.StatusOK, MeasureResponse{Measurement: m, Client: ClientInfo{Address: clientIP(r)}})
 }

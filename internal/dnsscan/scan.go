@@ -40,6 +40,10 @@ type Config struct {
 	Via []netip.AddrPort
 	// Resolvers are the open resolvers of the resolver method.
 	Resolvers []Resolver
+	// ViaCountry and ViaASN name the network the via addresses are in,
+	// written in the via records (resolver records carry their resolver's).
+	ViaCountry string
+	ViaASN     uint32
 	// QTypes are the query types asked for each domain (default A).
 	QTypes []uint16
 	// Rate is the number of queries per second; 0 is unlimited.
@@ -94,8 +98,8 @@ type Summary struct {
 	Records     int
 	Unfinished  int // records cut short by an interruption, not written
 	Interrupted bool
-	Elapsed     time.Duration
-	Unusable    []string // resolvers found unusable
+	Elapsed     time.Duration // from the first query of the list to the last record
+	Unusable    []string      // resolvers found unusable
 	Stats       Stats
 	Pool        *Pool
 	RuleList    []InferredRule
@@ -208,6 +212,7 @@ func Scan(ctx context.Context, cfg Config, next Domains, emit func(*Record) erro
 	if err := s.precheck(ctx); err != nil {
 		readErr = err
 	} else {
+		start = time.Now() // the rate is the list's, the check's window aside
 		perDomain := len(cfg.QTypes)
 		if len(cfg.Resolvers) > 0 {
 			perDomain *= len(s.usable) + 1

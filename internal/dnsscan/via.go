@@ -31,7 +31,7 @@ type viaTask struct {
 
 func (s *scan) startVia(g *group, name string, line int, qtype uint16, server netip.AddrPort) {
 	t := &viaTask{s: s, g: g, server: server, qtype: qtype}
-	t.rec = &Record{Domain: name, QType: QTypeName(qtype), Method: MethodVia, Server: server.String(), Line: line}
+	t.rec = &Record{Domain: name, QType: QTypeName(qtype), Method: MethodVia, Server: server.String(), Country: s.cfg.ViaCountry, ASN: s.cfg.ViaASN, Line: line}
 	if !s.ask(server, name, qtype, t.primary) {
 		s.unfinished.Add(1)
 		g.finish(nil)

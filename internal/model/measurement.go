@@ -19,6 +19,15 @@ const (
 	StatusError    = "error"    // could not decide; Verdict.Reason says why
 )
 
+// Vantages of a measurement (Measurement.Vantage).
+const (
+	VantageProbe   = "probe"   // inside the network under test
+	VantageControl = "control" // the uncensored outside vantage
+)
+
+// Vantages returns every vantage a record may have.
+func Vantages() []string { return []string{VantageProbe, VantageControl} }
+
 // Operations recorded in Step.Operation.
 const (
 	OpResolve       = "resolve"        // system resolver (getaddrinfo-like)
@@ -60,7 +69,7 @@ type Measurement struct {
 	Category  string    `json:"category,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	RuntimeMS float64   `json:"runtime_ms"`
-	Vantage   string    `json:"vantage"` // "probe" or "control"
+	Vantage   string    `json:"vantage"` // VantageProbe or VantageControl
 	Probe     ProbeInfo `json:"probe"`
 	Resolvers []string  `json:"resolvers"` // "system" or resolver URLs used
 	Status    string    `json:"status"`

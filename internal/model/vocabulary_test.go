@@ -15,15 +15,25 @@ import (
 // coincidences are literals outside this package that equal a status,
 // operation or method by chance: each is another vocabulary's word.
 var coincidences = map[string]string{
-	"internal/collector/web/evidence.go:download": "a section of the record page",
-	"cmd/firewatch/lab.go:down":                   "the lab subcommand",
-	"internal/control/server.go:error":            "a log attribute",
-	"internal/report/report.go:ok":                "a step's outcome in the text report",
-	"internal/store/history.go:blocked":           "store.EventBlocked, an event kind",
-	"internal/trace/prober.go:connect":            "a trace answer's digest",
+	"internal/collector/web/evidence.go:download":   "a section of the record page",
+	"cmd/firewatch/lab.go:down":                     "the lab subcommand",
+	"internal/control/server.go:error":              "a log attribute",
+	"internal/report/report.go:ok":                  "a step's outcome in the text report",
+	"internal/store/history.go:blocked":             "store.EventBlocked, an event kind",
+	"internal/trace/prober.go:connect":              "a trace answer's digest",
+	"cmd/firewatch/assessflags.go:control":          "the --control flag",
+	"cmd/firewatch/scandns.go:control":              "the --control flag",
+	"cmd/firewatch/lab.go:control":                  "the control subcommand",
+	"internal/lab/down.go:control":                  "the control subcommand",
+	"internal/lab/health.go:control":                "the control subcommand",
+	"internal/lab/up.go:control":                    "the lab's role name",
+	"internal/collector/ingest/validate.go:control": "the record's field name",
+	"internal/lab/emunet/tcp.go:connect":            "the syscall of an emulated net.OpError",
+	"internal/lab/emunet/udp.go:read":               "the operation of an emulated net.OpError",
+	"internal/lab/emunet/udp.go:write":              "the operation of an emulated net.OpError",
 }
 
-// TestWrittenOnce fails when a status, operation or method is written as a
+// TestWrittenOnce fails when a status, operation, method or vantage is written as a
 // literal outside this package: consumers use the constants and the lists.
 func TestWrittenOnce(t *testing.T) {
 	vocab := map[string]string{}
@@ -36,19 +46,22 @@ func TestWrittenOnce(t *testing.T) {
 	for _, v := range Methods {
 		vocab[v] = "method"
 	}
+	for _, v := range Vantages() {
+		vocab[v] = "vantage"
+	}
 	for _, l := range sourcetest.Literals(t) {
 		kind, ok := vocab[l.Value]
 		if !ok || l.File == "internal/model/measurement.go" || coincidences[l.File+":"+l.Value] != "" {
 			continue
 		}
-		t.Errorf("%v: a %s written outside internal/model; use its constant", l, kind)
+		t.Errorf("%v: written outside internal/model (%s); use its constant", l, kind)
 	}
 }
 
 // TestListsComplete checks that the lists hold each value once and that
 // the verdict's statuses are the record's minus "measured".
 func TestListsComplete(t *testing.T) {
-	for name, list := range map[string][]string{"Statuses": Statuses(), "Operations": Operations(), "Methods": Methods} {
+	for name, list := range map[string][]string{"Statuses": Statuses(), "Operations": Operations(), "Methods": Methods, "Vantages": Vantages()} {
 		seen := map[string]bool{}
 		for _, v := range list {
 			if v == "" || seen[v] {
@@ -75,7 +88,7 @@ func TestEveryConstantListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lists := map[string][]string{"Status": Statuses(), "Op": Operations(), "Method": Methods}
+	lists := map[string][]string{"Status": Statuses(), "Op": Operations(), "Method": Methods, "Vantage": Vantages()}
 	n := 0
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
@@ -101,7 +114,7 @@ func TestEveryConstantListed(t *testing.T) {
 			}
 		}
 	}
-	if n < len(Statuses())+len(Operations())+len(Methods) {
+	if n < len(Statuses())+len(Operations())+len(Methods)+len(Vantages()) {
 		t.Errorf("found %d constants, fewer than the lists hold", n)
 	}
 }

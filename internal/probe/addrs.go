@@ -8,6 +8,11 @@ import "net/netip"
 // opens or how large its record grows.
 const DefaultMaxAddrs = 8
 
+// MaxAddrs is the largest Config.MaxAddrs the commands accept: with a
+// connect and a handshake per address, a record stays within the record
+// format's bound on steps.
+const MaxAddrs = 32
+
 // pickAddrs chooses at most max distinct addresses to dial from own (this
 // vantage's answers, in order) and other (the other vantage's addresses, in
 // order). When more are offered it prefers those both saw, then takes the

@@ -71,8 +71,8 @@ func New(cfg Config) (*Probe, error) {
 	}
 	switch cfg.Vantage {
 	case "":
-		cfg.Vantage = "probe"
-	case "probe", "control":
+		cfg.Vantage = model.VantageProbe
+	case model.VantageProbe, model.VantageControl:
 	default:
 		return nil, fmt.Errorf("probe: vantage %q, want probe or control", cfg.Vantage)
 	}

@@ -28,14 +28,38 @@ const syncEvery = time.Second
 func CreateJSONL(path string, appendTo bool) (*JSONLSink, error) {
 	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if appendTo {
-		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		flag = os.O_CREATE | os.O_RDWR | os.O_APPEND
 	}
 	f, err := os.OpenFile(path, flag, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
+	if appendTo {
+		if err := endLine(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("output: %w", err)
+		}
+	}
 	w := bufio.NewWriter(f)
 	return &JSONLSink{f: f, w: w, e: json.NewEncoder(w)}, nil
+}
+
+// endLine ends a line cut by a killed writer, so that the first record
+// appended starts a line of its own (the cut one stays one bad line).
+func endLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, st.Size()-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	_, err = f.Write([]byte{'\n'})
+	return err
 }
 
 // Write appends m as one line and syncs it to disk.

@@ -155,3 +155,37 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// TestJSONLAppendAfterCut: appending to a file whose last line a killed
+// writer cut leaves that line alone and starts the new record on a line of
+// its own.
+func TestJSONLAppendAfterCut(t *testing.T) {
+	for _, c := range []struct{ name, before string }{
+		{"empty", ""},
+		{"whole lines", "{\"id\":\"a\"}\n"},
+		{"cut line", "{\"id\":\"a\"}\n{\"id\":\"b\",\"tar"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.jsonl")
+			if err := os.WriteFile(out, []byte(c.before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sink, err := CreateJSONL(out, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sink.Write(&model.Measurement{ID: "c"}); err != nil {
+				t.Fatal(err)
+			}
+			sink.Close()
+			b, _ := os.ReadFile(out)
+			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, `{"schema":"","id":"c"`) {
+				t.Errorf("last line %q, want the appended record alone", last)
+			}
+			if !strings.HasPrefix(string(b), c.before) {
+				t.Errorf("earlier content changed: %q", b)
+			}
+		})
+	}
+}

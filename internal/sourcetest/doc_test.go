@@ -1,6 +1,7 @@
 package sourcetest
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -9,6 +10,21 @@ import (
 	"strings"
 	"testing"
 )
+
+// ignored reports whether f is excluded from every build (//go:build ignore).
+func ignored(f *ast.File) bool {
+	for _, g := range f.Comments {
+		if g.Pos() >= f.Package {
+			break
+		}
+		for _, c := range g.List {
+			if strings.TrimSpace(c.Text) == "//go:build ignore" {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // TestPackageDocs fails for a package of the module without a doc comment
 // that starts "Package NAME " (or "Command DIR " for a program).
@@ -34,6 +50,9 @@ func TestPackageDocs(t *testing.T) {
 			f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, e.Name()), nil, parser.PackageClauseOnly|parser.ParseComments)
 			if err != nil {
 				return err
+			}
+			if ignored(f) {
+				continue // a script run with go run, not a package of the module
 			}
 			pkg = f.Name.Name
 			if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), docStart(pkg, dir)) {

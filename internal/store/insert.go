@@ -131,7 +131,7 @@ type dayCounts struct {
 func (s *sqlStore) updateHistory(ctx context.Context, tx *sql.Tx, ms []*model.Measurement) error {
 	var probe []*model.Measurement
 	for _, m := range ms {
-		if m.Vantage != "control" {
+		if m.Vantage != model.VantageControl {
 			probe = append(probe, m)
 		}
 	}

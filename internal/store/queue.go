@@ -142,7 +142,7 @@ func (s *sqlStore) completeQueue(ctx context.Context, tx *sql.Tx, ms []*model.Me
 	}
 	now := nanos(s.now())
 	for _, m := range ms {
-		if m.Vantage == "control" {
+		if m.Vantage == model.VantageControl {
 			continue
 		}
 		items := byTarget[m.Target]

@@ -126,6 +126,8 @@ var migrations = []string{
 	ALTER TABLE queue ADD COLUMN measure_id TEXT NOT NULL DEFAULT '';
 	UPDATE queue SET takes = 1, lease_until = 0 WHERE taken_by <> '';
 	CREATE INDEX queue_open ON queue (done_at, id)`,
+	// 5: the DNS filter's history (dns.go).
+	dnsSchema,
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations.

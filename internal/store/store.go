@@ -60,6 +60,9 @@ type Store interface {
 	// Queue lists queue items, newest first.
 	Queue(ctx context.Context, p Page) ([]QueueItem, error)
 
+	// DNSHistory keeps the DNS scans' results (dns.go).
+	DNSHistory
+
 	Close() error
 }
 

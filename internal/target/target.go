@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
@@ -161,7 +162,28 @@ func parseURL(input, raw string) (Target, error) {
 	}
 	nu.Fragment = ""
 	nu.RawFragment = ""
+	nu.RawQuery = escapeSpaces(nu.RawQuery)
 	return Target{Input: input, URL: &nu, Scheme: scheme, Host: host, Port: port}, nil
+}
+
+// escapeSpaces percent-encodes the white space url.Parse leaves in a raw
+// query, which Parse would trim from the end of the normalized URL (so
+// normalizing stays idempotent: "a.example/? " is "https://a.example/?%20").
+func escapeSpaces(q string) string {
+	if !strings.ContainsFunc(q, unicode.IsSpace) {
+		return q
+	}
+	var b strings.Builder
+	for _, r := range q {
+		if !unicode.IsSpace(r) {
+			b.WriteRune(r)
+			continue
+		}
+		for _, c := range []byte(string(r)) {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 func unwrapURLError(err error) error {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +26,7 @@ const IngestPath = "/api/v1/measurements"
 
 // Uploader sends the spool's records to a collector. Zero fields take
 // defaults: Batch 500, HTTP a client with a 2-minute timeout, MinBackoff 1s,
-// MaxBackoff 5min, Poll 5s.
+// MaxBackoff 5min, Poll 5s, Linger 1s.
 type Uploader struct {
 	URL   string // collector base URL, or the full ingest URL
 	Token string
@@ -35,7 +36,11 @@ type Uploader struct {
 
 	MinBackoff, MaxBackoff time.Duration
 	Poll                   time.Duration // how often an idle Run looks at the spool
-	Logf                   func(format string, args ...any)
+	// Linger is how long Run lets records gather after sending a partial
+	// batch, so that a probe spooling records one by one sends batches, not
+	// one request per record (which the collector's rate limit refuses).
+	Linger time.Duration
+	Logf   func(format string, args ...any)
 
 	mu     sync.Mutex // one upload pass at a time
 	once   sync.Once
@@ -87,8 +92,12 @@ func (u *Uploader) Status() string {
 	return s
 }
 
-// errRetry marks failures worth retrying later (collector down, 5xx, 429, 401).
-type errRetry struct{ err error }
+// errRetry marks failures worth retrying later (collector down, 5xx, 429,
+// 401); after is the collector's Retry-After, if it said one.
+type errRetry struct {
+	err   error
+	after time.Duration
+}
 
 func (e errRetry) Error() string { return e.err.Error() }
 func (e errRetry) Unwrap() error { return e.err }
@@ -110,6 +119,9 @@ func (u *Uploader) init() {
 		}
 		if u.Poll <= 0 {
 			u.Poll = 5 * time.Second
+		}
+		if u.Linger <= 0 {
+			u.Linger = time.Second
 		}
 	})
 }
@@ -150,29 +162,41 @@ func (u *Uploader) Run(ctx context.Context) error {
 	}
 	backoff := u.MinBackoff
 	for {
-		empty, err := u.pass(ctx)
-		wait := u.Poll
+		sent, err := u.pass(ctx)
+		wait, wake := u.Poll, u.notify
 		switch {
 		case err != nil && ctx.Err() == nil:
-			u.logf("upload: %v; retrying in %v", err, backoff)
-			wait = jitter(backoff)
-			backoff = min(backoff*2, u.MaxBackoff)
-		case err == nil:
-			backoff = u.MinBackoff
-			if !empty {
-				wait = 0
-			}
+			wait = u.retryWait(err, &backoff)
+			u.logf("upload: %v; retrying in %v", err, wait.Round(time.Millisecond))
+			wake = nil
+		case err == nil && sent == u.Batch:
+			backoff, wait = u.MinBackoff, 0
+		case err == nil && sent > 0:
+			backoff, wait, wake = u.MinBackoff, u.Linger, nil
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
-		case <-u.notify:
+		case <-wake:
 			t.Stop()
 		case <-t.C:
 		}
 	}
+}
+
+// retryWait is how long to wait after err: the collector's Retry-After when
+// it said one (it is busy, not down: the backoff stays), else the backoff
+// with jitter, which doubles up to MaxBackoff.
+func (u *Uploader) retryWait(err error, backoff *time.Duration) time.Duration {
+	var r errRetry
+	if errors.As(err, &r) && r.after > 0 {
+		return r.after + jitter(r.after)/2
+	}
+	w := jitter(*backoff)
+	*backoff = min(*backoff*2, u.MaxBackoff)
+	return w
 }
 
 // Flush uploads until the spool is empty (rejected records excepted),
@@ -185,8 +209,8 @@ func (u *Uploader) Flush(ctx context.Context) error {
 	}
 	backoff := u.MinBackoff
 	for {
-		empty, err := u.pass(ctx)
-		if err == nil && empty {
+		sent, err := u.pass(ctx)
+		if err == nil && sent == 0 {
 			return nil
 		}
 		if err == nil {
@@ -196,15 +220,15 @@ func (u *Uploader) Flush(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("upload: %d records remain in %s for the next upload: %w", u.Spool.Len(), u.Spool.Dir, err)
 		}
-		u.logf("upload: %v; retrying in %v", err, backoff)
-		t := time.NewTimer(jitter(backoff))
+		wait := u.retryWait(err, &backoff)
+		u.logf("upload: %v; retrying in %v", err, wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("upload: %d records remain in %s for the next upload: %w", u.Spool.Len(), u.Spool.Dir, err)
 		case <-t.C:
 		}
-		backoff = min(backoff*2, u.MaxBackoff)
 	}
 }
 
@@ -216,17 +240,18 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2)
 }
 
-// pass uploads one batch from the spool. It reports whether the spool was
-// empty; an error means the batch should be retried later.
-func (u *Uploader) pass(ctx context.Context) (empty bool, err error) {
+// pass uploads one batch from the spool. It reports how many spooled
+// records it took (0: the spool was empty; Batch: more may wait); an error
+// means the batch should be retried later.
+func (u *Uploader) pass(ctx context.Context) (taken int, err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	names, err := u.Spool.List()
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if len(names) == 0 {
-		return true, nil
+		return 0, nil
 	}
 	if len(names) > u.Batch {
 		names = names[:u.Batch]
@@ -235,18 +260,18 @@ func (u *Uploader) pass(ctx context.Context) (empty bool, err error) {
 	for _, n := range names {
 		b, err := u.Spool.Read(n)
 		if err != nil {
-			return false, err
+			return 0, err
 		}
 		var m model.Measurement
 		if err := json.Unmarshal(b, &m); err != nil {
 			if err := u.reject(n, "unreadable spool file: "+err.Error()); err != nil {
-				return false, err
+				return 0, err
 			}
 			continue
 		}
 		recs = append(recs, record{name: n, line: bytes.TrimSpace(b)})
 	}
-	return false, u.send(ctx, recs)
+	return len(names), u.send(ctx, recs)
 }
 
 type record struct {
@@ -261,9 +286,9 @@ func (u *Uploader) send(ctx context.Context, recs []record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	code, body, err := u.post(ctx, recs)
+	code, body, after, err := u.post(ctx, recs)
 	if err != nil {
-		return errRetry{err}
+		return errRetry{err: err}
 	}
 	switch {
 	case code >= 200 && code < 300:
@@ -307,7 +332,7 @@ func (u *Uploader) send(ctx context.Context, recs []record) error {
 		}
 		return u.send(ctx, recs[half:])
 	default:
-		return errRetry{fmt.Errorf("collector answered HTTP %d: %s", code, strings.TrimSpace(string(body)))}
+		return errRetry{err: fmt.Errorf("collector answered HTTP %d: %s", code, strings.TrimSpace(string(body))), after: after}
 	}
 }
 
@@ -322,10 +347,15 @@ func (u *Uploader) reject(name, reason string) error {
 	return nil
 }
 
-func (u *Uploader) post(ctx context.Context, recs []record) (int, []byte, error) {
+// maxRetryAfter bounds how long a collector's Retry-After can make the
+// uploader wait.
+const maxRetryAfter = 5 * time.Minute
+
+// post sends recs and returns the status, the body and the Retry-After.
+func (u *Uploader) post(ctx context.Context, recs []record) (int, []byte, time.Duration, error) {
 	ep, err := u.endpoint()
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -334,27 +364,31 @@ func (u *Uploader) post(ctx context.Context, recs []record) (int, []byte, error)
 		zw.Write([]byte{'\n'})
 	}
 	if err := zw.Close(); err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep, &buf)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("Authorization", "Bearer "+u.Token)
 	resp, err := u.HTTP.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil && resp.StatusCode/100 == 2 {
 		// The acknowledgement was lost: keep the records, send them again
 		// (the collector is idempotent by id).
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
-	return resp.StatusCode, body, nil
+	var after time.Duration
+	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+		after = min(time.Duration(n)*time.Second, maxRetryAfter)
+	}
+	return resp.StatusCode, body, after, nil
 }
 
 // IsRetryable reports whether err is a transient upload failure.

@@ -358,3 +358,85 @@ func TestCollectorProcessRestart(t *testing.T) {
 		t.Errorf("stored %d (tests %d), spool %d; want 7, 7, 0", n, tests, u.Spool.Len())
 	}
 }
+
+// TestSinkBatchesUnderRateLimit: a probe spooling records one at a time
+// sends batches, not one request per record, and a collector that answers
+// 429 with Retry-After is retried after that delay, not after a growing
+// backoff: everything is stored within seconds.
+func TestSinkBatchesUnderRateLimit(t *testing.T) {
+	c := newCollector(t)
+	h := ingest.Handler(c.st, ingest.Options{Rate: 2, Burst: 1})
+	var posts, limited atomic.Int32
+	c.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code == http.StatusTooManyRequests {
+			limited.Add(1)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
+	u := newUploader(t, c, 500)
+	u.Linger, u.MaxBackoff = 200*time.Millisecond, time.Minute
+	s := NewSink(context.Background(), u)
+	start := time.Now()
+	for i := 0; i < 100; i++ {
+		if err := s.Write(rec(i)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := c.stored(t)
+	if n != 100 || u.Spool.Len() != 0 {
+		t.Errorf("stored %d, spool %d; want 100, 0", n, u.Spool.Len())
+	}
+	if p := posts.Load(); p > 20 {
+		t.Errorf("%d requests for 100 records spooled one by one (%d refused with 429): not batched", p, limited.Load())
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("took %v", d)
+	}
+	t.Logf("%d requests, %d answered 429, %v", posts.Load(), limited.Load(), time.Since(start).Round(time.Millisecond))
+}
+
+// TestRejectOutOfBounds: a record beyond a bound of the record format (here
+// 600 steps, at most 512) is refused by the collector naming the field; the
+// uploader moves it to rejected/ with that reason, stores the others, and
+// does not send it again.
+func TestRejectOutOfBounds(t *testing.T) {
+	c := newCollector(t)
+	u := newUploader(t, c, 10)
+	for i := 0; i < 4; i++ {
+		m := rec(i)
+		if i == 1 {
+			for len(m.Steps) < 600 {
+				m.Steps = append(m.Steps, m.Steps[0])
+			}
+		}
+		u.Spool.Put(m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	posts := c.posts.Load()
+	if err := u.Flush(ctx); err != nil || c.posts.Load() != posts {
+		t.Errorf("a second flush sent %d requests (%v), want none", c.posts.Load()-posts, err)
+	}
+	rej, _ := u.Spool.Rejected()
+	if n, _ := c.stored(t); n != 3 || len(rej) != 1 || !strings.Contains(rej[0], "m001") {
+		t.Fatalf("stored %d, rejected %v; want 3 and m001", n, rej)
+	}
+	reason, _ := os.ReadFile(filepath.Join(u.Spool.Dir, RejectedDir, rej[0]+".error"))
+	if !strings.Contains(string(reason), "steps") || !strings.Contains(string(reason), "512") {
+		t.Errorf("reason %q does not name the field and its bound", reason)
+	}
+}

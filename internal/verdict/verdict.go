@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/firewatch/firewatch/internal/geo"
 	"github.com/firewatch/firewatch/internal/model"
@@ -72,9 +73,40 @@ func Decide(in, ctl *model.Measurement, opts Options) Result {
 	}
 	a := newAnalysis(in, ctl, opts)
 	if ctl == nil || len(ctl.Steps) == 0 {
-		return a.weak()
+		return bounded(a.weak())
 	}
-	return a.full()
+	return bounded(a.full())
+}
+
+// bounded keeps the verdict's text within the record format's bounds:
+// evidence quotes what the network sent (URLs, titles, names), and a
+// hostile network must not make the record one the collector refuses.
+func bounded(r Result) Result {
+	r.Verdict.Reason = clipText(r.Verdict.Reason, model.MaxEvidenceLine)
+	for i := range r.Verdict.Evidence {
+		e := &r.Verdict.Evidence[i]
+		if len(e.Lines) > model.MaxLines {
+			more := len(e.Lines) - model.MaxLines + 1
+			e.Lines = append(e.Lines[:model.MaxLines-1:model.MaxLines-1], fmt.Sprintf("… and %d more", more))
+		}
+		for j, l := range e.Lines {
+			e.Lines[j] = clipText(l, model.MaxEvidenceLine)
+		}
+	}
+	return r
+}
+
+// clipText cuts s to at most n bytes, on a character boundary, ending it
+// with "…" when cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // analysis holds the views of both records and the findings so far.

@@ -108,6 +108,7 @@ func Handler(st store.Store, opts Options) http.Handler {
 	mux.HandleFunc("GET /api/v1/measurements/{id}", a.measurement)
 	mux.HandleFunc("GET /api/v1/export", a.export)
 	mux.HandleFunc("POST /api/v1/queue/take", a.take)
+	a.mountDNS(mux)
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
 	})

@@ -164,9 +164,9 @@ func (b *bounds) step(p string, s *model.Step) {
 		}
 	}
 	if h := s.HTTP; h != nil {
-		b.text(p+"http.url", h.URL, model.MaxTargetLen)
+		b.text(p+"http.url", h.URL, model.MaxURLLen)
 		b.text(p+"http.method", h.Method, model.MaxShortLen)
-		b.text(p+"http.location", h.Location, model.MaxTargetLen)
+		b.text(p+"http.location", h.Location, model.MaxURLLen)
 		b.count(p+"http.headers", len(h.Headers), model.MaxHeaders)
 		for k, v := range h.Headers {
 			b.text(p+"http.headers", k, model.MaxNameLen)
@@ -188,7 +188,25 @@ func (b *bounds) step(p string, s *model.Step) {
 		}
 	}
 	if d := s.Download; d != nil {
-		b.text(p+"download.url", d.URL, model.MaxTargetLen)
+		b.text(p+"download.url", d.URL, model.MaxURLLen)
 		b.text(p+"download.sha256", d.SHA256, model.MaxDigestLen)
+	}
+	if tr := s.Trace; tr != nil {
+		b.text(p+"trace.method", tr.Method, model.MaxShortLen)
+		b.text(p+"trace.router", tr.Router, model.MaxHostLen)
+		b.count(p+"trace.answers", len(tr.Answers), model.MaxTraceAnswers)
+		for i, a := range tr.Answers {
+			if len(a) > model.MaxEvidenceLine {
+				b.text(fmt.Sprintf("%strace.answers[%d]", p, i), a, model.MaxEvidenceLine)
+			}
+		}
+	}
+	if k := s.Keyword; k != nil {
+		b.text(p+"keyword.field", k.Field, model.MaxShortLen)
+		b.text(p+"keyword.value", k.Value, model.MaxURLLen)
+		b.text(p+"keyword.word", k.Word, model.MaxHostLen)
+		b.text(p+"keyword.mutation", k.Mutation, model.MaxNameLen)
+		b.text(p+"keyword.outcome", k.Outcome, model.MaxEvidenceLine)
+		b.text(p+"keyword.control", k.Control, model.MaxEvidenceLine)
 	}
 }

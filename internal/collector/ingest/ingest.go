@@ -115,25 +115,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
-	secret := Bearer(r)
-	if secret == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="firewatch"`)
-		fail(w, http.StatusUnauthorized, "missing Authorization: Bearer TOKEN")
-		return
-	}
-	name, err := h.st.Authenticate(r.Context(), secret)
-	if errors.Is(err, store.ErrNotFound) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="firewatch", error="invalid_token"`)
-		fail(w, http.StatusUnauthorized, "invalid or revoked token")
-		return
-	}
-	if err != nil {
-		fail(w, http.StatusInternalServerError, "authentication failed")
-		return
-	}
-	if !h.limits.Allow(name) {
-		w.Header().Set("Retry-After", "1")
-		fail(w, http.StatusTooManyRequests, "rate limit exceeded for token %q", name)
+	name, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	body, code, err := h.readBody(w, r)
@@ -175,6 +158,33 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.opts.Observe(name, res)
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// authenticate checks the request's token and its rate; on failure it has
+// answered and ok is false.
+func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (name string, ok bool) {
+	secret := Bearer(r)
+	if secret == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="firewatch"`)
+		fail(w, http.StatusUnauthorized, "missing Authorization: Bearer TOKEN")
+		return "", false
+	}
+	name, err := h.st.Authenticate(r.Context(), secret)
+	if errors.Is(err, store.ErrNotFound) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="firewatch", error="invalid_token"`)
+		fail(w, http.StatusUnauthorized, "invalid or revoked token")
+		return "", false
+	}
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "authentication failed")
+		return "", false
+	}
+	if !h.limits.Allow(name) {
+		w.Header().Set("Retry-After", "1")
+		fail(w, http.StatusTooManyRequests, "rate limit exceeded for token %q", name)
+		return "", false
+	}
+	return name, true
 }
 
 // readBody reads the whole body within MaxBodyBytes, decompressing gzip.

@@ -71,8 +71,8 @@ func validate(m *model.Measurement, p string) error {
 	if m.StartedAt.Year() < 2000 || m.StartedAt.Year() > 2200 {
 		return bad("started_at", "%s is out of range", m.StartedAt.Format("2006-01-02"))
 	}
-	if m.Vantage != "probe" && m.Vantage != "control" {
-		return bad("vantage", "is %q, want \"probe\" or \"control\"", clip(m.Vantage))
+	if vs := model.Vantages(); !slices.Contains(vs, m.Vantage) {
+		return bad("vantage", "is %q, want %q or %q", clip(m.Vantage), vs[0], vs[1])
 	}
 	if statuses := model.Statuses(); !slices.Contains(statuses, m.Status) {
 		return bad("status", "%q is not one of %s", clip(m.Status), strings.Join(statuses, ", "))

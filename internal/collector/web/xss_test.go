@@ -99,3 +99,27 @@ func TestContentSecurityPolicyOnEveryResponse(t *testing.T) {
 	}
 	_ = storetest.TargetOK
 }
+
+// TestQueuePageIsEscaped: queued targets and agent names carry HTML on the
+// operators' queue page as text only.
+func TestQueuePageIsEscaped(t *testing.T) {
+	srv, st := newSite(t)
+	ctx := context.Background()
+	if _, err := st.Enqueue(ctx, `https://xss.example/<script>alert(16)</script>`, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Dequeue(ctx, `<img src=x onerror=alert(17)>`, 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t)
+	signIn(t, srv, c)
+	code, _, body := get(t, c, srv.URL+"/queue")
+	if code != 200 || !strings.Contains(body, "xss.example") {
+		t.Fatalf("queue page: status %d", code)
+	}
+	for _, bad := range []string{"<script", "<img"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("queue page contains raw %q", bad)
+		}
+	}
+}

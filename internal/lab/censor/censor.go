@@ -69,6 +69,7 @@ type engine struct {
 	sniff    *sniffer
 	stop     context.CancelFunc
 	outSniff *sniffer // DNS answers from the internet (replace mode)
+	inbound  *sniffer // DNS queries from the internet to inside addresses
 	replMu   sync.Mutex
 	replaced map[replKey]time.Time // genuine answers to drop, until
 	lns      []net.Listener
@@ -216,6 +217,24 @@ func (e *engine) start(ctx context.Context) error {
 			e.answerLoop(ctx)
 		}()
 	}
+	if e.pol.Has(scenario.KindDNSInject) {
+		// Queries sent from outside to inside addresses cross the censor
+		// too (GFWatch's method relies on it): they are injected alike.
+		prog, err := filterProgram(nil)
+		if err != nil {
+			return fmt.Errorf("censor: BPF: %w", err)
+		}
+		s, err := openSniffer(e.cfg.OutsideIface, prog)
+		if err != nil {
+			return err
+		}
+		e.inbound = s
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.inboundLoop(ctx)
+		}()
+	}
 	e.logf("censor up: %d rules on %s -> %s", len(e.cfg.Rules), e.cfg.InsideIface, e.cfg.OutsideIface)
 	return nil
 }
@@ -247,6 +266,9 @@ func (e *engine) close() {
 	}
 	if e.outSniff != nil {
 		e.outSniff.close()
+	}
+	if e.inbound != nil {
+		e.inbound.close()
 	}
 	if e.raw != nil {
 		e.raw.close()
@@ -469,6 +491,29 @@ func (e *engine) reinject(b []byte, p Packet) {
 			e.logf("reinject: %v", err)
 			return
 		}
+	}
+}
+
+// inboundLoop injects answers to the DNS queries that come from the
+// internet towards inside addresses.
+func (e *engine) inboundLoop(ctx context.Context) {
+	buf := make([]byte, 1<<16)
+	for ctx.Err() == nil {
+		n, err := e.inbound.read(buf)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.logf("inbound sniffer: %v", err)
+			}
+			return
+		}
+		if n == 0 {
+			continue
+		}
+		p, err := parseIPv4(buf[:n])
+		if err != nil || p.Proto != protoUDP || p.DstPort != 53 || !e.inside(p.Dst) || e.inside(p.Src) {
+			continue
+		}
+		e.handleDNS(p)
 	}
 }
 

@@ -3,6 +3,8 @@ package policy
 import (
 	"regexp"
 	"strings"
+
+	"github.com/firewatch/firewatch/internal/target"
 )
 
 // Upgrade describes the plaintext upgrade to TLS of a mail protocol, so that
@@ -25,8 +27,18 @@ var smtpUpgrade = &Upgrade{Proto: "smtp",
 		return true, strings.HasPrefix(l, "220")
 	}}
 
-var upgrades = map[uint16]*Upgrade{
-	143: {Proto: "imap",
+// upgrades maps the default port of each mail scheme that upgrades in the
+// clear (internal/target's table) to its upgrade.
+var upgrades = func() map[uint16]*Upgrade {
+	m := map[uint16]*Upgrade{}
+	for scheme, u := range byScheme {
+		m[uint16(target.DefaultPorts[scheme])] = u
+	}
+	return m
+}()
+
+var byScheme = map[string]*Upgrade{
+	"imap": {Proto: "imap",
 		Command: func(l string) (string, bool) {
 			f := strings.Fields(l)
 			if len(f) == 2 && strings.EqualFold(f[1], "STARTTLS") {
@@ -41,13 +53,13 @@ var upgrades = map[uint16]*Upgrade{
 			}
 			return false, false
 		}},
-	110: {Proto: "pop3",
+	"pop3": {Proto: "pop3",
 		Command: func(l string) (string, bool) { return "", strings.EqualFold(strings.TrimSpace(l), "STLS") },
 		Final: func(_, l string) (bool, bool) {
 			return true, strings.HasPrefix(l, "+OK")
 		}},
-	25:  smtpUpgrade,
-	587: smtpUpgrade,
+	"smtp":       smtpUpgrade,
+	"submission": smtpUpgrade,
 }
 
 // STARTTLS returns the plaintext upgrade spoken on port, nil for a port

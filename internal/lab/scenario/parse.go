@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,9 +54,24 @@ func Load(path string) (*Scenario, error) {
 	return Parse(path, b)
 }
 
-// Parse reads and validates a scenario; file names the source in errors.
+// Parse reads and validates a scenario; file names the source in errors,
+// and the files the scenario names are read beside it.
 func Parse(file string, data []byte) (*Scenario, error) {
-	p := &parser{file: file}
+	return parse(&parser{file: file}, data)
+}
+
+// ParseFS reads and validates the scenario name of fsys; the files it names
+// are read from fsys too.
+func ParseFS(fsys fs.FS, name string) (*Scenario, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	return parse(&parser{file: name, fsys: fsys}, data)
+}
+
+func parse(p *parser, data []byte) (*Scenario, error) {
+	file := p.file
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -77,10 +95,40 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	return s, nil
 }
 
-type parser struct{ file string }
+type parser struct {
+	file string
+	fsys fs.FS // where files named by the scenario are read; nil: the OS, beside file
+}
+
+// readFile reads a file the scenario names (e.g. a names_file), relative
+// to the scenario's directory, at most max bytes.
+func (p *parser) readFile(rel string, max int64) ([]byte, error) {
+	if filepath.IsAbs(rel) || strings.HasPrefix(rel, "/") {
+		return nil, fmt.Errorf("%q: want a path relative to the scenario", rel)
+	}
+	var f fs.File
+	var err error
+	if p.fsys != nil {
+		f, err = p.fsys.Open(path.Join(path.Dir(p.file), filepath.ToSlash(rel)))
+	} else {
+		f, err = os.Open(filepath.Join(filepath.Dir(p.file), rel))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", rel, max)
+	}
+	return b, nil
+}
 
 func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
-	f, err := p.mapping(root, "", "name", "description", "network", "seed", "hosts", "censor", "expect")
+	f, err := p.mapping(root, "", "name", "description", "network", "seed", "hosts", "censor", "expect", "expect_dns")
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +170,11 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 	}
 	if e, ok := f["expect"]; ok {
 		if s.Expect, err = p.expects(e.val); err != nil {
+			return nil, err
+		}
+	}
+	if e, ok := f["expect_dns"]; ok {
+		if s.ExpectDNS, err = p.expectDNS(e.val); err != nil {
 			return nil, err
 		}
 	}

@@ -19,6 +19,7 @@ type Scenario struct {
 	Hosts       []Host
 	Censor      []Rule
 	Expect      []Expect
+	ExpectDNS   *ExpectDNS `json:",omitempty"` // what a DNS scan from outside must find
 	// Seed seeds the censor's random choices (rules with probability) when
 	// the command does not give one; 0 when the scenario does not say.
 	Seed int64

@@ -24,11 +24,7 @@ func TestShippedScenarios(t *testing.T) {
 	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			b, err := fs.ReadFile(scenarios.FS, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := Parse(name, b)
+			s, err := ParseFS(scenarios.FS, name)
 			if err != nil {
 				t.Fatal(err)
 			}

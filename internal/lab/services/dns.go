@@ -1,6 +1,7 @@
 package services
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"strings"
@@ -110,6 +111,23 @@ func (a *Authority) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_ = w.WriteMsg(m)
 }
 
+// exchange sends up to the upstream server and returns its first answer.
+func (f *Forwarder) exchange(c *dns.Client, up *dns.Msg) (*dns.Msg, error) {
+	if f.Dial == nil {
+		resp, _, err := c.Exchange(up, f.Upstream)
+		return resp, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+	defer cancel()
+	conn, err := f.Dial(ctx, c.Net, f.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	resp, _, err := c.ExchangeWithConnContext(ctx, up, &dns.Conn{Conn: conn})
+	return resp, err
+}
+
 // Forwarder is a recursive resolver that forwards every query to Upstream and
 // relays the first answer it gets (as a real resolver would accept an
 // injected one), after Delay.
@@ -122,6 +140,9 @@ type Forwarder struct {
 	Delay time.Duration
 	// Timeout bounds one upstream exchange; 0 means 3s.
 	Timeout time.Duration
+	// Dial, when set, opens the upstream connection ("udp" or "tcp") instead
+	// of the host's network (Local is then the dialer's business).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // ServeDNS implements dns.Handler.
@@ -143,7 +164,7 @@ func (f *Forwarder) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	up := req.Copy()
 	up.RecursionDesired = false
-	resp, _, err := c.Exchange(up, f.Upstream)
+	resp, err := f.exchange(c, up)
 	if err != nil || resp == nil {
 		m := new(dns.Msg)
 		m.SetRcode(req, dns.RcodeServerFailure)

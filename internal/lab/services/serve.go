@@ -44,6 +44,23 @@ type Config struct {
 	Addr func(h scenario.Host, service string, port int) string
 	// Log receives one line per listener and per failure; nil discards.
 	Log *log.Logger
+	// Bind opens the sockets; nil opens them on the host's own addresses.
+	// The emulated network (internal/lab/emunet) passes its own.
+	Bind Binder
+}
+
+// Binder opens the sockets services listen on.
+type Binder interface {
+	Listen(network, addr string) (net.Listener, error)
+	ListenPacket(network, addr string) (net.PacketConn, error)
+}
+
+// hostNet binds on the host's own addresses.
+type hostNet struct{}
+
+func (hostNet) Listen(network, addr string) (net.Listener, error) { return net.Listen(network, addr) }
+func (hostNet) ListenPacket(network, addr string) (net.PacketConn, error) {
+	return net.ListenPacket(network, addr)
 }
 
 // Listener is one bound service.
@@ -60,6 +77,10 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 	logf := func(string, ...any) {}
 	if cfg.Log != nil {
 		logf = cfg.Log.Printf
+	}
+	bind := cfg.Bind
+	if bind == nil {
+		bind = hostNet{}
 	}
 	auth := cfg.Authority
 	if auth == nil {
@@ -103,7 +124,7 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 					addr = cfg.Addr(h, svc, port)
 				}
 				if svc == "dns" {
-					a, err := StartDNS(ctx, addr, auth)
+					a, err := StartDNSOn(ctx, bind, addr, auth)
 					if err != nil {
 						return fail(fmt.Errorf("services: %s: dns: %w", name, err))
 					}
@@ -111,7 +132,7 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 					logf("%s %s on %s", name, svc, a)
 					continue
 				}
-				ln, err := net.Listen("tcp", addr)
+				ln, err := bind.Listen("tcp", addr)
 				if err != nil {
 					return fail(fmt.Errorf("services: %s: %s: %w", name, svc, err))
 				}
@@ -160,7 +181,12 @@ func serveOne(ctx context.Context, ln net.Listener, h scenario.Host, svc, name s
 // the bound UDP address (the TCP listener uses the same port). With port 0
 // it tries new ports while the kernel's UDP choice is taken for TCP.
 func StartDNS(ctx context.Context, addr string, h dns.Handler) (net.Addr, error) {
-	pc, ln, err := listenDNS(addr)
+	return StartDNSOn(ctx, hostNet{}, addr, h)
+}
+
+// StartDNSOn is StartDNS with the sockets opened by bind.
+func StartDNSOn(ctx context.Context, bind Binder, addr string, h dns.Handler) (net.Addr, error) {
+	pc, ln, err := listenDNS(bind, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +203,7 @@ func StartDNS(ctx context.Context, addr string, h dns.Handler) (net.Addr, error)
 }
 
 // listenDNS opens a UDP socket and a TCP listener on the same port of addr.
-func listenDNS(addr string) (net.PacketConn, net.Listener, error) {
+func listenDNS(bind Binder, addr string) (net.PacketConn, net.Listener, error) {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, err
@@ -187,11 +213,11 @@ func listenDNS(addr string) (net.PacketConn, net.Listener, error) {
 		tries = 50
 	}
 	for {
-		pc, err := net.ListenPacket("udp", addr)
+		pc, err := bind.ListenPacket("udp", addr)
 		if err != nil {
 			return nil, nil, err
 		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		ln, err := bind.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
 			return pc, ln, nil
 		}

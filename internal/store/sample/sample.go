@@ -30,7 +30,7 @@ func Measurement(id, target, country string, asn int, t time.Time, status string
 	}
 	return &model.Measurement{
 		Schema: model.SchemaVersion, ID: id, Target: target, Input: target, Category: "NEWS",
-		StartedAt: t.UTC(), RuntimeMS: 812.5, Vantage: "probe",
+		StartedAt: t.UTC(), RuntimeMS: 812.5, Vantage: model.VantageProbe,
 		Probe:     model.ProbeInfo{Country: country, ASN: asn, Network: fmt.Sprintf("AS%d Example Net", asn), Software: "firewatch/0.1.0", Platform: "linux"},
 		Resolvers: []string{"system", "udp://198.51.100.53:53"},
 		Status:    status, Methods: methods,

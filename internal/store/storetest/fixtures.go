@@ -38,7 +38,7 @@ func hexHash(parts ...string) string {
 func base(id, target string, at time.Time, country string, asn int) *model.Measurement {
 	return &model.Measurement{
 		Schema: model.SchemaVersion, ID: id, Target: target, Input: target, Category: "NEWS",
-		StartedAt: at, RuntimeMS: 812, Vantage: "probe",
+		StartedAt: at, RuntimeMS: 812, Vantage: model.VantageProbe,
 		Probe:     model.ProbeInfo{Country: country, ASN: asn, Network: "Example Telecom", Software: "firewatch/test"},
 		Resolvers: []string{"system"}, Status: model.StatusOK, Methods: []string{},
 	}
@@ -46,7 +46,7 @@ func base(id, target string, at time.Time, country string, asn int) *model.Measu
 
 func control(m *model.Measurement, steps ...model.Step) *model.Measurement {
 	c := base(m.ID+"-control", m.Target, m.StartedAt, "ZZ", 0)
-	c.Vantage = "control"
+	c.Vantage = model.VantageControl
 	c.Probe = model.ProbeInfo{Country: "DE", ASN: 64500, Software: "firewatch/test"}
 	c.Status = model.StatusMeasured
 	c.Steps = steps

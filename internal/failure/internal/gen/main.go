@@ -29,11 +29,11 @@ const (
 
 func main() {
 	log.SetFlags(0)
+	if _, err := os.Stat("failure.go"); err != nil {
+		log.Fatal("gen: run it in internal/failure: go generate ./internal/failure")
+	}
 	src, err := renderGo()
 	if err != nil {
-		log.Fatal(err)
-	}
-	if err := os.WriteFile(goOut, src, 0o644); err != nil {
 		log.Fatal(err)
 	}
 	doc, err := os.ReadFile(docsOut)
@@ -43,6 +43,9 @@ func main() {
 	out, err := renderDocs(doc)
 	if err != nil {
 		log.Fatalf("%s: %v", filepath.Clean(docsOut), err)
+	}
+	if err := os.WriteFile(goOut, src, 0o644); err != nil {
+		log.Fatal(err)
 	}
 	if err := os.WriteFile(docsOut, out, 0o644); err != nil {
 		log.Fatal(err)
