@@ -17,7 +17,7 @@ const censorReadyFile = "censor.ready"
 
 // runCensor runs the censor engine on r2 between its two interfaces.
 func runCensor(ctx context.Context, dir string, st *State, sc *scenario.Scenario, lg *log.Logger) error {
-	_, rogue, err := LoadCAs(dir)
+	cas, err := LoadCAs(dir)
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,8 @@ func runCensor(ctx context.Context, dir string, st *State, sc *scenario.Scenario
 		InsideIface:    n.CensorInsideIface,
 		OutsideIface:   n.CensorOutsideIface,
 		InsidePrefixes: []netip.Prefix{InsidePrefix},
-		RogueCA:        rogue,
+		RogueCA:        cas.Rogue,
+		RogueTrustedCA: cas.RogueTrusted,
 		Seed:           st.Seed,
 		Log:            lg.Writer(),
 		Ready: func() {

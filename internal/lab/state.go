@@ -84,14 +84,18 @@ type Resolvers struct {
 type Trust struct {
 	// PublicCA is the lab's public CA (the genuine servers' certificates).
 	PublicCA string `json:"public_ca"`
-	// RogueCA is the censor's CA for TLS interception.
+	// RogueCA is the censor's CA for TLS interception by rules with ca:
+	// rogue: no vantage trusts it.
 	RogueCA string `json:"rogue_ca"`
-	// Inside is the inside vantage's trust store (public CA, plus the rogue
+	// RogueTrustedCA is the censor's CA for rules with ca: rogue-trusted,
+	// a CA of its own that the inside vantage trusts.
+	RogueTrustedCA string `json:"rogue_trusted_ca"`
+	// Inside is the inside vantage's trust store (public CA, plus the trusted rogue
 	// CA when a tls-mitm rule says ca: rogue-trusted).
 	Inside string `json:"inside"`
 	// Outside is the outside vantage's trust store (public CA only).
 	Outside string `json:"outside"`
-	// RogueTrustedInside tells whether Inside contains the rogue CA.
+	// RogueTrustedInside tells whether Inside contains the trusted rogue CA.
 	RogueTrustedInside bool `json:"rogue_trusted_inside"`
 }
 

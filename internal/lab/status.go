@@ -117,10 +117,10 @@ func (s *State) WriteSummary(w io.Writer) {
 	for _, ip := range ips {
 		fmt.Fprintf(w, "host:     %-15s %s\n", ip, strings.Join(s.Hosts[ip], " "))
 	}
-	fmt.Fprintf(w, "trust:    public CA %s, rogue CA %s\n", s.Trust.PublicCA, s.Trust.RogueCA)
+	fmt.Fprintf(w, "trust:    public CA %s, rogue CA %s (trusted by nobody), trusted rogue CA %s\n", s.Trust.PublicCA, s.Trust.RogueCA, s.Trust.RogueTrustedCA)
 	extra := ""
 	if s.Trust.RogueTrustedInside {
-		extra = " (public + rogue CA)"
+		extra = " (public + trusted rogue CA)"
 	}
 	fmt.Fprintf(w, "          inside %s%s, outside %s\n", s.Trust.Inside, extra, s.Trust.Outside)
 	if s.ControlURL != "" {

@@ -2,6 +2,9 @@ package lab
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +72,35 @@ func TestZZSeedScenarioUpDown(t *testing.T) {
 	}
 	if n := strings.Count(string(out), "BEGIN CERTIFICATE"); n != 1 {
 		t.Errorf("outside trust store has %d certificates, want the public CA only", n)
+	}
+	// Each tls-mitm rule has its own CA: a plain TLS client inside, verifying
+	// with the inside trust store, rejects the ca: rogue interception and
+	// accepts the ca: rogue-trusted one, in the same lab.
+	roots := trustPool(t, st.Trust.Inside)
+	handshake := func(addr, name string) (*tls.ConnectionState, error) {
+		c, err := DialIn(tn.Inside, addr, 3*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		tc := tls.Client(c, &tls.Config{ServerName: name, RootCAs: roots})
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			return nil, err
+		}
+		cs := tc.ConnectionState()
+		return &cs, nil
+	}
+	var unknown x509.UnknownAuthorityError
+	if _, err := handshake("203.0.113.20:993", "mail.example.com"); !errors.As(err, &unknown) {
+		t.Errorf("inside, ca: rogue on mail.example.com:993: %v, want an unknown authority", err)
+	} else if !strings.Contains(unknown.Cert.Issuer.CommonName, "rogue CA") || strings.Contains(unknown.Cert.Issuer.CommonName, "trusted") {
+		t.Errorf("ca: rogue signed by %q", unknown.Cert.Issuer.CommonName)
+	}
+	if cs, err := handshake("203.0.113.55:443", "www.google.example"); err != nil {
+		t.Errorf("inside, ca: rogue-trusted on www.google.example:443: %v, want a verified handshake", err)
+	} else if iss := cs.PeerCertificates[0].Issuer.CommonName; !strings.Contains(iss, "rogue-trusted") {
+		t.Errorf("ca: rogue-trusted signed by %q, want the trusted rogue CA", iss)
 	}
 	s, err := GetStatus(ctx, testLab, testStateDir)
 	if err != nil || !s.Up {
