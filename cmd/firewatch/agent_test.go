@@ -113,3 +113,52 @@ func TestAgentCrashLosesNoQueueItem(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentReportsRefusedRecords: a record the collector refuses as invalid
+// (600 steps, the format allows 512) goes to the spool's rejected/ with the
+// reason, the other is stored, and the agent says so in its status.
+func TestAgentReportsRefusedRecords(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t, nil)
+	srv := httptest.NewServer(collector.New(st, collector.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	secret, err := st.CreateToken(ctx, "agent-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range []string{"https://good.example/", "https://huge.example/"} {
+		if _, err := st.Enqueue(ctx, tg, "operator"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl := storetest.Sample(time.Now())[0]
+	measure := func(ctx context.Context, tg target.Target) *model.Measurement {
+		m := *tmpl
+		m.ID, m.Target, m.Input, m.Control = "agent-"+tg.Host, tg.String(), tg.Input, nil
+		m.StartedAt = time.Now().UTC()
+		if tg.Host == "huge.example" {
+			m.Steps = nil
+			for len(m.Steps) < 600 {
+				m.Steps = append(m.Steps, tmpl.Steps[0])
+			}
+		}
+		return &m
+	}
+	spool := filepath.Join(t.TempDir(), "spool")
+	o := agentOptions{collector: srv.URL, token: secret, spool: spool, poll: time.Second, max: 5, once: true}
+	var log strings.Builder
+	if err := runAgent(ctx, o, measure, &log); err != nil {
+		t.Fatalf("agent: %v\n%s", err, log.String())
+	}
+	if _, err := st.Measurement(ctx, "agent-good.example"); err != nil {
+		t.Errorf("the valid record was not stored: %v", err)
+	}
+	rej, _ := filepath.Glob(filepath.Join(spool, "rejected", "*huge*.json"))
+	if len(rej) != 1 {
+		t.Fatalf("rejected %v, want the huge record\n%s", rej, log.String())
+	}
+	want := "1 uploaded, 1 refused as invalid: kept in " + filepath.Join(spool, "rejected")
+	if !strings.Contains(log.String(), want) || !strings.Contains(log.String(), "steps: 600, at most 512") {
+		t.Errorf("the agent's log does not say %q with the reason:\n%s", want, log.String())
+	}
+}

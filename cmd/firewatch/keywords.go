@@ -349,7 +349,7 @@ keyword_test step per word.`,
 	fs.StringVar(&address, "address", "", "--sni-template: the server (IP or IP:PORT) the ClientHellos go to")
 	fs.StringVar(&resolver, "dns-resolver", "", "--dns-template: the resolver (udp://IP:PORT) the queries go to (default: the system's)")
 	fs.BoolVar(&asJSON, "json", false, `print {"word", "status", "methods"} per word`)
-	fs.IntVar(&parallel, "parallel", 32, "words tested at a time")
+	fs.IntVar(&parallel, "parallel", 64, "words tested at a time (each asks the control: keep it within the control's rate limit)")
 	return cmd
 }
 
@@ -375,24 +375,24 @@ func testBase(ctx context.Context, tpl keywords.Template, n *netx.Network, ctl *
 		if err != nil || !strings.HasPrefix(resolver, "udp://") {
 			return keywords.Base{}, fmt.Errorf("--dns-resolver %q: want udp://IP:PORT", resolver)
 		}
-		return keywords.Base{Resolver: ap}, nil
+		return keywords.Base{Resolver: ap, Name: tpl.Fixed()}, nil
 	case keywords.FieldSNI:
 		if address != "" {
 			if ap, err := netip.ParseAddrPort(address); err == nil {
-				return keywords.Base{Addr: ap}, nil
+				return keywords.Base{Addr: ap, SNI: tpl.Fixed()}, nil
 			}
 			a, err := netip.ParseAddr(address)
 			if err != nil {
 				return keywords.Base{}, fmt.Errorf("--address %q: want IP or IP:PORT", address)
 			}
-			return keywords.Base{Addr: netip.AddrPortFrom(a, 443)}, nil
+			return keywords.Base{Addr: netip.AddrPortFrom(a, 443), SNI: tpl.Fixed()}, nil
 		}
-		name := strings.TrimPrefix(strings.Replace(tpl.Text, "{}", "", 1), ".")
+		name := tpl.Fixed()
 		if name == "" {
 			return keywords.Base{}, errors.New("--sni-template without a fixed part: give --address")
 		}
 		a, err := controlAddr(ctx, ctl, "https://"+name+"/")
-		return keywords.Base{Addr: a}, err
+		return keywords.Base{Addr: a, SNI: name}, err
 	default:
 		u, err := url.Parse(strings.Replace(tpl.Text, "{}", "x", 1))
 		if err != nil {
@@ -406,7 +406,7 @@ func testBase(ctx context.Context, tpl keywords.Template, n *netx.Network, ctl *
 		if port == "" {
 			a = netip.AddrPortFrom(a.Addr(), 80)
 		}
-		return keywords.Base{Addr: a, Host: u.Host}, nil
+		return keywords.Base{Addr: a, Host: u.Host, Path: "/"}, nil
 	}
 }
 
@@ -464,9 +464,9 @@ func wordsRecord(tpl keywords.Template, res []keywords.WordResult, steps []model
 	tgt := strings.Replace(tpl.Text, "{}", "", 1)
 	switch tpl.Field {
 	case keywords.FieldSNI:
-		tgt = "https://" + strings.TrimPrefix(tgt, ".") + "/"
+		tgt = "https://" + tpl.Fixed() + "/"
 	case keywords.FieldDNS:
-		tgt = "http://" + strings.TrimPrefix(tgt, ".") + "/"
+		tgt = "http://" + tpl.Fixed() + "/"
 	}
 	m := &model.Measurement{Schema: model.SchemaVersion, ID: uuid.NewString(), Target: tgt, Input: tpl.Text,
 		StartedAt: start.UTC(), RuntimeMS: float64(time.Since(start).Milliseconds()), Vantage: model.VantageProbe, Probe: info,

@@ -122,10 +122,17 @@ func printTrace(w io.Writer, r *trace.Result) {
 		}
 		fmt.Fprintf(w, "  %2d  %-16s%s\n", h.TTL, router, mark)
 	}
-	switch {
-	case r.CensorHop != nil:
-		fmt.Fprintf(w, "censor at hop %d (%s); the server is %d hops away\n", *r.CensorHop, *r.Placement, r.ServerHops)
-	default:
-		fmt.Fprintf(w, "no interference seen on the replayed exchange; the server is %d hops away\n", r.ServerHops)
+	place := "placement unknown: the server runs no such service, so no genuine answer could come"
+	if r.Placement != nil {
+		place = *r.Placement
+	}
+	server := fmt.Sprintf("the server is %d hops away", r.ServerHops)
+	if r.ServerHops == 0 {
+		server = "the server never answered"
+	}
+	if r.CensorHop != nil {
+		fmt.Fprintf(w, "censor at hop %d (%s); %s\n", *r.CensorHop, place, server)
+	} else {
+		fmt.Fprintf(w, "no interference seen on the replayed exchange; %s\n", server)
 	}
 }

@@ -158,15 +158,30 @@ type collector struct {
 }
 
 func newCollector(t *testing.T, bin, db string, extra ...string) *collector {
-	c := &collector{t: t, bin: bin, db: db, addr: freeAddr(t), extra: extra}
-	c.start()
-	return c
+	c := &collector{t: t, bin: bin, db: db, extra: extra}
+	// The port is free when freeAddr closes it, but another process may
+	// take it before serve listens: then try another one.
+	for try := 0; ; try++ {
+		c.addr = freeAddr(t)
+		if c.launch(try < 4) {
+			return c
+		}
+	}
 }
 
 func (c *collector) url() string { return "http://" + c.addr }
 
-// start runs serve and waits until /healthz answers 200.
+// start runs serve again on the same address and database and waits until
+// /healthz answers 200.
 func (c *collector) start() {
+	c.t.Helper()
+	c.launch(false)
+}
+
+// launch runs serve and waits until /healthz answers 200. With busyOK, a
+// collector that exits because its address is taken makes launch return
+// false instead of failing the test.
+func (c *collector) launch(busyOK bool) bool {
 	c.t.Helper()
 	c.starts++
 	args := append([]string{"serve", "--listen", c.addr, "--db", c.db}, c.extra...)
@@ -174,18 +189,23 @@ func (c *collector) start() {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if c.p.exited() {
+			if busyOK && strings.Contains(c.p.log.String(), "address already in use") {
+				c.starts--
+				return false
+			}
 			c.t.Fatalf("collector exited at start: %v\n%s", c.p.err, c.p.log.String())
 		}
 		resp, err := http.Get(c.url() + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	c.t.Fatalf("collector not healthy on %s within 20s", c.addr)
+	return false
 }
 
 // createToken runs `firewatch token create` and returns the secret.

@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,10 @@ const (
 	loopbackRoutes  = "FIREWATCH_ROUTABLE=127.0.0.0/8" // loopback targets are measured, not bogons
 	chaosRunTimeout = 8 * time.Minute
 )
+
+// recoveredRE finds the uploader's report of records kept from temporary
+// spool files a kill left.
+var recoveredRE = regexp.MustCompile(`spool: (\d+) records recovered from an interrupted write`)
 
 // chaosRand returns a seeded generator and logs the seed, so that a failing
 // run can be repeated with FIREWATCH_CHAOS_SEED.
@@ -85,6 +91,7 @@ func TestChaosUpload(t *testing.T) {
 	deadline := time.Now().Add(chaosRunTimeout)
 	runs, uploaderKilled, collectorKilled := 0, 0, 0
 	lastOK := false
+	var uploaders []*proc
 	start0 := time.Now()
 	for {
 		if time.Now().After(deadline) {
@@ -115,6 +122,7 @@ func TestChaosUpload(t *testing.T) {
 		up := start(t, fmt.Sprintf("uploader #%d", runs), bin, []string{loopbackRoutes},
 			"run", "--list", list, "--out", jsonl, "--append", "--upload", coll.url(), "--token", token,
 			"--spool", spool, "--no-progress", "--concurrency", "8", "--timeout", "5s")
+		uploaders = append(uploaders, up)
 		killed := false
 		for !up.exited() && !killed {
 			time.Sleep(10 * time.Millisecond)
@@ -170,11 +178,18 @@ func TestChaosUpload(t *testing.T) {
 			extra++
 		}
 	}
+	recovered := 0 // whole records a kill left in a temporary spool file
+	for _, up := range uploaders {
+		for _, m := range recoveredRE.FindAllStringSubmatch(up.log.String(), -1) {
+			n, _ := strconv.Atoi(m[1])
+			recovered += n
+		}
+	}
 	tests := historyTests(t, st)
 	integrity := integrityCheck(t, db)
 	waiting, rejected := spoolLeft(t, spool)
-	t.Logf("%d records in the JSONL (%d cut lines), %d stored (%d not in the JSONL), history counts %d tests; %d uploader runs, %d uploader and %d collector kills, %d collector starts; %v",
-		len(recs), cut, len(ids), extra, tests, runs, uploaderKilled, collectorKilled, coll.starts, elapsed.Round(time.Second))
+	t.Logf("%d records in the JSONL (%d cut lines), %d stored (%d not in the JSONL), history counts %d tests; %d uploader runs, %d uploader and %d collector kills, %d collector starts, %d records recovered from temporary spool files; %v",
+		len(recs), cut, len(ids), extra, tests, runs, uploaderKilled, collectorKilled, coll.starts, recovered, elapsed.Round(time.Second))
 	if len(recs) < uploadRecords {
 		t.Errorf("the JSONL holds %d records, want at least %d", len(recs), uploadRecords)
 	}

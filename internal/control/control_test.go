@@ -183,15 +183,15 @@ func TestRefusal(t *testing.T) {
 		{"name resolving to testnet, lab", Config{Lab: true}, MeasureRequest{Target: "https://www.example.com/"}, 200},
 		{"name resolving to testnet, no lab", Config{}, MeasureRequest{Target: "https://www.example.com/"}, 403},
 		{"private resolver", Config{}, MeasureRequest{Target: "https://www.example.com/", Resolvers: []string{"udp://10.0.0.53:53"}}, 403},
-		{"IPv4-compatible loopback target", Config{}, MeasureRequest{Target: "http://[::127.0.0.1]/"}, 403},
-		{"IPv4-mapped loopback target", Config{}, MeasureRequest{Target: "http://[::ffff:127.0.0.1]/"}, 403},
-		{"NAT64 loopback target", Config{}, MeasureRequest{Target: "http://[64:ff9b::7f00:1]/"}, 403},
+		{"IPv4-compatible loopback target", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "http://[::127.0.0.1]/"}, 403},
+		{"IPv4-mapped loopback target", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "http://[::ffff:127.0.0.1]/"}, 403},
+		{"NAT64 loopback target", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "http://[64:ff9b::7f00:1]/"}, 403},
 		{"NAT64 loopback target, lab", Config{Lab: true, AllowLoopback: true}, MeasureRequest{Target: "http://[64:ff9b::7f00:1]/"}, 403},
-		{"local-use NAT64 target", Config{}, MeasureRequest{Target: "http://[64:ff9b:1::808:808]/"}, 403},
-		{"6to4 loopback target", Config{}, MeasureRequest{Target: "http://[2002:7f00:1::]/"}, 403},
-		{"Teredo loopback client", Config{}, MeasureRequest{Target: "http://[2001:0:808:808::80ff:fffe]/"}, 403},
-		{"NAT64 metadata addr", Config{}, MeasureRequest{Target: "https://www.example.com/", Addrs: []string{"64:ff9b::169.254.169.254"}}, 403},
-		{"6to4 private resolver", Config{}, MeasureRequest{Target: "https://www.example.com/", Resolvers: []string{"udp://[2002:a00:35::1]:53"}}, 403},
+		{"local-use NAT64 target", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "http://[64:ff9b:1::808:808]/"}, 403},
+		{"6to4 loopback target", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "http://[2002:7f00:1::]/"}, 403},
+		{"Teredo loopback client", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "http://[2001:0:808:808::80ff:fffe]/"}, 403},
+		{"NAT64 metadata addr", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "https://www.example.com/", Addrs: []string{"64:ff9b::169.254.169.254"}}, 403},
+		{"6to4 private resolver", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "https://www.example.com/", Resolvers: []string{"udp://[2002:a00:35::1]:53"}}, 403},
 		{"NAT64 public target", Config{Probe: &fakeProbe{answer: "8.8.8.8"}}, MeasureRequest{Target: "http://[64:ff9b::808:808]/"}, 200},
 		{"bad addr", Config{}, MeasureRequest{Target: "https://www.example.com/", Addrs: []string{"nope"}}, 400},
 		{"bare domain", Config{}, MeasureRequest{Target: "www.example.com"}, 400},
@@ -278,18 +278,25 @@ func TestResolverCheck(t *testing.T) {
 	}
 }
 
-// TestRealProbe measures a loopback HTTP server through the real probe.
-func TestRealProbe(t *testing.T) {
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "<html><title>Hello</title></html>")
-	}))
-	t.Cleanup(web.Close)
+// realControl is a control measuring with the real probe, loopback allowed.
+func realControl(t *testing.T) *Client {
+	t.Helper()
 	p, err := probe.New(probe.Config{Network: &netx.Network{Routable: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 		Vantage: "control", Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, _, _ := newTest(t, Config{Probe: p, AllowLoopback: true})
+	return c
+}
+
+// TestRealProbe measures a loopback HTTP server through the real probe.
+func TestRealProbe(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html><title>Hello</title></html>")
+	}))
+	t.Cleanup(web.Close)
+	c := realControl(t)
 	m, err := c.Measure(context.Background(), mustTarget(t, web.URL+"/"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -361,12 +368,7 @@ func FuzzMeasureRequest(f *testing.F) {
 func TestMaxAddrs(t *testing.T) {
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(web.Close)
-	p, err := probe.New(probe.Config{Network: &netx.Network{Routable: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
-		Vantage: "control", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _, _ := newTest(t, Config{Probe: p, AllowLoopback: true})
+	c := realControl(t)
 	var addrs []string
 	for i := range 3500 {
 		addrs = append(addrs, netip.AddrFrom4([4]byte{127, 3, byte(i >> 8), byte(i)}).String())

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/firewatch/firewatch/internal/addrclass"
-	"github.com/firewatch/firewatch/internal/ratelimit"
 	"io"
 	"log/slog"
 	"net"
@@ -24,10 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/firewatch/firewatch/internal/addrclass"
 	"github.com/firewatch/firewatch/internal/failure"
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/netx"
 	"github.com/firewatch/firewatch/internal/probe"
+	"github.com/firewatch/firewatch/internal/ratelimit"
 	"github.com/firewatch/firewatch/internal/target"
 )
 

@@ -22,7 +22,9 @@ import (
 
 // seen is what one exchange observed: a failure, or an answer.
 type seen struct {
-	Failure  string // failure string; "" when an answer came
+	Failure  string // failure string (the failure vocabulary); "" when an answer came
+	Connect  bool   // the failure is the connect's: no request was sent
+	Unasked  bool   // the control could not be asked: Failure says why
 	Status   int    // HTTP status
 	Location string // HTTP Location
 	Title    string // HTTP <title>
@@ -34,6 +36,8 @@ type seen struct {
 
 func (s seen) String() string {
 	switch {
+	case s.Failure != "" && s.Connect:
+		return "connect: " + s.Failure
 	case s.Failure != "":
 		return s.Failure
 	case s.Status != 0:
@@ -62,7 +66,7 @@ func httpExchange(ctx context.Context, n *netx.Network, addr netip.AddrPort, req
 	defer cancel()
 	c, err := n.Dial(ctx, "tcp", addr.String())
 	if err != nil {
-		return seen{Failure: "connect: " + failure.Classify(err)}
+		return seen{Failure: failure.Classify(err), Connect: true}
 	}
 	defer c.Close()
 	dl, _ := ctx.Deadline()
@@ -128,7 +132,7 @@ func tlsExchange(ctx context.Context, n *netx.Network, addr netip.AddrPort, sni,
 	defer cancel()
 	c, err := n.Dial(ctx, "tcp", addr.String())
 	if err != nil {
-		return seen{Failure: "connect: " + failure.Classify(err)}
+		return seen{Failure: failure.Classify(err), Connect: true}
 	}
 	defer c.Close()
 	dl, _ := ctx.Deadline()
@@ -244,7 +248,7 @@ func dnsExchange(ctx context.Context, n *netx.Network, resolver netip.AddrPort, 
 	q.RecursionDesired = true
 	b, err := q.Pack()
 	if err != nil {
-		return seen{Failure: "bad name: " + err.Error()}
+		return seen{Failure: failure.Unknown + ": not a DNS name: " + err.Error()}
 	}
 	pc, err := n.Listen(ctx, "udp", ":0")
 	if err != nil {

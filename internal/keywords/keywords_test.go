@@ -172,7 +172,7 @@ func TestCompare(t *testing.T) {
 		{"block page", FieldPath, seen{Status: 403, Title: "Blocked"}, ok200, StatusBlocked, model.MethodHTTPBlockpage},
 		{"redirect", FieldHost, seen{Status: 302, Location: "http://warning.example/"}, ok200, StatusBlocked, model.MethodHTTPRedirect},
 		{"control failed too", FieldPath, seen{Failure: failure.ConnectionReset}, seen{Failure: failure.ConnectionReset}, StatusError, ""},
-		{"unreachable inside", FieldPath, seen{Failure: "connect: connection_refused"}, ok200, StatusError, ""},
+		{"unreachable inside", FieldPath, seen{Failure: failure.ConnectionRefused, Connect: true}, ok200, StatusError, ""},
 		{"sni reset", FieldSNI, seen{Failure: failure.ConnectionReset}, seen{TLS: "handshake"}, StatusBlocked, model.MethodTLSReset},
 		{"sni alert", FieldSNI, seen{TLS: "alert"}, seen{TLS: "handshake"}, StatusOK, ""},
 		{"dns nxdomain", FieldDNS, seen{Rcode: "NXDOMAIN", Answers: 1}, seen{Rcode: "NOERROR", Addrs: []string{"203.0.113.9"}, Answers: 1}, StatusBlocked, model.MethodDNSNXDomain},

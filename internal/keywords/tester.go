@@ -83,7 +83,7 @@ func (t *Tester) Check(ctx context.Context, field, value, mutation string) Outco
 	st := model.Step{Operation: model.OpKeywordTest, StartedAt: start.UTC(),
 		DurationMS: float64(time.Since(start).Microseconds()) / 1000,
 		Keyword: &model.KeywordData{Field: field, Value: value, Mutation: mutation, Blocked: o.Status == StatusBlocked,
-			Outcome: o.Inside, Control: o.Control}}
+			Status: o.Status, Methods: o.Methods, Outcome: o.Inside, Control: o.Control}}
 	switch field {
 	case FieldDNS:
 		st.Address, st.Hostname = t.Base.Resolver.String(), value
@@ -128,7 +128,7 @@ func (t *Tester) inside(ctx context.Context, field, value, mutation string) seen
 		}
 		return dnsExchange(ctx, t.Network, b.Resolver, value, mutation, t.timeout(), wait)
 	}
-	return seen{Failure: "unknown field " + field}
+	return seen{Failure: failure.Unknown + ": unknown field " + field}
 }
 
 // controlURL is the target the control measures for a variant.
@@ -145,9 +145,31 @@ func (t *Tester) controlURL(field, value string) string {
 	return "http://" + value + "/"
 }
 
+// baseValue is the field's value in the base request, whose control stands
+// in for a variant the control cannot measure (".minghui" is no host name).
+func (t *Tester) baseValue(field string) string {
+	switch field {
+	case FieldHost:
+		return t.Base.Host
+	case FieldSNI:
+		return t.Base.SNI
+	case FieldDNS:
+		return t.Base.Name
+	}
+	return "/"
+}
+
 // control asks the control once per variant (cached: a mutation reuses its
-// plain variant's answer).
+// plain variant's answer). A variant that is not a URL the control can
+// measure is compared with the base request's control.
 func (t *Tester) control(ctx context.Context, field, value string) seen {
+	if _, err := t.controlTarget(field, value); err != nil {
+		if base := t.baseValue(field); base != value && base != "" {
+			if _, err := t.controlTarget(field, base); err == nil {
+				value = base
+			}
+		}
+	}
 	key := field + "\x00" + value
 	t.mu.Lock()
 	if s, ok := t.ctl[key]; ok {
@@ -169,25 +191,34 @@ func (t *Tester) control(ctx context.Context, field, value string) seen {
 
 func (t *Tester) askControl(ctx context.Context, field, value string) seen {
 	if t.Control == nil {
-		return seen{Failure: "no control"}
+		return seen{Failure: "no control", Unasked: true}
 	}
-	raw := t.controlURL(field, value)
-	if _, err := url.Parse(raw); err != nil {
-		return seen{Failure: "not a URL the control can measure: " + raw}
-	}
-	ts, err := target.Parse(raw)
-	if err != nil || len(ts) != 1 {
-		return seen{Failure: fmt.Sprintf("not a target the control can measure: %s", raw)}
+	tg, err := t.controlTarget(field, value)
+	if err != nil {
+		return seen{Failure: err.Error(), Unasked: true}
 	}
 	var addrs []string
 	if field != FieldDNS {
 		addrs = []string{t.Base.Addr.Addr().String()}
 	}
-	m, err := t.Control.Measure(ctx, ts[0], addrs)
+	m, err := t.Control.Measure(ctx, tg, addrs)
 	if err != nil {
-		return seen{Failure: "control: " + errText(err)}
+		return seen{Failure: "control: " + errText(err), Unasked: true}
 	}
 	return fromRecord(m, field, t.Base.Addr.String())
+}
+
+// controlTarget is the target the control measures for a variant.
+func (t *Tester) controlTarget(field, value string) (target.Target, error) {
+	raw := t.controlURL(field, value)
+	if _, err := url.Parse(raw); err != nil {
+		return target.Target{}, fmt.Errorf("not a target the control can measure: %s", raw)
+	}
+	ts, err := target.Parse(raw)
+	if err != nil || len(ts) != 1 {
+		return target.Target{}, fmt.Errorf("not a target the control can measure: %s", raw)
+	}
+	return ts[0], nil
 }
 
 func errText(err error) string {
@@ -252,7 +283,7 @@ func fromRecord(m *model.Measurement, field, addr string) seen {
 func connectFailure(m *model.Measurement, addr, otherwise string) seen {
 	for _, st := range m.Steps {
 		if st.Operation == model.OpConnect && st.Address == addr && st.Failure != nil {
-			return seen{Failure: "connect: " + *st.Failure}
+			return seen{Failure: *st.Failure, Connect: true}
 		}
 	}
 	return seen{Failure: otherwise}
@@ -280,7 +311,7 @@ func rcodeOf(f string) string {
 // compare decides a variant from what the inside and the control saw.
 func compare(field string, in, ctl seen) Outcome {
 	o := Outcome{Inside: in.String(), Control: ctl.String()}
-	if strings.HasPrefix(in.Failure, "connect: ") {
+	if in.Connect {
 		o.Status = StatusError // the server cannot be reached at all: no request was judged
 		return o
 	}
@@ -288,7 +319,7 @@ func compare(field string, in, ctl seen) Outcome {
 		// Nothing to compare with: the variant fails outside too, or the
 		// control could not be asked.
 		o.Status = StatusError
-		if in.Failure == "" && ctl.Failure != "no control" && !strings.HasPrefix(ctl.Failure, "control:") && !strings.HasPrefix(ctl.Failure, "not a") {
+		if in.Failure == "" && !ctl.Unasked {
 			o.Status = StatusOK // it works inside: nothing blocks it
 		}
 		return o

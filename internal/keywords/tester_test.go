@@ -18,6 +18,7 @@ import (
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/netx"
 	"github.com/firewatch/firewatch/internal/target"
+	"github.com/miekg/dns"
 )
 
 // resettingServer serves HTTP on loopback and resets every connection whose
@@ -111,5 +112,50 @@ func TestClientHelloGetsAServerHello(t *testing.T) {
 		if s.TLS != want {
 			t.Errorf("mutation %q: %s, want tls %s", m, s, want)
 		}
+	}
+}
+
+// dnsControl resolves every name to 203.0.113.9 outside.
+type dnsControl struct{}
+
+func (dnsControl) Measure(_ context.Context, t target.Target, _ []string) (*model.Measurement, error) {
+	st := model.Step{Operation: model.OpResolve, Hostname: t.Host, DNS: &model.DNSData{Resolver: "system", QueryType: "A",
+		Responses: []model.DNSResponse{{Rcode: "NOERROR", Answers: []model.DNSAnswer{{Name: t.Host, Type: "A", Value: "203.0.113.9"}}}}}}
+	return &model.Measurement{Target: t.String(), Steps: []model.Step{st}}, nil
+}
+
+func TestTesterDNSWordsOnLoopback(t *testing.T) {
+	// a resolver that lies (NXDOMAIN) about names holding "tibet"
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		if strings.Contains(strings.ToLower(q.Question[0].Name), "tibet") {
+			r.Rcode = dns.RcodeNameError
+		} else {
+			r.Answer = append(r.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(203, 0, 113, 9)})
+		}
+		_ = w.WriteMsg(r)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	tr := &Tester{Base: Base{Resolver: netip.MustParseAddrPort(pc.LocalAddr().String()), Name: "example.com"}, Network: &netx.Network{},
+		Control: dnsControl{}, Timeout: time.Second, DNSWait: 50 * time.Millisecond}
+	tpl, err := ParseTemplate(FieldDNS, "{}.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := TestWords(context.Background(), tr, tpl, []string{"weather", "freetibet", "cats"}, 2)
+	want := []string{model.StatusOK, model.StatusBlocked, model.StatusOK}
+	for i, r := range res {
+		if r.Status != want[i] {
+			t.Errorf("%s: %s %v, want %s", r.Word, r.Status, r.Methods, want[i])
+		}
+	}
+	if len(res[1].Methods) != 1 || res[1].Methods[0] != model.MethodDNSNXDomain {
+		t.Errorf("methods %v, want [dns.nxdomain]", res[1].Methods)
 	}
 }

@@ -85,6 +85,12 @@ func ParseTemplate(field, text string) (Template, error) {
 	return Template{Field: field, Text: text}, nil
 }
 
+// Fixed is a name template's fixed part, the template without "{}" and
+// the dot after it ("{}.example.com" → "example.com").
+func (t Template) Fixed() string {
+	return strings.TrimPrefix(strings.Replace(t.Text, "{}", "", 1), ".")
+}
+
 // Value is the field's value for word: a URL template gives the request
 // target (the word escaped for a URL), a name template the name.
 func (t Template) Value(word string) string {

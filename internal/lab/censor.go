@@ -15,7 +15,8 @@ import (
 // are in place.
 const censorReadyFile = "censor.ready"
 
-// runCensor runs the censor engine on r2 between its two interfaces.
+// runCensor runs the censor engine on the scenario's censor router, between
+// its two interfaces.
 func runCensor(ctx context.Context, dir string, st *State, sc *scenario.Scenario, lg *log.Logger) error {
 	cas, err := LoadCAs(dir)
 	if err != nil {
@@ -24,13 +25,13 @@ func runCensor(ctx context.Context, dir string, st *State, sc *scenario.Scenario
 	ready := filepath.Join(dir, censorReadyFile)
 	_ = os.Remove(ready)
 	defer os.Remove(ready)
-	n := st.Names()
-	lg.Printf("censor on %s: %d rules between %s and %s", n.Censor(), len(sc.Censor), n.CensorInsideIface, n.CensorOutsideIface)
+	r := st.Names().RouterAt(st.CensorHop)
+	lg.Printf("censor on %s (hop %d): %d rules between %s and %s", r.NS, r.Hop, len(sc.Censor), r.InsideIface, r.OutsideIface)
 	return censor.Run(ctx, censor.Config{
 		Rules:          sc.Censor,
 		Hosts:          sc.Hosts,
-		InsideIface:    n.CensorInsideIface,
-		OutsideIface:   n.CensorOutsideIface,
+		InsideIface:    r.InsideIface,
+		OutsideIface:   r.OutsideIface,
 		InsidePrefixes: []netip.Prefix{InsidePrefix},
 		RogueCA:        cas.Rogue,
 		RogueTrustedCA: cas.RogueTrusted,

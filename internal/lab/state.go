@@ -36,6 +36,11 @@ type State struct {
 	Namespaces []string `json:"namespaces"`
 	// CensorNamespace is the router hop on which the censor runs.
 	CensorNamespace string `json:"censor_namespace"`
+	// CensorHop is the censor router's hop number (0 in a state written
+	// before it existed: hop 2).
+	CensorHop int `json:"censor_hop,omitempty"`
+	// SilentHops are the routers that send no ICMP time exceeded.
+	SilentHops []int `json:"silent_hops,omitempty"`
 	// Links lists the veth links and their addresses.
 	Links []StateLink `json:"links"`
 	// Hosts maps each scenario host address to its names.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -99,8 +100,11 @@ func (s *State) WriteSummary(w io.Writer) {
 			fmt.Fprint(w, ", ")
 		}
 		fmt.Fprintf(w, "%d %s", i+1, h)
-		if i == 1 {
+		if censor := s.CensorHop; i+1 == censor || (censor == 0 && i == 1) {
 			fmt.Fprint(w, " (censor)")
+		}
+		if slices.Contains(s.SilentHops, i+1) {
+			fmt.Fprint(w, " (no ICMP)")
 		}
 	}
 	fmt.Fprintln(w)

@@ -40,7 +40,7 @@ type Names struct {
 	Lab                                   string
 	Inside, R1, R2, R3, Net, Outside      string // namespaces
 	InsideIface                           string // the inside vantage's link (probe and ISP resolver)
-	CensorInsideIface, CensorOutsideIface string // the censor's interfaces on r2
+	CensorInsideIface, CensorOutsideIface string // r2's interfaces (the censor's by default)
 }
 
 // NamesFor returns the names of the lab called lab.
@@ -54,7 +54,8 @@ func NamesFor(lab string) Names {
 // Prefix is the prefix of every namespace and interface of the lab.
 func (n Names) Prefix() string { return n.Lab + "-" }
 
-// Censor is the namespace (router hop) on which the censor runs.
+// Censor is the namespace on which the censor runs unless the scenario's
+// censor_hop names another router (RouterAt).
 func (n Names) Censor() string { return n.R2 }
 
 // Namespaces lists every namespace of the lab, from inside to outside.
@@ -125,6 +126,36 @@ func (n Names) Links() []Link {
 		{n.R3, i + "r3-n", p("198.51.100.17/30"), n.Net, i + "n-r3", p("198.51.100.18/30"), "r3-internet"},
 		{n.Net, i + "n-o", p("192.0.2.65/30"), n.Outside, i + "o-n", p("192.0.2.66/30"), "internet-outside"},
 	}
+}
+
+// Router is one router hop of the path from the inside: where the censor
+// can sit.
+type Router struct {
+	Hop                       int
+	NS                        string
+	InsideIface, OutsideIface string
+}
+
+// Routers are the path's routers, hop 1 (the inside's gateway, the ISP's
+// first router) to hop 3.
+func (n Names) Routers() []Router {
+	i := n.Lab + "-"
+	return []Router{
+		{1, n.R1, i + "r1-i", i + "r1-r2"},
+		{2, n.R2, n.CensorInsideIface, n.CensorOutsideIface},
+		{3, n.R3, i + "r3-r2", i + "r3-n"},
+	}
+}
+
+// RouterAt returns the router of a hop; any other hop gives hop 2's.
+func (n Names) RouterAt(hop int) Router {
+	rs := n.Routers()
+	for _, r := range rs {
+		if r.Hop == hop {
+			return r
+		}
+	}
+	return rs[1]
 }
 
 // Hops are the router addresses a packet from the inside crosses on its way

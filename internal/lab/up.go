@@ -176,7 +176,9 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 		ScenarioName:    sc.Name,
 		Created:         time.Now().UTC(),
 		Namespaces:      names.Namespaces(),
-		CensorNamespace: names.Censor(),
+		CensorNamespace: names.RouterAt(sc.CensorHop).NS,
+		CensorHop:       names.RouterAt(sc.CensorHop).Hop,
+		SilentHops:      sc.SilentHops,
 		Hosts:           map[string][]string{},
 		InsidePrefix:    InsidePrefix.String(),
 		ProbeAddr:       ProbeAddr.String(),
@@ -209,6 +211,9 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	if err := buildTopology(ctx, dir, names, ips); err != nil {
 		return nil, err
 	}
+	if err := silenceRouters(ctx, names, sc.SilentHops); err != nil {
+		return nil, err
+	}
 	o.logf("lab: trust files")
 	if st.Trust, err = writeTrust(dir, sc.RogueTrusted()); err != nil {
 		return nil, err
@@ -222,7 +227,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	roles := []struct{ role, ns string }{
 		{RoleServices, names.Net},
 		{RoleISPResolver, names.Inside},
-		{RoleCensor, names.Censor()},
+		{RoleCensor, st.CensorNamespace},
 	}
 	for _, r := range roles {
 		d, err := startDaemon(dir, names, r.ns, r.role, exe, "lab", "daemon", r.role, "--state", dir)
@@ -257,7 +262,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 const (
 	RoleServices    = "services"     // every host, the authoritative DNS and the public resolver (fwlab-net)
 	RoleISPResolver = "isp-resolver" // the inside's recursive resolver (fwlab-inside)
-	RoleCensor      = "censor"       // the censor (fwlab-r2)
+	RoleCensor      = "censor"       // the censor (fwlab-r2 unless the scenario's censor_hop says)
 	RoleControl     = "control"      // the control (fwlab-outside)
 )
 

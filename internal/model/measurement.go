@@ -127,18 +127,24 @@ type TraceHopData struct {
 	Genuine      bool     `json:"genuine"`          // the server's genuine answer arrived at this TTL
 	Reached      bool     `json:"reached"`          // the server itself answered a packet of this TTL
 	Answers      []string `json:"answers"`          // what arrived, in order ("rst from ...", "dns NXDOMAIN", ...)
+	// Censor marks the hop the trace places the censor at, with its
+	// Placement ("on-path" or "in-path"; "" when it cannot be told).
+	Censor    bool   `json:"censor,omitempty"`
+	Placement string `json:"placement,omitempty"`
 }
 
 // KeywordData is the data of a keyword_test step: one variant of a request
 // sent inside by firewatch keywords, and how it compared with the control.
 type KeywordData struct {
-	Field    string `json:"field"`              // "path", "host", "sni" or "dns"
-	Value    string `json:"value"`              // the variant's value of that field
-	Word     string `json:"word,omitempty"`     // the word of a list placed in a template (keywords test)
-	Mutation string `json:"mutation,omitempty"` // the evasion tried, "" for a plain variant
-	Blocked  bool   `json:"blocked"`            // the variant showed the interference
-	Control  string `json:"control,omitempty"`  // what the control saw, when it was asked
-	Outcome  string `json:"outcome"`            // what the inside saw
+	Field    string   `json:"field"`              // "path", "host", "sni" or "dns"
+	Value    string   `json:"value"`              // the variant's value of that field
+	Word     string   `json:"word,omitempty"`     // the word of a list placed in a template (keywords test)
+	Mutation string   `json:"mutation,omitempty"` // the evasion tried, "" for a plain variant
+	Blocked  bool     `json:"blocked"`            // the variant showed the interference
+	Status   string   `json:"status"`             // "blocked", "ok" or "error" (the comparison could not be made)
+	Methods  []string `json:"methods,omitempty"`  // the interference seen, when blocked
+	Control  string   `json:"control,omitempty"`  // what the control saw, when it was asked
+	Outcome  string   `json:"outcome"`            // what the inside saw
 }
 
 // DNSData is the data of a resolve or dns_round_trip step.
@@ -208,6 +214,10 @@ type HTTPData struct {
 	BodyHead      string            `json:"body_head,omitempty"` // first few KB, as UTF-8 text
 	Title         string            `json:"title,omitempty"`
 	BytesPerSec   float64           `json:"bytes_per_sec,omitempty"`
+	// NotFollowed says why the redirect of this hop was not followed (a
+	// private literal address, a scheme other than http/https); empty when
+	// it was followed or the hop is no redirect.
+	NotFollowed string `json:"not_followed,omitempty"`
 }
 
 // MailData is the data of a mail_greeting or starttls step.

@@ -186,11 +186,15 @@ func (s *sqlStore) updateHistory(ctx context.Context, tx *sql.Tx, ms []*model.Me
 	if err := s.saveDaily(ctx, tx, daily, dayOrder); err != nil {
 		return err
 	}
-	for _, ev := range events {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (target, country, asn, kind, old_status, new_status, old_methods, new_methods, at, measure_id)
-			VALUES (?,?,?,?,?,?,?,?,?,?)`),
+	kevs, err := s.updateKeywords(ctx, tx, probe)
+	if err != nil {
+		return err
+	}
+	for _, ev := range append(events, kevs...) {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (target, country, asn, kind, old_status, new_status, old_methods, new_methods, at, measure_id, keyword)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?)`),
 			ev.Target, ev.Country, ev.ASN, ev.Kind, ev.OldStatus, ev.NewStatus,
-			encodeMethods(ev.OldMethods), encodeMethods(ev.NewMethods), nanos(ev.At), ev.MeasureID); err != nil {
+			encodeMethods(ev.OldMethods), encodeMethods(ev.NewMethods), nanos(ev.At), ev.MeasureID, ev.Keyword); err != nil {
 			return err
 		}
 	}

@@ -259,7 +259,7 @@ func (s *sqlStore) Events(ctx context.Context, f Filter, p Page) ([]Event, error
 	w, args := where(f, eventFilterCols)
 	l, o := limits(p)
 	args = append(args, l, o)
-	rs, err := s.db.QueryContext(ctx, s.q(`SELECT id, target, country, asn, kind, old_status, new_status, old_methods, new_methods, at, measure_id
+	rs, err := s.db.QueryContext(ctx, s.q(`SELECT id, target, country, asn, kind, old_status, new_status, old_methods, new_methods, at, measure_id, keyword
 		FROM events`+w+` ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
@@ -270,7 +270,7 @@ func (s *sqlStore) Events(ctx context.Context, f Filter, p Page) ([]Event, error
 		var e Event
 		var om, nm string
 		var at int64
-		if err := rs.Scan(&e.ID, &e.Target, &e.Country, &e.ASN, &e.Kind, &e.OldStatus, &e.NewStatus, &om, &nm, &at, &e.MeasureID); err != nil {
+		if err := rs.Scan(&e.ID, &e.Target, &e.Country, &e.ASN, &e.Kind, &e.OldStatus, &e.NewStatus, &om, &nm, &at, &e.MeasureID, &e.Keyword); err != nil {
 			return nil, fmt.Errorf("store: events: %w", err)
 		}
 		e.OldMethods, e.NewMethods, e.At = decodeMethods(om), decodeMethods(nm), fromNanos(at)

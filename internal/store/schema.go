@@ -128,6 +128,23 @@ var migrations = []string{
 	CREATE INDEX queue_open ON queue (done_at, id)`,
 	// 5: the DNS filter's history (dns.go).
 	dnsSchema,
+	// 6: per-keyword history of word lists (firewatch keywords test), and
+	// the word an event is about.
+	`CREATE TABLE keyword_state (
+		target TEXT NOT NULL,
+		word TEXT NOT NULL,
+		country TEXT NOT NULL,
+		asn BIGINT NOT NULL,
+		status TEXT NOT NULL,
+		methods TEXT NOT NULL DEFAULT '',
+		since BIGINT NOT NULL,
+		last_tested BIGINT NOT NULL,
+		tests BIGINT NOT NULL,
+		blocked_tests BIGINT NOT NULL,
+		last_id TEXT NOT NULL,
+		PRIMARY KEY (target, word, country, asn)
+	);
+	ALTER TABLE events ADD COLUMN keyword TEXT NOT NULL DEFAULT ''`,
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations.

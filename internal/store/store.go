@@ -35,6 +35,9 @@ type Store interface {
 
 	// Events lists confirmed status changes, newest first.
 	Events(ctx context.Context, f Filter, p Page) ([]Event, error)
+	// KeywordStates returns the history of the words tested in a template
+	// (its base target), blocked words first.
+	KeywordStates(ctx context.Context, target string) ([]KeywordState, error)
 
 	// Overview returns the counts shown on the dashboard's front page.
 	Overview(ctx context.Context, f Filter) (Overview, error)
@@ -129,7 +132,8 @@ type Event struct {
 	Target     string    `json:"target"`
 	Country    string    `json:"country"`
 	ASN        int       `json:"asn"`
-	Kind       string    `json:"kind"` // "blocked", "unblocked", "methods_changed"
+	Kind       string    `json:"kind"`              // "blocked", "unblocked", "methods_changed", "keyword_blocked", "keyword_unblocked"
+	Keyword    string    `json:"keyword,omitempty"` // the word of a keyword_* event
 	OldStatus  string    `json:"old_status"`
 	NewStatus  string    `json:"new_status"`
 	OldMethods []string  `json:"old_methods"`

@@ -20,7 +20,7 @@ var ErrNothingToLocate = errors.New("nothing to locate")
 // chosen when a verdict names several.
 var Traceable = []string{
 	model.MethodHTTPReset, model.MethodTLSReset, model.MethodHTTPBlockpage, model.MethodHTTPRedirect,
-	model.MethodDNSInjected, model.MethodDNSInconsistent, model.MethodTCPTimeout,
+	model.MethodDNSInjected, model.MethodDNSInconsistent, model.MethodDNSNXDomain, model.MethodDNSBogon, model.MethodTCPTimeout,
 }
 
 // Plan is what to replay for a record: the method, the exchange and how
@@ -114,7 +114,7 @@ func planMethod(m *model.Measurement, meth string) (*Plan, error) {
 		}
 		return &Plan{Method: meth, Kind: KindAnswer, Host: st.Hostname,
 			Exchange: Exchange{Kind: ExchangeDNS, Server: ap, Name: st.Hostname, QType: qtype(st.DNS.QueryType)}}, nil
-	case model.MethodDNSInconsistent:
+	case model.MethodDNSInconsistent, model.MethodDNSNXDomain, model.MethodDNSBogon:
 		// The resolver inside may be the liar; an on-path forger also
 		// answers a query sent straight to the name's genuine address.
 		if m.Control == nil {

@@ -268,8 +268,9 @@ func (p *RawProber) replayTCP(ctx context.Context, ttl int) Observation {
 	defer cancel()
 	c, err := p.net.Dial(dctx, "tcp4", p.ex.Server.String())
 	if err != nil {
-		// The handshake itself failing is not what this exchange replays.
-		return Observation{Answers: []Answer{{Reset: true, Digest: "connect", Summary: "connect failed: " + err.Error()}}}
+		// The replay needs a normal handshake first: without one there is
+		// nothing to replay (the verdict saw it succeed).
+		return Observation{Err: fmt.Errorf("connect to %v with a full TTL: %w", p.ex.Server, err)}
 	}
 	defer c.Close()
 	la, ok := c.LocalAddr().(*net.TCPAddr)

@@ -225,7 +225,14 @@ func analyse(o Options, samples []sample) *Result {
 			h.Router = &a
 		}
 		r.Hops = append(r.Hops, h)
-		r.Steps = append(r.Steps, step(o, s, h, vs[i].genuine))
+		st := step(o, s, h, vs[i].genuine)
+		if r.CensorHop != nil && *r.CensorHop == s.ttl {
+			st.Trace.Censor = true
+			if r.Placement != nil {
+				st.Trace.Placement = *r.Placement
+			}
+		}
+		r.Steps = append(r.Steps, st)
 	}
 	return r
 }

@@ -103,6 +103,7 @@ func Handler(st store.Store, opts Options) http.Handler {
 	mux.HandleFunc("GET /api/v1/targets", a.targets)
 	mux.HandleFunc("GET /api/v1/targets/state", a.targetState)
 	mux.HandleFunc("GET /api/v1/timeline", a.timeline)
+	mux.HandleFunc("GET /api/v1/keywords", a.keywords)
 	mux.HandleFunc("GET /api/v1/events", a.events)
 	mux.HandleFunc("GET /api/v1/measurements", a.measurements)
 	mux.HandleFunc("GET /api/v1/measurements/{id}", a.measurement)
@@ -266,6 +267,27 @@ func (a *api) targetState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, TargetStates{Target: ts[0].Target, States: ts})
+}
+
+// Keywords is the answer of /api/v1/keywords: the words tested in one
+// template (firewatch keywords test), blocked first.
+type Keywords struct {
+	Target   string               `json:"target"`
+	Keywords []store.KeywordState `json:"keywords"`
+}
+
+func (a *api) keywords(w http.ResponseWriter, r *http.Request) {
+	target := r.URL.Query().Get("target")
+	if target == "" {
+		fail(w, http.StatusBadRequest, "parameter target is required (the template's base target, e.g. http://host/search?q=)")
+		return
+	}
+	ks, err := a.st.KeywordStates(r.Context(), target)
+	if err != nil {
+		storeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Keywords{Target: target, Keywords: ks})
 }
 
 func (a *api) timeline(w http.ResponseWriter, r *http.Request) {

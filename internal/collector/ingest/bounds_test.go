@@ -131,7 +131,9 @@ func TestIngestBounds(t *testing.T) {
 }
 
 // TestProbeRecordsWithinBounds: the probe's golden records and the
-// verdict's golden inputs pass validation, bounds included.
+// verdict's golden inputs pass validation, bounds included: what the probe,
+// the classifier and the verdict produce is in the vocabularies the
+// validator reads (failure strings, operations, statuses, methods, vantages).
 func TestProbeRecordsWithinBounds(t *testing.T) {
 	files, _ := filepath.Glob("../../probe/testdata/golden/*.json")
 	more, _ := filepath.Glob("../../verdict/testdata/*/*.json")
@@ -149,6 +151,13 @@ func TestProbeRecordsWithinBounds(t *testing.T) {
 			continue // not a whole record (a verdict golden file)
 		}
 		if err := checkBounds(&m, ""); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		m.ID = "golden" // golden files name records by path; ids are no vocabulary
+		if m.Control != nil {
+			m.Control.ID = "golden-control"
+		}
+		if err := Validate(&m); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/firewatch/firewatch/internal/failure"
+	"github.com/firewatch/firewatch/internal/model"
 )
 
 // TestValidateProbeFailures: every failure string the probe records must be
@@ -36,5 +37,19 @@ func TestValidateAddrsNotTried(t *testing.T) {
 		if err := Validate(m); (err == nil) != c.ok {
 			t.Errorf("addresses_not_tried %d: got %v, want ok %v", c.n, err, c.ok)
 		}
+	}
+}
+
+// TestValidateTraceAndKeywordSteps: the records of firewatch trace and
+// firewatch keywords are accepted.
+func TestValidateTraceAndKeywordSteps(t *testing.T) {
+	m := rec("t1")
+	reset := failure.ConnectionReset
+	m.Steps = append(m.Steps,
+		model.Step{Operation: model.OpTraceHop, Address: "203.0.113.30:80", Trace: &model.TraceHopData{Method: model.MethodHTTPReset, TTL: 2, Interference: true, Censor: true, Placement: "in-path", Answers: []string{"rst"}}},
+		model.Step{Operation: model.OpKeywordTest, Address: "203.0.113.30:80", Failure: &reset, Keyword: &model.KeywordData{Field: "path", Value: "/falun", Word: "falun", Status: "blocked", Blocked: true}},
+	)
+	if err := Validate(m); err != nil {
+		t.Errorf("Validate: %v", err)
 	}
 }

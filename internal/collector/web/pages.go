@@ -216,6 +216,8 @@ type targetData struct {
 	Chart        chart
 	Measurements []store.MeasurementRow
 	Evidence     *evidence
+	Path         *pathView            // the latest trace of the target, if any
+	Keywords     []store.KeywordState // words of lists tested in this target's template
 	Queued       bool
 }
 
@@ -263,6 +265,11 @@ func (s *server) target(w http.ResponseWriter, r *http.Request) {
 	d.Chart = newChart(tl, "tests", func(dc store.DayCount) int { return dc.Tests }, func(dc store.DayCount) int { return dc.Blocked })
 	d.Measurements, err = s.st.Measurements(ctx, store.Filter{Target: u}, store.Page{Limit: 20})
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Path = s.latestPath(ctx, d.Measurements)
+	if d.Keywords, err = s.st.KeywordStates(ctx, u); err != nil {
 		s.fail(w, r, err)
 		return
 	}

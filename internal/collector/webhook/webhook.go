@@ -34,8 +34,9 @@ type Hook struct {
 // Payload is the JSON body of one delivery.
 type Payload struct {
 	ID            int64     `json:"id"`
-	Kind          string    `json:"kind"` // "blocked", "unblocked", "methods_changed"
+	Kind          string    `json:"kind"` // "blocked", "unblocked", "methods_changed", "keyword_blocked", "keyword_unblocked"
 	Target        string    `json:"target"`
+	Keyword       string    `json:"keyword,omitempty"` // the word of a keyword_* event
 	Country       string    `json:"country"`
 	ASN           int       `json:"asn"`
 	OldStatus     string    `json:"old_status"`
@@ -213,7 +214,7 @@ func (n *Notifier) newEvents(ctx context.Context, last int64) ([]store.Event, er
 }
 
 func (n *Notifier) payload(e store.Event) Payload {
-	p := Payload{ID: e.ID, Kind: e.Kind, Target: e.Target, Country: e.Country, ASN: e.ASN,
+	p := Payload{ID: e.ID, Kind: e.Kind, Target: e.Target, Keyword: e.Keyword, Country: e.Country, ASN: e.ASN,
 		OldStatus: e.OldStatus, NewStatus: e.NewStatus, OldMethods: e.OldMethods, NewMethods: e.NewMethods,
 		At: e.At.UTC(), MeasurementID: e.MeasureID}
 	if p.OldMethods == nil {

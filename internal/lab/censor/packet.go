@@ -245,3 +245,24 @@ func segmentTCP(b []byte, mtu int) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// protoICMP is IPPROTO_ICMP.
+const protoICMP = 1
+
+// buildTimeExceeded returns the ICMP time exceeded (TTL exceeded in
+// transit) a router at src sends for the expired packet orig: the original
+// IP header and the first 8 bytes of its payload are quoted (RFC 792).
+func buildTimeExceeded(src netip.Addr, orig []byte) ([]byte, bool) {
+	p, err := parseIPv4(orig)
+	if err != nil {
+		return nil, false
+	}
+	quote := orig[:min(len(orig), p.IPHeaderLen+8)]
+	b := make([]byte, 20+8+len(quote))
+	putIPv4Header(b, src, p.Src, protoICMP, 64, len(b), 0)
+	ic := b[20:]
+	ic[0] = 11 // time exceeded; code 0: TTL exceeded in transit
+	copy(ic[8:], quote)
+	binary.BigEndian.PutUint16(ic[2:4], checksum(ic, 0))
+	return b, true
+}

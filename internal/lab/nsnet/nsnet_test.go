@@ -14,7 +14,7 @@ import (
 
 func TestNames(t *testing.T) {
 	for _, c := range []struct {
-		name   string
+		name    string
 		ns, ifc bool
 	}{
 		{"fwlab-inside", true, true}, {"fwlab-r2-r1", true, true}, {"abcdefghi-r1-r2", true, true},

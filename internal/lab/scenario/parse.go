@@ -128,7 +128,7 @@ func (p *parser) readFile(rel string, max int64) ([]byte, error) {
 }
 
 func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
-	f, err := p.mapping(root, "", "name", "description", "network", "seed", "hosts", "censor", "expect", "expect_dns")
+	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "hosts", "censor", "expect", "expect_dns"}, pathKeys...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +177,9 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 		if s.ExpectDNS, err = p.expectDNS(e.val); err != nil {
 			return nil, err
 		}
+	}
+	if err := p.pathFields(f, s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

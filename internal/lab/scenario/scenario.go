@@ -23,6 +23,15 @@ type Scenario struct {
 	// Seed seeds the censor's random choices (rules with probability) when
 	// the command does not give one; 0 when the scenario does not say.
 	Seed int64
+	// CensorHop is the router hop the censor sits on (MinHop..MaxHop;
+	// DefaultCensorHop when the scenario does not say).
+	CensorHop int
+	// SilentHops are routers that send no ICMP time exceeded.
+	SilentHops []int
+	// ExpectTrace and ExpectKeywords are what `firewatch trace` and
+	// `firewatch keywords isolate` must find (path.go).
+	ExpectTrace    []ExpectTrace
+	ExpectKeywords []ExpectKeywords
 }
 
 // Network describes the inside (censored) network as a probe there would report it.
