@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/firewatch/firewatch/internal/collector/web/params"
 	"github.com/firewatch/firewatch/internal/store"
 )
 
@@ -32,17 +33,17 @@ type dnsData struct {
 func dnsFilter(q url.Values) (store.DNSFilter, error) {
 	f := store.DNSFilter{Country: strings.ToUpper(strings.TrimSpace(q.Get("country"))), Query: strings.TrimSpace(q.Get("q"))}
 	if len(f.Country) > 2 {
-		return f, &paramError{"country", f.Country, "want a two-letter country code"}
+		return f, &params.Error{Name: "country", Value: f.Country, Why: "want a two-letter country code"}
 	}
 	if v := strings.TrimSpace(q.Get("asn")); v != "" {
 		n, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(v), "AS"))
 		if err != nil || n < 0 {
-			return f, &paramError{"asn", v, "want an AS number"}
+			return f, &params.Error{Name: "asn", Value: v, Why: "want an AS number"}
 		}
 		f.ASN = n
 	}
 	if len(f.Query) > 253 {
-		return f, &paramError{"q", f.Query[:20] + "…", "longer than a domain"}
+		return f, &params.Error{Name: "q", Value: f.Query[:20] + "…", Why: "longer than a domain"}
 	}
 	return f, nil
 }

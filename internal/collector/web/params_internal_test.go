@@ -83,7 +83,7 @@ func hostileQueries(t *testing.T) []string {
 }
 
 // publicPages are the pages anyone may open.
-var publicPages = []string{"/", "/targets", "/target", "/events", "/measurement", "/feed.atom", "/feed.rss", "/login"}
+var publicPages = []string{"/", "/targets", "/target", "/events", "/dns", "/measurement", "/feed.atom", "/feed.rss", "/login"}
 
 // TestHostileQueries sends every hostile query to every public page of a
 // seeded store: the answer is never a 500 and never reflects a raw tag.
