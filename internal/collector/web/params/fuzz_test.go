@@ -19,7 +19,7 @@ var paramNames = []string{"q", "country", "asn", "method", "category", "status",
 var statuses = append(model.VerdictStatuses(), model.StatusMeasured, "unconfirmed")
 
 // FuzzParams fuzzes the parsing of untrusted query strings (the list
-// filter and the feed query): it never
+// filter, the feed query and the DNS filter): it never
 // panics, a rejected value is a Error naming its parameter, every
 // accepted value is within its vocabulary and bounds, and a parsed filter
 // written back as a query string parses to itself. Rendering whole pages
@@ -35,6 +35,7 @@ func FuzzParams(f *testing.F) {
 		q, _ := url.ParseQuery(raw) // as r.URL.Query(): a bad pair is dropped
 		checkFilter(t, q)
 		checkFeed(t, q)
+		checkDNS(t, q)
 	})
 }
 
@@ -118,4 +119,25 @@ func checkFeed(t *testing.T, q url.Values) {
 
 func isCountry(c string) bool {
 	return len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z'
+}
+
+func checkDNS(t *testing.T, q url.Values) {
+	t.Helper()
+	d, err := ParseDNS(q)
+	if err != nil {
+		checkError(t, "ParseDNS", q, err)
+		return
+	}
+	if len(d.Country) > 2 || d.Country != strings.ToUpper(d.Country) || d.ASN < 0 || len(d.Query) > 253 || d.Query != strings.TrimSpace(d.Query) {
+		t.Fatalf("ParseDNS(%v) accepted %+v", q, d)
+	}
+	again := url.Values{}
+	again.Set("country", d.Country)
+	again.Set("q", d.Query)
+	if d.ASN != 0 {
+		again.Set("asn", strconv.Itoa(d.ASN))
+	}
+	if d2, err := ParseDNS(again); err != nil || d2 != d {
+		t.Fatalf("DNS filter %+v wrote %q, which parses to %+v, %v", d, again.Encode(), d2, err)
+	}
 }

@@ -1,6 +1,6 @@
 // Package params parses the dashboard's query parameters, untrusted input
-// from anyone's browser: the list filter, the feed query and the bounds of
-// free-text values. It links no storage, so that its fuzz target runs at a
+// from anyone's browser: the list filter, the feed query, the DNS page's
+// filter and the bounds of free-text values. It links no storage, so that its fuzz target runs at a
 // parser's speed (docs/reliability.md, "Fuzz targets").
 package params
 
@@ -128,6 +128,33 @@ func ParseFeed(q url.Values) (Feed, error) {
 		fd.Country = cc
 	}
 	return fd, nil
+}
+
+// DNS is the DNS page's filter: a country code of at most two letters,
+// an AS number (0 for any) and a substring of the domain.
+type DNS struct {
+	Country string
+	ASN     int
+	Query   string
+}
+
+// ParseDNS reads the DNS page's filter parameters: country, asn, q.
+func ParseDNS(q url.Values) (DNS, error) {
+	d := DNS{Country: strings.ToUpper(strings.TrimSpace(q.Get("country"))), Query: strings.TrimSpace(q.Get("q"))}
+	if len(d.Country) > 2 {
+		return d, &Error{Name: "country", Value: d.Country, Why: "want a two-letter country code"}
+	}
+	if v := strings.TrimSpace(q.Get("asn")); v != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(v), "AS"))
+		if err != nil || n < 0 {
+			return d, &Error{Name: "asn", Value: v, Why: "want an AS number"}
+		}
+		d.ASN = n
+	}
+	if len(d.Query) > 253 {
+		return d, &Error{Name: "q", Value: d.Query[:20] + "…", Why: "longer than a domain"}
+	}
+	return d, nil
 }
 
 // ParseCountry returns a two-letter ISO 3166 code in upper case.
