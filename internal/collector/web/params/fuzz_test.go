@@ -19,12 +19,12 @@ var paramNames = []string{"q", "country", "asn", "method", "category", "status",
 var statuses = append(model.VerdictStatuses(), model.StatusMeasured, "unconfirmed")
 
 // FuzzParams fuzzes the parsing of untrusted query strings (the list
-// filter, the feed query and the DNS filter): it never
-// panics, a rejected value is a Error naming its parameter, every
-// accepted value is within its vocabulary and bounds, and a parsed filter
-// written back as a query string parses to itself. Rendering whole pages
-// from those queries is the web package's TestHostileQueries (docs/reliability.md says why
-// that is not a fuzz target).
+// filter, the feed query and the DNS filter): it never panics, a rejected
+// value is an *Error naming its parameter, every accepted value is within
+// its vocabulary and bounds, and a parsed filter written back as a query
+// string parses to itself. Rendering whole pages from such queries is the
+// web package's TestHostileQueries (docs/reliability.md says why that is
+// not a fuzz target).
 func FuzzParams(f *testing.F) {
 	for _, s := range []string{"asn=AS4134&country=cn", "page=2&q=example", "method=tls.mitm&status=blocked",
 		"target=x&country=ZZ", "q=%00", "page=99999999999999999999", "category=news&status=unconfirmed&page=10000",
