@@ -159,15 +159,6 @@ func (r *rec) http(hop int, addr, u string, p page, f string) *rec {
 	return r.step(model.Step{Operation: model.OpHTTPRoundTrip, Address: addr, Hostname: hostOf(u), Failure: fail(f), HTTP: h})
 }
 
-func (r *rec) greet(addr, proto string, offered bool, caps ...string) *rec {
-	return r.step(model.Step{Operation: model.OpMailGreeting, Address: addr, Mail: &model.MailData{Protocol: proto,
-		Banner: "* OK ready", Capabilities: caps, StartTLSOffered: offered}})
-}
-
-func (r *rec) starttls(addr, proto, f string) *rec {
-	return r.step(model.Step{Operation: model.OpStartTLS, Address: addr, Failure: fail(f), Mail: &model.MailData{Protocol: proto, StartTLSOffered: true, Reply: "OK begin TLS"}})
-}
-
 func (r *rec) download(u string, content string, size int64, rate float64, f string) *rec {
 	return r.step(model.Step{Operation: model.OpDownload, Address: "", Failure: fail(f),
 		Download: &model.DownloadData{URL: u, Size: size, SHA256: hexOf(content), BytesPerSec: rate}})

@@ -58,7 +58,7 @@ func FuzzDecide(f *testing.F) {
 
 func BenchmarkDecide(b *testing.B) {
 	for _, name := range []string{"ok_same", "dns_inconsistent", "tls_mitm_mail"} {
-		c := cases[name]()
+		c := caseOf(b, name)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -39,7 +39,7 @@ func writeJSON(t *testing.T, path string, v any) {
 	}
 }
 
-func readMeasurement(t *testing.T, path string) *model.Measurement {
+func readMeasurement(t testing.TB, path string) *model.Measurement {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
@@ -138,13 +138,8 @@ func TestExpectations(t *testing.T) {
 		"throttled": "blocked throttled",
 	}
 	covered := map[string]bool{}
-	var names []string
-	for name := range cases {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		c := cases[name]()
+	for _, name := range caseNames(t) {
+		c := caseOf(t, name)
 		r := Decide(c.in, c.ctl, optsFor(t, c))
 		got := strings.TrimSpace(r.Status + " " + strings.Join(r.Methods, " "))
 		w, ok := want[name]
@@ -169,7 +164,45 @@ func TestExpectations(t *testing.T) {
 	}
 }
 
-func optsFor(t *testing.T, c testCase) Options {
+// caseNames lists every case: the hand-made ones and those testdata holds.
+func caseNames(t testing.TB) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join("testdata", "*", "inside.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for name := range cases {
+		names = append(names, name)
+	}
+	for _, d := range dirs {
+		if name := filepath.Base(filepath.Dir(d)); cases[name] == nil {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// caseOf returns a case: built by hand, or the scenario-made records of
+// testdata/NAME.
+func caseOf(t testing.TB, name string) testCase {
+	t.Helper()
+	if mk, ok := cases[name]; ok {
+		return mk()
+	}
+	dir := filepath.Join("testdata", name)
+	c := testCase{in: readMeasurement(t, filepath.Join(dir, "inside.json")), ctl: readMeasurement(t, filepath.Join(dir, "control.json"))}
+	if b, err := os.ReadFile(filepath.Join(dir, "asn.tsv")); err == nil {
+		c.asn = string(b)
+	}
+	if c.in == nil {
+		t.Fatalf("no case %s", name)
+	}
+	return c
+}
+
+func optsFor(t testing.TB, c testCase) Options {
 	t.Helper()
 	if c.asn == "" {
 		return Options{}
@@ -182,7 +215,7 @@ func optsFor(t *testing.T, c testCase) Options {
 }
 
 func TestApplyFillsRecord(t *testing.T) {
-	c := cases["dns_inconsistent"]()
+	c := caseOf(t, "dns_inconsistent")
 	Apply(c.in, c.ctl, Options{})
 	if c.in.Status != model.StatusBlocked || c.in.Verdict == nil || c.in.Control != c.ctl || len(c.in.Methods) != 1 {
 		t.Fatalf("Apply: status %q verdict %v control set %v methods %v", c.in.Status, c.in.Verdict, c.in.Control == c.ctl, c.in.Methods)

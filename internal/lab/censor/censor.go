@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/firewatch/firewatch/internal/lab/pki"
 	"github.com/firewatch/firewatch/internal/lab/policy"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/miekg/dns"
 )
 
 // Config configures a censor.
@@ -60,8 +60,7 @@ func Run(ctx context.Context, cfg Config) error {
 type engine struct {
 	cfg     Config
 	logMu   sync.Mutex
-	rngMu   sync.Mutex
-	rng     *rand.Rand
+	roll    policy.Roll // the rules' probabilities, from Config.Seed
 	pol     *policy.Policy
 	proxies *Proxies
 
@@ -116,7 +115,7 @@ func newEngine(cfg Config) (*engine, error) {
 	}
 	e := &engine{
 		cfg:      cfg,
-		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6669726577617463)),
+		roll:     policy.Seeded(cfg.Seed),
 		flows:    map[flowKey]*flowState{},
 		replaced: map[replKey]time.Time{},
 	}
@@ -136,16 +135,6 @@ func (e *engine) logf(format string, args ...any) {
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	fmt.Fprintf(e.cfg.Log, time.Now().UTC().Format("15:04:05.000")+" "+format+"\n", args...)
-}
-
-// roll draws whether a rule with probability p applies.
-func (e *engine) roll(p float64) bool {
-	if p >= 1 {
-		return true
-	}
-	e.rngMu.Lock()
-	defer e.rngMu.Unlock()
-	return e.rng.Float64() < p
 }
 
 func (e *engine) start(ctx context.Context) error {
@@ -500,6 +489,23 @@ func (e *engine) reinject(b []byte, p Packet) {
 	}
 }
 
+// alwaysReplaced reports whether p, a DNS answer toward the inside, answers
+// a name that a replace rule without probability forges: its query was
+// (or is about to be) replaced whatever the inside sniffer's lag, so the
+// genuine answer is dropped even when it arrives before the query's key
+// is recorded (a loaded censor can read the query after the answer came).
+func (e *engine) alwaysReplaced(p Packet) bool {
+	if !e.inside(p.Dst) {
+		return false
+	}
+	m := new(dns.Msg)
+	if m.Unpack(p.Payload) != nil || !m.Response {
+		return false
+	}
+	r := e.pol.DNS(m) // the rule handleDNS applied to the query
+	return r != nil && r.DNSInject.Mode == scenario.ModeReplace && r.P() >= 1
+}
+
 // timeExceeded answers a held packet whose TTL ends at this router as the
 // router would have: with an ICMP time exceeded from its inside address.
 func (e *engine) timeExceeded(b []byte, p Packet) {
@@ -581,6 +587,8 @@ func (e *engine) answerLoop(ctx context.Context) {
 		if drop {
 			delete(e.replaced, k)
 			drop = now.Before(until)
+		} else {
+			drop = e.alwaysReplaced(p)
 		}
 		if now.Sub(swept) > 10*time.Second {
 			for k, until := range e.replaced {

@@ -49,8 +49,7 @@ func (n *Net) Checker(o CheckOptions) (verify.CheckFunc, error) {
 		return nil, err
 	}
 	in := n.Inside()
-	client := &control.Client{URL: "http://" + ControlAddr.String(),
-		HTTP: &http.Client{Timeout: 3 * time.Minute, Transport: &http.Transport{DialContext: in.DialContext}}}
+	client := n.controlClient()
 	return func(ctx context.Context, e scenario.Expect) ([]*model.Measurement, error) {
 		ts, err := target.Parse(e.Target)
 		if err != nil {
@@ -75,6 +74,12 @@ func (n *Net) Checker(o CheckOptions) (verify.CheckFunc, error) {
 		}
 		return out, nil
 	}, nil
+}
+
+// controlClient is the inside probe's client of the emulated control.
+func (n *Net) controlClient() *control.Client {
+	return &control.Client{URL: "http://" + ControlAddr.String(),
+		HTTP: &http.Client{Timeout: 3 * time.Minute, Transport: &http.Transport{DialContext: n.Inside().DialContext}}}
 }
 
 // startControl serves the control on ControlAddr until the lab closes.

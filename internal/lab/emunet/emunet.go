@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -88,8 +87,7 @@ type Net struct {
 	nextFlow uint64
 	router   net.Listener
 
-	rngMu sync.Mutex
-	rng   *rand.Rand
+	roll policy.Roll // the rules' probabilities, from the seed
 }
 
 // New builds the emulated lab of a scenario: it starts every host's
@@ -119,7 +117,7 @@ func New(sc *scenario.Scenario, o Options) (*Net, error) {
 		sc: sc, opts: o, pol: pol, public: public, rogue: rogue, log: o.Log, dir: o.Dir,
 		tcp: map[netip.AddrPort]string{}, udp: map[netip.AddrPort]*packetConn{},
 		flows: map[uint64]*flow{},
-		rng:   rand.New(rand.NewPCG(uint64(seed), 0x6669726577617463)),
+		roll:  policy.Seeded(seed),
 	}
 	if n.log == nil {
 		n.log = io.Discard
@@ -259,16 +257,6 @@ func (n *Net) logf(format string, args ...any) {
 	n.logMu.Lock()
 	defer n.logMu.Unlock()
 	fmt.Fprintf(n.log, "censor: "+format+"\n", args...)
-}
-
-// roll draws whether a rule with probability p applies.
-func (n *Net) roll(p float64) bool {
-	if p >= 1 {
-		return true
-	}
-	n.rngMu.Lock()
-	defer n.rngMu.Unlock()
-	return n.rng.Float64() < p
 }
 
 var errClosed = errors.New("emunet: closed")

@@ -334,11 +334,7 @@ func (n *Net) serveFlow(tc *net.TCPConn) {
 	tc.SetReadDeadline(time.Time{})
 	id := binary.BigEndian.Uint64(pre[:])
 	n.mu.Lock()
-	f := n.flows[id]
-	delete(n.flows, id)
-	if f != nil && n.ctx.Err() == nil {
-		n.flows[id] = f // kept for Close until the flow ends
-	}
+	f := n.flows[id] // kept until the flow ends, so that Close ends it
 	n.mu.Unlock()
 	if f == nil {
 		return

@@ -47,17 +47,20 @@ func (n *Net) bindUDP(local, remote netip.AddrPort) (*packetConn, error) {
 		return nil, errClosed
 	}
 	if local.Port() == 0 {
-		for p := 20000 + int(n.nextFlow%20000); ; p++ {
-			if p > 65535 {
-				p = 20000
-			}
-			ap := netip.AddrPortFrom(local.Addr(), uint16(p))
+		// an ephemeral port, as the kernel's range (32768-60999)
+		const first, count = 32768, 28232
+		start := int(n.nextFlow % count)
+		n.nextFlow++
+		for i := 0; i < count; i++ {
+			ap := netip.AddrPortFrom(local.Addr(), uint16(first+(start+i)%count))
 			if _, used := n.udp[ap]; !used {
 				local = ap
 				break
 			}
 		}
-		n.nextFlow++
+	}
+	if local.Port() == 0 {
+		return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(local), Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
 	}
 	if _, used := n.udp[local]; used {
 		return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(local), Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}

@@ -11,9 +11,11 @@ package policy
 import (
 	"fmt"
 	"html"
+	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 	"github.com/miekg/dns"
@@ -276,4 +278,19 @@ func (p *Policy) Throttle(dst netip.Addr, roll Roll) *scenario.Rule {
 		}
 	}
 	return nil
+}
+
+// Seeded returns a Roll drawn from a PCG seeded with seed, safe for
+// concurrent use: the censor's chance, reproducible by its seed.
+func Seeded(seed int64) Roll {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x6669726577617463))
+	return func(p float64) bool {
+		if p >= 1 {
+			return true
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return rng.Float64() < p
+	}
 }

@@ -117,3 +117,19 @@ func TestPolicy(t *testing.T) {
 		t.Error("STARTTLS table")
 	}
 }
+
+func TestSeeded(t *testing.T) {
+	a, b, c := Seeded(7), Seeded(7), Seeded(8)
+	same, other := true, false
+	for range 64 {
+		x := a(0.5)
+		same = same && x == b(0.5)
+		other = other || x != c(0.5)
+	}
+	if !same || !other {
+		t.Errorf("Seeded: same seed agrees %v, another seed differs %v", same, other)
+	}
+	if !a(1) || a(0) {
+		t.Error("Seeded: probability 1 must always apply, 0 never")
+	}
+}
