@@ -33,14 +33,14 @@ func (f *assessFlags) registerAssess(fs interface {
 
 // assessor wraps measure (the probe) into the full assessment: control,
 // verdict, retests, country and network.
-func (f *assessFlags) assessor(p probe.Measurer) (runner.MeasureFunc, error) {
+func (f *assessFlags) assessor(p probe.Measurer, serial bool) (runner.MeasureFunc, error) {
 	db, err := geo.OpenDefault(f.asnDB)
 	if err != nil {
 		// A missing table never stops a run: country and AS stay unknown.
 		fmt.Fprintf(os.Stderr, "firewatch: %v (country and network unknown)\n", err)
 		db = nil
 	}
-	a := &assess.Assessor{Probe: p, Geo: db, Retests: f.retests}
+	a := &assess.Assessor{Probe: p, Geo: db, Retests: f.retests, Serial: serial}
 	if f.retests <= 0 {
 		a.Retests = -1
 	}

@@ -173,6 +173,62 @@ func TestRunCommand(t *testing.T) {
 	}
 }
 
+// TestCheckLiteralRedirect: a target the user gives as an IP literal (here
+// loopback, a bogon to the probe) has its same-host redirects followed; a
+// redirect from it to another private literal is not, and the hop says why.
+func TestCheckLiteralRedirect(t *testing.T) {
+	t.Setenv("FIREWATCH_ROUTABLE", "")
+	t.Setenv("FIREWATCH_CONTROL", "")
+	var reached2 bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("/r1", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/r2", http.StatusFound) })
+	mux.HandleFunc("/r2", func(w http.ResponseWriter, r *http.Request) { reached2 = true; io.WriteString(w, "<title>r2</title>") })
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://10.10.34.34/", http.StatusFound)
+	})
+	web := httptest.NewServer(mux)
+	t.Cleanup(web.Close)
+	base := "http://" + web.Listener.Addr().String()
+	out, err := execute(t, "check", "--json", "--timeout", "2s", base+"/r1", base+"/away")
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	var ms []model.Measurement
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var m model.Measurement
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("output is not JSON lines: %v\n%s", err, out)
+		}
+		ms = append(ms, m)
+	}
+	if len(ms) != 2 {
+		t.Fatalf("got %d records, want 2:\n%s", len(ms), out)
+	}
+	hops := func(m model.Measurement) []*model.HTTPData {
+		var out []*model.HTTPData
+		for _, s := range m.Steps {
+			if s.HTTP != nil {
+				out = append(out, s.HTTP)
+			}
+		}
+		return out
+	}
+	h := hops(ms[0])
+	if len(h) != 2 || h[1].Status != 200 || h[1].Title != "r2" || !reached2 || ms[0].Status != model.StatusOK || h[0].NotFollowed != "" {
+		t.Errorf("same-host redirect of a literal target: status %s, hops %+v (reached /r2: %v); want two hops ending 200 at /r2, ok", ms[0].Status, h, reached2)
+	}
+	h = hops(ms[1])
+	if len(h) != 1 || h[0].Status != 302 || !strings.Contains(h[0].NotFollowed, "10.10.34.34") {
+		t.Errorf("redirect to another private literal: hops %+v, want one hop saying why it was not followed", h)
+	}
+	for _, s := range ms[1].Steps {
+		if strings.HasPrefix(s.Address, "10.") {
+			t.Errorf("connected to %s", s.Address)
+		}
+	}
+}
+
 // TestMaxAddrsFlag: --max-addrs outside 1..32 is refused, naming the flag.
 func TestMaxAddrsFlag(t *testing.T) {
 	for _, args := range [][]string{

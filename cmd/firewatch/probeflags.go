@@ -18,14 +18,26 @@ type probeFlags struct {
 	resolvers   []string
 	caFile      string
 	timeout     time.Duration
+	perAddress  int
+	dnsWindow   time.Duration
+	schedule    string
 	maxAddrs    int
 	assessFlags // --control, --control-token, --asn-db, --retests (assessflags.go)
 }
+
+// Schedules of --schedule.
+const (
+	scheduleParallel = "parallel"
+	scheduleSerial   = "serial"
+)
 
 func (f *probeFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.resolvers, "resolver", nil, "DNS resolver: udp://IP:PORT, tcp://IP:PORT or https://HOST/dns-query (repeatable; default: the system's)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of trust roots to use instead of the system's")
 	fs.DurationVar(&f.timeout, "timeout", probe.DefaultTimeout, "timeout of each network step")
+	fs.DurationVar(&f.dnsWindow, "dns-window", probe.DefaultInjectionWindow, "how long to keep listening for more DNS answers after the first (an injected answer comes first)")
+	fs.IntVar(&f.perAddress, "per-address", probe.DefaultMaxPerAddress, "connections open at once to one server address, across the targets in flight")
+	fs.StringVar(&f.schedule, "schedule", scheduleParallel, "parallel: connect at the first DNS answer, ask the control meanwhile, retest at once; serial: the schedule before issue 9 (whole DNS window first, control after, retests 1 s apart), the benchmarks' baseline")
 	fs.IntVar(&f.maxAddrs, "max-addrs", probe.DefaultMaxAddrs, maxAddrsUsage)
 	f.registerAssess(fs)
 }
@@ -58,6 +70,15 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 	if f.timeout <= 0 {
 		return probe.Config{}, fmt.Errorf("--timeout %s: must be positive", f.timeout)
 	}
+	if f.dnsWindow <= 0 {
+		return probe.Config{}, fmt.Errorf("--dns-window %s: must be positive", f.dnsWindow)
+	}
+	if f.perAddress < 1 {
+		return probe.Config{}, fmt.Errorf("--per-address %d: must be at least 1", f.perAddress)
+	}
+	if f.schedule != scheduleParallel && f.schedule != scheduleSerial {
+		return probe.Config{}, fmt.Errorf("--schedule %q: want %s or %s", f.schedule, scheduleParallel, scheduleSerial)
+	}
 	if f.maxAddrs < 1 || f.maxAddrs > probe.MaxAddrs {
 		return probe.Config{}, fmt.Errorf("--max-addrs %d: must be from 1 to %d", f.maxAddrs, probe.MaxAddrs)
 	}
@@ -66,10 +87,13 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 		return probe.Config{}, err
 	}
 	return probe.Config{
-		Network:   n,
-		Resolvers: f.resolvers,
-		Timeout:   f.timeout,
-		MaxAddrs:  f.maxAddrs,
+		Network:         n,
+		Resolvers:       f.resolvers,
+		Timeout:         f.timeout,
+		MaxPerAddress:   f.perAddress,
+		InjectionWindow: f.dnsWindow,
+		Serial:          f.schedule == scheduleSerial,
+		MaxAddrs:        f.maxAddrs,
 		Info: model.ProbeInfo{
 			Country:  "ZZ",
 			Software: "firewatch/" + version,
@@ -89,5 +113,5 @@ func (f *probeFlags) measurer() (runner.MeasureFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.assessor(p) // inside → control → verdict → retests
+	return f.assessor(p, cfg.Serial) // inside → control → verdict → retests
 }

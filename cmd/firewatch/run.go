@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/runner"
 	"github.com/firewatch/firewatch/internal/target"
 	"github.com/firewatch/firewatch/internal/upload"
@@ -20,6 +23,7 @@ func newRunCmd() *cobra.Command {
 	var pf probeFlags
 	var list, out string
 	var concurrency int
+	var targetTimeout time.Duration
 	var appendOut, noProgress bool
 	var up uploadFlags
 	cmd := &cobra.Command{
@@ -46,9 +50,20 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 			if err != nil {
 				return err
 			}
+			if targetTimeout < 0 {
+				return fmt.Errorf("--target-timeout %s: must not be negative", targetTimeout)
+			}
 			measure, err := pf.measurer()
 			if err != nil {
 				return err
+			}
+			if targetTimeout > 0 {
+				inner := measure
+				measure = func(ctx context.Context, t target.Target) *model.Measurement {
+					ctx, cancel := context.WithTimeout(ctx, targetTimeout)
+					defer cancel()
+					return inner(ctx, t)
+				}
 			}
 			f, err := os.Open(list)
 			if err != nil {
@@ -104,7 +119,8 @@ acknowledged leaves the spool, so nothing is lost while it is down.`,
 	cmd.Flags().StringVar(&list, "list", "", "test list: Citizen Lab CSV or one target per line")
 	cmd.Flags().StringVar(&out, "out", "", "JSON Lines output file")
 	up.register(cmd.Flags())
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "measurements in flight")
+	cmd.Flags().IntVar(&concurrency, "concurrency", runner.DefaultConcurrency, "targets measured at once (--per-address bounds the connections to one server)")
+	cmd.Flags().DurationVar(&targetTimeout, "target-timeout", 0, "longest time one target may take, retests included (0: only the step timeouts bound it)")
 	cmd.Flags().BoolVar(&appendOut, "append", false, "append to --out instead of truncating it")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "never show the progress bar")
 	return cmd

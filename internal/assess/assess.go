@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +40,12 @@ type Assessor struct {
 	// Retests is how many more tries a target that looks blocked gets
 	// (0: DefaultRetests; negative: none). Only with a control.
 	Retests     int
-	RetestDelay time.Duration // between tries (0: DefaultRetestDelay)
+	RetestDelay time.Duration // between tries with Serial (0: DefaultRetestDelay)
+	// Serial runs the schedule before issue 9, kept as the benchmarks'
+	// baseline: the control is asked after the inside measurement, and
+	// retests run one after another, RetestDelay apart. By default the
+	// control measures while the inside does and retests run together.
+	Serial bool
 	// Verdict tunes the decision; its Geo defaults to the Assessor's.
 	Verdict verdict.Options
 
@@ -53,10 +59,12 @@ type Assessor struct {
 // verdict whose Reason says why.
 //
 // When the first try is blocked (and a control is configured: a weak verdict
-// is not retested), the target is measured Retests more times, RetestDelay
-// apart. The result is the most common (status, methods) among
-// the tries, the earliest try winning a tie; the returned record is the first
-// try with that result, and Verdict.Confidence says how many tries agreed.
+// is not retested), the target is measured Retests more times: at once and
+// all together (each try its own connections), or with Serial one after
+// another, RetestDelay apart. The result is the most common (status,
+// methods) among the tries, the earliest try winning a tie; the returned
+// record is the first try with that result, and Verdict.Confidence says how
+// many tries agreed.
 func (a *Assessor) Assess(ctx context.Context, t target.Target) *model.Measurement {
 	a.once.Do(func() { a.info, a.self = a.locate(ctx) })
 	first := a.try(ctx, t)
@@ -66,17 +74,7 @@ func (a *Assessor) Assess(ctx context.Context, t target.Target) *model.Measureme
 		if n == 0 {
 			n = DefaultRetests
 		}
-		delay := a.RetestDelay
-		if delay <= 0 {
-			delay = DefaultRetestDelay
-		}
-		for i := 0; i < n && ctx.Err() == nil; i++ {
-			select {
-			case <-ctx.Done():
-			case <-time.After(delay):
-				tries = append(tries, a.try(ctx, t))
-			}
-		}
+		tries = append(tries, a.retests(ctx, t, max(n, 0))...)
 	}
 	m, agreed := majority(tries)
 	m.Verdict.Confidence = &model.Confidence{Agreed: agreed, Tries: len(tries)}
@@ -87,6 +85,43 @@ func (a *Assessor) Assess(ctx context.Context, t target.Target) *model.Measureme
 		m.Probe.Country = geo.Unknown
 	}
 	return m
+}
+
+// retests runs n more tries of t, in try order. Without Serial they all
+// start at once: each is a measurement of its own, with its own connections
+// (and, for a censor that drops at random, its own draw), so nothing is
+// gained by waiting between them. With Serial they run one after another,
+// RetestDelay apart.
+func (a *Assessor) retests(ctx context.Context, t target.Target, n int) []*model.Measurement {
+	if !a.Serial {
+		out := make([]*model.Measurement, n)
+		var wg sync.WaitGroup
+		for i := range out {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out[i] = a.try(ctx, t)
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return nil // cut short: these tries measured the interruption
+		}
+		return out
+	}
+	delay := a.RetestDelay
+	if delay <= 0 {
+		delay = DefaultRetestDelay
+	}
+	var out []*model.Measurement
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+			out = append(out, a.try(ctx, t))
+		}
+	}
+	return out
 }
 
 // scrubSelf replaces the probe's own address with "[scrubbed]" in the text
@@ -146,29 +181,44 @@ func majority(tries []*model.Measurement) (*model.Measurement, int) {
 	return best, n
 }
 
-// try is one inside measurement with its control and verdict.
+// try is one inside measurement with its control and verdict. Unless
+// Serial, the control is asked as soon as the inside has its first DNS
+// answers, and measures while the inside does; if later answers name
+// addresses the control did not measure, it is asked again with all of them,
+// so the verdict sees what the serial schedule would.
 func (a *Assessor) try(ctx context.Context, t target.Target) *model.Measurement {
-	m := a.Probe.Measure(ctx, t, probe.Extra{})
-	scrubSelf(m, a.self)
 	opts := a.Verdict
 	if opts.Geo == nil {
 		opts.Geo = a.Geo
 	}
 	if a.Control == nil {
+		m := a.Probe.Measure(ctx, t, probe.Extra{})
+		scrubSelf(m, a.self)
 		if opts.NoControlReason == "" {
 			opts.NoControlReason = "no control configured (--control or " + control.EnvURL + ")"
 		}
 		verdict.Apply(m, nil, opts)
 		return m
 	}
+	var ask *controlCall
+	extra := probe.Extra{}
+	if !a.Serial {
+		extra.OnResolved = func(r probe.Resolved) {
+			ask = a.askControl(ctx, control.MeasureRequest{Target: t.String(), Addrs: r.Addrs, Resolvers: udpOnly(r.Resolvers)})
+		}
+	}
+	m := a.Probe.Measure(ctx, t, extra)
+	scrubSelf(m, a.self)
 	req := control.MeasureRequest{Target: t.String(), Addrs: ResolvedAddrs(m, t.Host), Resolvers: udpResolvers(m)}
-	resp, err := a.Control.MeasureRequest(ctx, req)
-	var se *control.StatusError
-	if errors.As(err, &se) && se.Code == http.StatusForbidden && (len(req.Addrs) > 0 || len(req.Resolvers) > 0) {
-		// The control refused one of our addresses (e.g. private space):
-		// measure the target alone.
-		req.Addrs, req.Resolvers = nil, nil
-		resp, err = a.Control.MeasureRequest(ctx, req)
+	var resp *control.MeasureResponse
+	var err error
+	if ask != nil {
+		resp, err = ask.wait()
+		if err == nil && (!slices.Equal(ask.req.Resolvers, req.Resolvers) || !measuredAll(resp.Measurement, newAddrs(req.Addrs, ask.req.Addrs))) {
+			resp, err = a.askControl(ctx, req).wait()
+		}
+	} else {
+		resp, err = a.askControl(ctx, req).wait()
 	}
 	if err != nil {
 		opts.NoControlReason = "control failed: " + err.Error()
@@ -179,6 +229,73 @@ func (a *Assessor) try(ctx context.Context, t target.Target) *model.Measurement 
 	ctl.Control, ctl.Verdict = nil, nil
 	verdict.Apply(m, ctl, opts)
 	return m
+}
+
+// controlCall is one question to the control in flight.
+type controlCall struct {
+	req  control.MeasureRequest
+	done chan struct{}
+	resp *control.MeasureResponse
+	err  error
+}
+
+func (c *controlCall) wait() (*control.MeasureResponse, error) {
+	<-c.done
+	return c.resp, c.err
+}
+
+// askControl asks the control to measure req, in the background.
+func (a *Assessor) askControl(ctx context.Context, req control.MeasureRequest) *controlCall {
+	c := &controlCall{req: req, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		c.resp, c.err = a.Control.MeasureRequest(ctx, req)
+		var se *control.StatusError
+		if errors.As(c.err, &se) && se.Code == http.StatusForbidden && (len(req.Addrs) > 0 || len(req.Resolvers) > 0) {
+			// The control refused one of our addresses (e.g. private
+			// space): measure the target alone.
+			c.resp, c.err = a.Control.MeasureRequest(ctx, control.MeasureRequest{Target: req.Target})
+		}
+	}()
+	return c
+}
+
+// newAddrs returns the addresses of addrs not in asked.
+func newAddrs(addrs, asked []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if !slices.Contains(asked, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// measuredAll reports whether the control's record connected to every one
+// of addrs (as its own answer or as an address it was asked for): asking it
+// again with them would add nothing.
+func measuredAll(ctl *model.Measurement, addrs []string) bool {
+	if len(addrs) == 0 {
+		return true
+	}
+	if ctl == nil {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, s := range ctl.Steps {
+		if s.Operation != model.OpConnect {
+			continue
+		}
+		if ap, err := netip.ParseAddrPort(s.Address); err == nil {
+			seen[ap.Addr().Unmap().String()] = true
+		}
+	}
+	for _, a := range addrs {
+		if !seen[a] {
+			return false
+		}
+	}
+	return true
 }
 
 // locate finds the probe's country and network: the control says which
@@ -230,9 +347,12 @@ func ResolvedAddrs(m *model.Measurement, host string) []string {
 }
 
 // udpResolvers returns the record's explicit UDP resolvers.
-func udpResolvers(m *model.Measurement) []string {
+func udpResolvers(m *model.Measurement) []string { return udpOnly(m.Resolvers) }
+
+// udpOnly returns the udp:// resolvers of rs.
+func udpOnly(rs []string) []string {
 	var out []string
-	for _, r := range m.Resolvers {
+	for _, r := range rs {
 		if strings.HasPrefix(r, "udp://") {
 			out = append(out, r)
 		}

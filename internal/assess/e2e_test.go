@@ -110,7 +110,10 @@ func controlFor(t *testing.T, p *probe.Probe) *control.Client {
 	return &control.Client{URL: cs.URL}
 }
 
-func (w *world) assessor(t *testing.T, trustRogue bool, cs censor) *Assessor {
+// assessor is an Assessor with a real probe inside; serial picks the
+// schedule before issue 9.
+func (w *world) assessor(t *testing.T, trustRogue bool, cs censor, serial ...bool) *Assessor {
+	sr := len(serial) > 0 && serial[0]
 	n := probetest.Network(t, w.ca.Pool(), w.dns.Addr)
 	if trustRogue {
 		pool := w.ca.Pool()
@@ -120,11 +123,11 @@ func (w *world) assessor(t *testing.T, trustRogue bool, cs censor) *Assessor {
 	if cs != nil {
 		n.DialContext = cs.dial
 	}
-	p, err := probe.New(probe.Config{Network: n, Timeout: 3 * time.Second, InjectionWindow: 100 * time.Millisecond})
+	p, err := probe.New(probe.Config{Network: n, Timeout: 3 * time.Second, InjectionWindow: 100 * time.Millisecond, Serial: sr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Assessor{Probe: p, Control: w.ctl, Retests: -1}
+	return &Assessor{Probe: p, Control: w.ctl, Retests: -1, Serial: sr}
 }
 
 func port(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
@@ -215,39 +218,41 @@ func TestLoopbackEndToEnd(t *testing.T) {
 		{"imap blackholed", imapURL, false, only(imap, func() (string, error) { return "", syscall.ETIMEDOUT }), "blocked tcp.timeout"},
 		{"down everywhere", "https://www.site.test:" + port(probetest.ClosedPort(t)) + "/", false, nil, "down"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ts, err := target.Parse(tt.target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := w.assessor(t, tt.rogue, tt.cs).Assess(context.Background(), ts[0])
-			got := strings.TrimSpace(m.Status + " " + strings.Join(m.Methods, " "))
-			if got != tt.want || m.Verdict.Weak {
-				t.Errorf("got %q (weak %v), want %q\nreason: %s\nevidence: %+v", got, m.Verdict.Weak, tt.want, m.Verdict.Reason, m.Verdict.Evidence)
-				for _, s := range m.Steps {
-					f := ""
-					if s.Failure != nil {
-						f = *s.Failure
-					}
-					t.Logf("  inside %s %s %s %s", s.Operation, s.Address, s.Hostname, f)
+	for _, schedule := range []string{"parallel", "serial"} {
+		for _, tt := range tests {
+			t.Run(schedule+"/"+tt.name, func(t *testing.T) {
+				ts, err := target.Parse(tt.target)
+				if err != nil {
+					t.Fatal(err)
 				}
-				if m.Control != nil {
-					for _, s := range m.Control.Steps {
+				m := w.assessor(t, tt.rogue, tt.cs, schedule == "serial").Assess(context.Background(), ts[0])
+				got := strings.TrimSpace(m.Status + " " + strings.Join(m.Methods, " "))
+				if got != tt.want || m.Verdict.Weak {
+					t.Errorf("got %q (weak %v), want %q\nreason: %s\nevidence: %+v", got, m.Verdict.Weak, tt.want, m.Verdict.Reason, m.Verdict.Evidence)
+					for _, s := range m.Steps {
 						f := ""
 						if s.Failure != nil {
 							f = *s.Failure
 						}
-						t.Logf("  control %s %s %s %s", s.Operation, s.Address, s.Hostname, f)
+						t.Logf("  inside %s %s %s %s", s.Operation, s.Address, s.Hostname, f)
+					}
+					if m.Control != nil {
+						for _, s := range m.Control.Steps {
+							f := ""
+							if s.Failure != nil {
+								f = *s.Failure
+							}
+							t.Logf("  control %s %s %s %s", s.Operation, s.Address, s.Hostname, f)
+						}
 					}
 				}
-			}
-			for _, e := range m.Verdict.Evidence {
-				t.Logf("%s: %s", e.Method, strings.Join(e.Lines, " | "))
-			}
-			if m.Status == model.StatusBlocked && len(m.Verdict.Evidence) == 0 {
-				t.Error("blocked without evidence")
-			}
-		})
+				for _, e := range m.Verdict.Evidence {
+					t.Logf("%s: %s", e.Method, strings.Join(e.Lines, " | "))
+				}
+				if m.Status == model.StatusBlocked && len(m.Verdict.Evidence) == 0 {
+					t.Error("blocked without evidence")
+				}
+			})
+		}
 	}
 }

@@ -49,15 +49,14 @@ type query struct {
 
 // conn is one UDP socket with its table of queries in flight by id.
 type conn struct {
-	udp      *net.UDPConn
-	pc       net.PacketConn // when the network gave something else than *net.UDPConn
-	read     func(ms []ipv4.Message) (int, error)
-	ttl      func(oob []byte) int
-	oobSize  int
-	mu       sync.Mutex
-	slots    []*query
-	nextID   uint16
-	inflight int
+	udp     *net.UDPConn
+	pc      net.PacketConn // when the network gave something else than *net.UDPConn
+	read    func(ms []ipv4.Message) (int, error)
+	ttl     func(oob []byte) int
+	oobSize int
+	mu      sync.Mutex
+	slots   []*query
+	nextID  uint16
 }
 
 // engine sends queries paced by a token bucket from a few sockets and
@@ -281,6 +280,13 @@ func (e *engine) enqueue(q *query) bool {
 	return true
 }
 
+// backlog returns the number of queries queued and not sent yet.
+func (e *engine) backlog() int {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	return len(e.queue) - e.qhead
+}
+
 func (e *engine) pop() *query {
 	e.qmu.Lock()
 	defer e.qmu.Unlock()
@@ -375,7 +381,6 @@ func (e *engine) sendOne(q *query, msg *dns.Msg, buf []byte) {
 	c.nextID++
 	q.c = c
 	c.slots[q.id] = q
-	c.inflight++
 	q.sent = time.Now()
 	q.deadline = q.sent.Add(e.timeout)
 	c.mu.Unlock()
@@ -397,7 +402,6 @@ func (e *engine) sendOne(q *query, msg *dns.Msg, buf []byte) {
 		q.err = fmt.Errorf("send to %s: %w", q.server, err)
 		c.mu.Lock()
 		c.slots[q.id] = nil
-		c.inflight--
 		c.mu.Unlock()
 	} else {
 		e.sentN.Add(1)
@@ -427,7 +431,6 @@ func (e *engine) reap() {
 			c.mu.Lock()
 			if c.slots[q.id] == q {
 				c.slots[q.id] = nil
-				c.inflight--
 			}
 			c.mu.Unlock()
 		}

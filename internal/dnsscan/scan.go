@@ -121,6 +121,9 @@ func (s Summary) String() string {
 	return fmt.Sprintf("%d domains, %d censored, %d rules, %d forged addresses, %.0f domains/s", s.Domains, s.Censored, s.Rules, s.Forged, rate)
 }
 
+// maxBacklog bounds the queries read from the list but not sent yet.
+const maxBacklog = 4096
+
 // Domains yields the domains to scan: name, list line, or io.EOF.
 type Domains func() (name string, line int, err error)
 
@@ -236,6 +239,11 @@ func Scan(ctx context.Context, cfg Config, next Domains, emit func(*Record) erro
 			case s.sem <- struct{}{}:
 			case <-sendCtx.Done():
 				break read
+			}
+			// Read no further ahead than the sender: queries waiting to be
+			// sent are bounded, and memory follows the rate, not the list.
+			for e.backlog() > maxBacklog && sendCtx.Err() == nil {
+				time.Sleep(time.Millisecond)
 			}
 			domains++
 			s.startDomain(name, line)

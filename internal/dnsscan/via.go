@@ -259,14 +259,14 @@ func (s *scan) knownRule(d string) (kind, base string, ok bool) {
 		if s.rules[ruleKey{RuleSuffix, p}] > 0 {
 			return RuleSuffix, p, true
 		}
+		// A substring rule's base is a censored name containing the
+		// keyword, so every name below it contains the keyword too.
+		if s.rules[ruleKey{RuleSubstring, p}] > 0 {
+			return RuleSubstring, p, true
+		}
 	}
 	if s.rules[ruleKey{RuleExact, d}] > 0 {
 		return RuleExact, d, true
-	}
-	for k := range s.rules {
-		if k.kind == RuleSubstring && strings.Contains(d, k.base) {
-			return RuleSubstring, k.base, true
-		}
 	}
 	return "", "", false
 }

@@ -214,6 +214,10 @@ type HTTPData struct {
 	BodyHead      string            `json:"body_head,omitempty"` // first few KB, as UTF-8 text
 	Title         string            `json:"title,omitempty"`
 	BytesPerSec   float64           `json:"bytes_per_sec,omitempty"`
+	// NotFollowed says why the redirect of this hop was not followed (a
+	// private literal address, a scheme other than http/https); empty when
+	// it was followed or the hop is no redirect.
+	NotFollowed string `json:"not_followed,omitempty"`
 }
 
 // MailData is the data of a mail_greeting or starttls step.

@@ -73,34 +73,118 @@ var udpBuffers = sync.Pool{New: func() any { b := make([]byte, 65535); return &b
 const maxDNSResponses = model.MaxDNSResponses
 
 // resolve queries A and AAAA for host through every configured resolver (in
-// parallel), records one step per query and returns the union of the
-// non-bogon addresses, IPv4 first, in answer order.
+// parallel), waits for every query to end (the injection window included),
+// records one step per query and returns the union of the non-bogon
+// addresses, IPv4 first, in answer order.
 func (p *Probe) resolve(ctx context.Context, rec *recorder, host string) []netip.Addr {
+	return p.startResolve(ctx, host).wait(rec)
+}
+
+// dnsRun is the resolution of one host in flight: each query runs on its own
+// goroutine and reports every response as it arrives, so that the
+// measurement can go on with the first answers while the queries keep
+// listening for the injection window.
+type dnsRun struct {
+	p      *Probe
+	events chan dnsEvent
+	steps  []model.Step          // per query, once ended
+	resps  [][]model.DNSResponse // per query, the responses so far
+	ended  []bool
+	left   int // queries still running
+}
+
+// dnsEvent is one response of query k (resp set) or its end (step set).
+type dnsEvent struct {
+	k    int
+	resp *model.DNSResponse
+	step *model.Step
+}
+
+// startResolve starts the A and AAAA queries for host through every
+// configured resolver.
+func (p *Probe) startResolve(ctx context.Context, host string) *dnsRun {
 	rs := p.resolvers
 	if len(rs) == 0 {
 		rs = []resolver{{name: "system", kind: "system"}}
 	}
 	qtypes := []uint16{dns.TypeA, dns.TypeAAAA}
-	steps := make([]model.Step, len(rs)*len(qtypes))
-	var wg sync.WaitGroup
-	for i, r := range rs {
+	n := len(rs) * len(qtypes)
+	// Room for every event, so that a query never waits for the reader.
+	r := &dnsRun{p: p, events: make(chan dnsEvent, n*(maxDNSResponses+1)),
+		steps: make([]model.Step, n), resps: make([][]model.DNSResponse, n), ended: make([]bool, n), left: n}
+	for i, res := range rs {
 		for j, qt := range qtypes {
-			wg.Add(1)
-			go func(k int, r resolver, qt uint16) {
-				defer wg.Done()
-				steps[k] = p.query(ctx, r, host, qt)
-			}(i*len(qtypes)+j, r, qt)
+			k := i*len(qtypes) + j
+			go func() {
+				step := p.query(ctx, res, host, qt, func(resp model.DNSResponse) {
+					r.events <- dnsEvent{k: k, resp: &resp}
+				})
+				r.events <- dnsEvent{k: k, step: &step}
+			}()
 		}
 	}
-	wg.Wait()
+	return r
+}
+
+// next takes one event; it returns false once every query has ended.
+func (r *dnsRun) next() bool {
+	if r.left == 0 {
+		return false
+	}
+	e := <-r.events
+	if e.step != nil {
+		r.steps[e.k], r.ended[e.k] = *e.step, true
+		r.left--
+	} else {
+		r.resps[e.k] = append(r.resps[e.k], *e.resp)
+	}
+	return true
+}
+
+// early returns the addresses to start connecting to: it waits until every
+// query has its first response (or has ended), and then until some answer
+// names an address or every query has ended. The queries go on listening.
+func (r *dnsRun) early() []netip.Addr {
+	for {
+		ready := true
+		for k := range r.ended {
+			if !r.ended[k] && len(r.resps[k]) == 0 {
+				ready = false
+			}
+		}
+		if ready {
+			if a := r.p.answerAddrs(r.resps); len(a) > 0 || r.left == 0 {
+				return a
+			}
+		}
+		if !r.next() {
+			return r.p.answerAddrs(r.resps)
+		}
+	}
+}
+
+// wait waits for every query to end, records the steps (in resolver and
+// query-type order) and returns every non-bogon address answered.
+func (r *dnsRun) wait(rec *recorder) []netip.Addr {
+	for r.next() {
+	}
+	all := make([][]model.DNSResponse, len(r.steps))
+	for k, s := range r.steps {
+		rec.add(s)
+		if s.DNS != nil {
+			all[k] = s.DNS.Responses
+		}
+	}
+	return r.p.answerAddrs(all)
+}
+
+// answerAddrs returns the union of the non-bogon A and AAAA answers of the
+// responses (per query, in arrival order), IPv4 first.
+func (p *Probe) answerAddrs(perQuery [][]model.DNSResponse) []netip.Addr {
 	var v4, v6 []netip.Addr
 	seen := map[netip.Addr]bool{}
-	for _, s := range steps {
-		rec.add(s)
-		if s.DNS == nil {
-			continue
-		}
-		for _, resp := range s.DNS.Responses {
+	for _, resps := range perQuery {
+		for _, resp := range resps {
 			for _, a := range resp.Answers {
 				ip, err := netip.ParseAddr(a.Value)
 				if err != nil || (a.Type != "A" && a.Type != "AAAA") || seen[ip] || p.net.IsBogon(ip) {
@@ -118,8 +202,9 @@ func (p *Probe) resolve(ctx context.Context, rec *recorder, host string) []netip
 	return append(v4, v6...)
 }
 
-// query sends one query of type qt for host to r and returns its step.
-func (p *Probe) query(ctx context.Context, r resolver, host string, qt uint16) model.Step {
+// query sends one query of type qt for host to r and returns its step;
+// notify sees every response as it arrives.
+func (p *Probe) query(ctx context.Context, r resolver, host string, qt uint16, notify func(model.DNSResponse)) model.Step {
 	op := model.OpDNSRoundTrip
 	if r.kind == "system" {
 		op = model.OpResolve
@@ -137,14 +222,19 @@ func (p *Probe) query(ctx context.Context, r resolver, host string, qt uint16) m
 	switch r.kind {
 	case "system":
 		var addr string
-		resps, addr, err = p.querySystem(ctx, q)
+		resps, addr, err = p.querySystem(ctx, q, notify)
 		step.Address = addr
 	case "udp":
-		resps, err = p.queryUDP(ctx, r.address, q)
+		resps, err = p.queryUDP(ctx, r.address, q, notify)
 	case "tcp":
 		resps, err = p.queryTCP(ctx, r.address, q)
 	case "https":
 		resps, err = p.queryDoH(ctx, r.url, q)
+	}
+	if r.kind == "tcp" || r.kind == "https" {
+		for _, resp := range resps {
+			notify(resp)
+		}
 	}
 	for i := range resps {
 		p.classifyResponse(&resps[i], data)
@@ -168,7 +258,7 @@ func (p *Probe) query(ctx context.Context, r resolver, host string, qt uint16) m
 
 // querySystem queries the nameservers of the system's resolv.conf in order
 // until one answers.
-func (p *Probe) querySystem(ctx context.Context, q *dns.Msg) ([]model.DNSResponse, string, error) {
+func (p *Probe) querySystem(ctx context.Context, q *dns.Msg, notify func(model.DNSResponse)) ([]model.DNSResponse, string, error) {
 	servers, err := readResolvConf(p.net.ResolvConf())
 	if err != nil {
 		return nil, "", err
@@ -176,7 +266,7 @@ func (p *Probe) querySystem(ctx context.Context, q *dns.Msg) ([]model.DNSRespons
 	var lastErr error
 	var addr string
 	for _, addr = range servers {
-		resps, err := p.queryUDP(ctx, addr, q)
+		resps, err := p.queryUDP(ctx, addr, q, notify)
 		if err == nil && len(resps) > 0 {
 			return resps, addr, nil
 		}
@@ -190,8 +280,9 @@ func (p *Probe) querySystem(ctx context.Context, q *dns.Msg) ([]model.DNSRespons
 
 // queryUDP sends q to addr and records every response with q's id: after the
 // first one it keeps listening for the injection window, since an on-path
-// injector answers first and the genuine answer arrives later.
-func (p *Probe) queryUDP(ctx context.Context, addr string, q *dns.Msg) ([]model.DNSResponse, error) {
+// injector answers first and the genuine answer arrives later. notify sees
+// each response as it arrives.
+func (p *Probe) queryUDP(ctx context.Context, addr string, q *dns.Msg, notify func(model.DNSResponse)) ([]model.DNSResponse, error) {
 	raddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, err
@@ -244,6 +335,7 @@ func (p *Probe) queryUDP(ctx context.Context, addr string, q *dns.Msg) ([]model.
 			}
 		}
 		resps = append(resps, resp)
+		notify(resp)
 	}
 	return resps, nil
 }

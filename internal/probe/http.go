@@ -37,18 +37,11 @@ const userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 
 // resolving and connecting anew (recorded) for a hop to another endpoint.
 // Then, when the final URL names a file, it records a download.
 func (p *Probe) web(ctx context.Context, rec *recorder, dc *dnsCache, t target.Target, eps []endpoint) {
-	tlsWanted := t.Scheme == "https"
-	var conn net.Conn
-	for _, e := range eps {
-		if c := e.usable(tlsWanted); c != nil {
-			conn = c
-			dc.worked(t.Host, e.addr)
-			break
-		}
-	}
+	conn, addr := firstUsable(eps, t.Scheme == "https")
 	if conn == nil {
 		return
 	}
+	dc.worked(t.Host, addr)
 	u := t.URL
 	for hop := 0; ; hop++ {
 		step, loc := p.roundTrip(ctx, conn, u, hop, p.cfg.MaxBodyBytes)
@@ -66,6 +59,11 @@ func (p *Probe) web(ctx context.Context, rec *recorder, dc *dnsCache, t target.T
 			rec.add(step)
 			return
 		}
+		if why := p.refuseRedirect(loc, t); why != "" {
+			step.HTTP.NotFollowed = why
+			rec.add(step)
+			return
+		}
 		rec.add(step)
 		u = loc
 		conn = p.dialURL(ctx, rec, dc, u)
@@ -75,14 +73,24 @@ func (p *Probe) web(ctx context.Context, rec *recorder, dc *dnsCache, t target.T
 	}
 }
 
+// refuseRedirect says why the redirect to loc is not followed, or "": a
+// literal bogon address (a redirect to a private block page, say) is never
+// connected to, unless it is the very address the user chose as the target
+// (a redirect within http://127.0.0.1:PORT/ is followed).
+func (p *Probe) refuseRedirect(loc *url.URL, t target.Target) string {
+	a, err := netip.ParseAddr(strings.ToLower(loc.Hostname()))
+	if err != nil || !p.net.IsBogon(a) {
+		return ""
+	}
+	if chosen, err := netip.ParseAddr(t.Host); err == nil && chosen.Unmap() == a.Unmap() {
+		return ""
+	}
+	return fmt.Sprintf("redirect to %s, a private, reserved or unroutable address: never connected to", a)
+}
+
 // dialURL resolves (when new) and connects to u's host, recording the steps.
-// A literal bogon address (a redirect to a private block page, say) is
-// never connected to: the chain ends with the redirect recorded.
 func (p *Probe) dialURL(ctx context.Context, rec *recorder, dc *dnsCache, u *url.URL) net.Conn {
 	host := strings.ToLower(u.Hostname())
-	if a, err := netip.ParseAddr(host); err == nil && p.net.IsBogon(a) {
-		return nil
-	}
 	port := u.Port()
 	if port == "" {
 		port = strconv.Itoa(target.DefaultPorts[u.Scheme])
@@ -171,7 +179,15 @@ func (p *Probe) roundTrip(ctx context.Context, conn net.Conn, u *url.URL, hop in
 	if isRedirect(resp.StatusCode) {
 		if loc := resp.Header.Get("Location"); loc != "" {
 			data.Location = truncate(loc, 2048)
-			if nu, err := u.Parse(loc); err == nil && (nu.Scheme == "http" || nu.Scheme == "https") && nu.Host != "" {
+			nu, err := u.Parse(loc)
+			switch {
+			case err != nil:
+				data.NotFollowed = "the Location is not a URL"
+			case nu.Scheme != "http" && nu.Scheme != "https":
+				data.NotFollowed = fmt.Sprintf("redirect to a %s: URL: only http and https are followed", truncate(nu.Scheme, 32))
+			case nu.Host == "":
+				data.NotFollowed = "the Location names no host"
+			default:
 				nu.Fragment = ""
 				next = nu
 			}

@@ -45,13 +45,7 @@ func mailProtocol(scheme string) string {
 // TLS handshake that follows it.
 func (p *Probe) mail(ctx context.Context, rec *recorder, t target.Target, eps []endpoint) {
 	implicit := target.IsTLS(t.Scheme)
-	var conn net.Conn
-	for _, e := range eps {
-		if c := e.usable(implicit); c != nil {
-			conn = c
-			break
-		}
-	}
+	conn, _ := firstUsable(eps, implicit)
 	if conn == nil {
 		return
 	}

@@ -27,6 +27,12 @@ type Config struct {
 	MaxAddrs         int           // distinct addresses dialed per host and port (default DefaultMaxAddrs)
 	Vantage          string        // "probe" (default) or "control"
 	Info             model.ProbeInfo
+	// MaxPerAddress bounds the connections open at once to one server
+	// address across all measurements (default 4; negative: no bound).
+	MaxPerAddress int
+	// Serial waits for the whole DNS injection window before connecting:
+	// the schedule before issue 9, kept as the benchmarks' baseline.
+	Serial bool
 }
 
 // Defaults of Config.
@@ -36,6 +42,7 @@ const (
 	DefaultMaxRedirects     = 10
 	DefaultMaxBodyBytes     = 1 << 20
 	DefaultMaxDownloadBytes = 64 << 20
+	DefaultMaxPerAddress    = 4
 )
 
 // Probe measures targets. It is safe for concurrent use.
@@ -44,6 +51,7 @@ type Probe struct {
 	net       *netx.Network
 	resolvers []resolver
 	ipv6      *ipv6Route
+	slots     *addrSlots
 }
 
 // New checks cfg, fills in the defaults and returns a Probe.
@@ -66,6 +74,9 @@ func New(cfg Config) (*Probe, error) {
 	if cfg.MaxDownloadBytes <= 0 {
 		cfg.MaxDownloadBytes = DefaultMaxDownloadBytes
 	}
+	if cfg.MaxPerAddress == 0 {
+		cfg.MaxPerAddress = DefaultMaxPerAddress
+	}
 	if cfg.MaxAddrs <= 0 {
 		cfg.MaxAddrs = DefaultMaxAddrs
 	}
@@ -76,7 +87,7 @@ func New(cfg Config) (*Probe, error) {
 	default:
 		return nil, fmt.Errorf("probe: vantage %q, want probe or control", cfg.Vantage)
 	}
-	p := &Probe{cfg: cfg, net: cfg.Network, ipv6: &ipv6Route{}}
+	p := &Probe{cfg: cfg, net: cfg.Network, ipv6: &ipv6Route{}, slots: newAddrSlots(cfg.MaxPerAddress)}
 	for _, r := range cfg.Resolvers {
 		res, err := parseResolver(r)
 		if err != nil {
@@ -92,7 +103,23 @@ func New(cfg Config) (*Probe, error) {
 // http:// targets, also a TLS handshake on port 443 with the host as SNI, so a
 // verdict can check whether an address presents a valid certificate for the
 // name).
-type Extra struct{ Addrs []string }
+type Extra struct {
+	Addrs []string
+	// OnResolved, when set, is called once, as soon as the target's first
+	// DNS answers are in (before any connection), with what the probe
+	// resolved so far; the measurement goes on meanwhile. Answers that
+	// arrive later are in the record only. The assessment uses it to ask
+	// the control in parallel with the inside measurement.
+	OnResolved func(Resolved)
+}
+
+// Resolved is what the probe resolved of a target's name at its first
+// answers: the non-bogon addresses (IPv4 first, in answer order) and the
+// resolvers it asked, as recorded.
+type Resolved struct {
+	Addrs     []string
+	Resolvers []string
+}
 
 // Measure measures t and returns its record. It never returns nil; failures
 // are recorded in the steps.

@@ -295,7 +295,7 @@ func TestHTTP(t *testing.T) {
 		t.Parallel()
 		m := e.measure(t, "http://www.site.test:"+p+"/bogon")
 		hh := steps(m, model.OpHTTPRoundTrip)
-		if len(hh) != 1 || !strings.Contains(hh[0].HTTP.Location, "10.10.34.34") {
+		if len(hh) != 1 || !strings.Contains(hh[0].HTTP.Location, "10.10.34.34") || !strings.Contains(hh[0].HTTP.NotFollowed, "never connected to") {
 			t.Errorf("got %d hops, want the one redirect recorded:\n%s", len(hh), dump(m))
 		}
 		for _, s := range steps(m, model.OpConnect) {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"strings"
 	"time"
 
 	"github.com/firewatch/firewatch/internal/failure"
@@ -16,6 +17,15 @@ type recorder struct {
 }
 
 func (r *recorder) add(s ...model.Step) { r.steps = append(r.steps, s...) }
+
+// addAll appends o's steps and takes over its notes of addresses not tried.
+func (r *recorder) addAll(o *recorder) {
+	r.add(o.steps...)
+	for k, n := range o.notTried {
+		host, port, _ := strings.Cut(k, " ")
+		r.skipped(host, port, n)
+	}
+}
 
 // skipped notes that n addresses of host were not dialed on port; a host
 // dialed again on the same port (a redirect back) counts once.

@@ -30,11 +30,16 @@ type Sink interface {
 
 // Options tunes Run.
 type Options struct {
-	Concurrency int       // measurements in flight (default 4)
+	Concurrency int       // targets in flight (default DefaultConcurrency)
 	Progress    bool      // show a progress bar (the caller decides: a terminal only)
 	ProgressOut io.Writer // where the bar goes (default os.Stderr)
 	Total       int       // number of targets when known (for the ETA); 0 unknown
 }
+
+// DefaultConcurrency is how many targets are measured at once by default:
+// enough for a list to keep the pipe full while some targets wait for
+// timeouts. The probe bounds the connections to any one server address.
+const DefaultConcurrency = 64
 
 // Summary counts what Run did.
 type Summary struct {
@@ -73,7 +78,7 @@ func Run(ctx context.Context, lr *target.ListReader, measure MeasureFunc, sinks 
 	start := time.Now()
 	n := opts.Concurrency
 	if n <= 0 {
-		n = 4
+		n = DefaultConcurrency
 	}
 	var bar *progressbar.ProgressBar
 	if opts.Progress {

@@ -148,8 +148,18 @@ func validateDNS(r *dnsscan.Record) (field, msg string) {
 	if _, err := netip.ParseAddrPort(r.Server); err != nil {
 		return "server", fmt.Sprintf("%q: want IP:PORT", clip(r.Server))
 	}
-	if len(r.Country) > 2 || len(r.Evidence) > 64 || len(r.RuleBase) > 253 {
-		return "country", "too long"
+	switch {
+	case len(r.Country) > 2:
+		return "country", "want a two-letter country code"
+	case len(r.Evidence) > 64:
+		return "evidence", fmt.Sprintf("%d lines, at most 64", len(r.Evidence))
+	case len(r.RuleBase) > 253:
+		return "rule_base", "longer than a domain"
+	}
+	for _, e := range r.Evidence {
+		if len(e) > 4*maxDNSText {
+			return "evidence", "a line longer than 2048 bytes"
+		}
 	}
 	if r.Time.IsZero() || r.Time.After(time.Now().Add(time.Hour)) {
 		return "time", "missing or in the future"

@@ -64,6 +64,9 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 
 	st := seededSQLite(t)
+	if _, err := st.InsertDNS(context.Background(), storetest.SampleDNS(time.Now())); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(collector.New(st, collector.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 
@@ -131,6 +134,29 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	if !strings.Contains(outside, "192.0.2.10") || strings.Contains(outside, "203.0.113.66") {
 		t.Errorf("outside DNS column is not the genuine answer only:\n%s", outside)
+	}
+	// The DNS filter: censored domains with their rules, the forged-address
+	// pool and the chart of censored domains per day, reached from the menu.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header.site a[href="/dns"]`)), chromedp.WaitVisible(chromedp.CSS("#dns-censored"))); err != nil {
+		t.Fatalf("DNS page: %v", err)
+	}
+	censored, rules, forged := text(ctx, t, "#dns-censored"), text(ctx, t, "#dns-rules"), text(ctx, t, "#dns-forged")
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg rect.bar-hi").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(ctx, t, artifacts, "dashboard-dns.png")
+	if !strings.Contains(censored, "www.falundafa.org") || !strings.Contains(censored, "news.zone.example") || strings.Contains(censored, "lifted.example") {
+		t.Errorf("censored domains table:\n%s", censored)
+	}
+	if !strings.Contains(rules, "substring") || !strings.Contains(rules, "*.zone.example") {
+		t.Errorf("rules table:\n%s", rules)
+	}
+	if !strings.Contains(forged, "203.0.113.201") || !strings.Contains(forged, "203.0.113.202") {
+		t.Errorf("forged-address pool:\n%s", forged)
+	}
+	if bars == 0 {
+		t.Errorf("the chart of censored domains per day has no bar")
 	}
 	t.Logf("screenshots in %s", artifacts)
 }

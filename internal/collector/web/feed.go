@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/collector/web/params"
 	"github.com/firewatch/firewatch/internal/store"
 )
 
@@ -97,26 +99,24 @@ type feedQuery struct {
 
 func parseFeedQuery(q url.Values) (feedQuery, error) {
 	fq := feedQuery{title: "firewatch: censorship events", self: url.Values{}}
-	if t := strings.TrimSpace(q.Get("target")); t != "" {
-		if len(t) > maxTargetLen || !printable(t) {
-			return fq, &paramError{"target", trunc(t, 40), "not a target URL"}
-		}
-		fq.filter.Target = t
-		fq.self.Set("target", t)
-		fq.title = "firewatch: events for " + t
+	fd, err := params.ParseFeed(q)
+	if err != nil {
+		return fq, err
 	}
-	if c := strings.TrimSpace(q.Get("country")); c != "" {
-		cc, err := parseCountry(c)
-		if err != nil {
-			return fq, err
-		}
-		fq.filter.Country = cc
-		fq.self.Set("country", cc)
-		if fq.filter.Target != "" {
-			fq.title += " in " + cc
-		} else {
-			fq.title = "firewatch: censorship events in " + cc
-		}
+	fq.filter = store.Filter{Target: fd.Target, Country: fd.Country}
+	switch {
+	case fd.Target != "" && fd.Country != "":
+		fq.title = "firewatch: events for " + fd.Target + " in " + fd.Country
+	case fd.Target != "":
+		fq.title = "firewatch: events for " + fd.Target
+	case fd.Country != "":
+		fq.title = "firewatch: censorship events in " + fd.Country
+	}
+	if fd.Target != "" {
+		fq.self.Set("target", fd.Target)
+	}
+	if fd.Country != "" {
+		fq.self.Set("country", fd.Country)
 	}
 	return fq, nil
 }
@@ -182,7 +182,16 @@ func (s *server) eventLink(base string, e store.Event) string {
 	return base + "/target?" + v.Encode()
 }
 
-func (s *server) feedEvents(w http.ResponseWriter, r *http.Request) (feedQuery, []store.Event, bool) {
+// feedItem is one entry of the feeds: a target's status change or a
+// domain becoming censored or uncensored by DNS.
+type feedItem struct {
+	ID, Title, Link, Summary string
+	At                       time.Time
+	Categories               []string
+}
+
+// feedEvents returns the newest feedN events of both kinds, newest first.
+func (s *server) feedEvents(w http.ResponseWriter, r *http.Request) (feedQuery, []feedItem, bool) {
 	fq, err := parseFeedQuery(r.URL.Query())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -193,7 +202,28 @@ func (s *server) feedEvents(w http.ResponseWriter, r *http.Request) (feedQuery, 
 		s.fail(w, r, err)
 		return fq, nil, false
 	}
-	return fq, es, true
+	base := s.baseURL(r)
+	items := make([]feedItem, 0, len(es))
+	for _, e := range es {
+		items = append(items, feedItem{ID: fmt.Sprintf("%s/events#event-%d", base, e.ID), Title: eventTitle(e),
+			Link: s.eventLink(base, e), Summary: eventSummary(e), At: e.At, Categories: e.NewMethods})
+	}
+	if fq.filter.Target == "" { // a target's feed has no DNS events
+		des, err := s.st.DNSEvents(r.Context(), store.DNSFilter{Country: fq.filter.Country}, store.Page{Limit: feedN})
+		if err != nil {
+			s.fail(w, r, err)
+			return fq, nil, false
+		}
+		for _, e := range des {
+			items = append(items, feedItem{ID: fmt.Sprintf("%s/dns#dns-event-%d", base, e.ID), Title: dnsEventTitle(e),
+				Link: base + "/dns?q=" + url.QueryEscape(e.Domain), Summary: dnsEventSummary(e), At: e.At, Categories: []string{"dns." + e.Kind}})
+		}
+		sort.SliceStable(items, func(i, j int) bool { return items[i].At.After(items[j].At) })
+		if len(items) > feedN {
+			items = items[:feedN]
+		}
+	}
+	return fq, items, true
 }
 
 func (s *server) feedAtom(w http.ResponseWriter, r *http.Request) {
@@ -221,12 +251,12 @@ func (s *server) feedAtom(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, e := range es {
 		ent := atomEntry{
-			ID: fmt.Sprintf("%s/events#event-%d", base, e.ID), Title: eventTitle(e),
+			ID: e.ID, Title: e.Title,
 			Updated: e.At.UTC().Format(time.RFC3339),
-			Links:   []atomLink{{Href: s.eventLink(base, e), Rel: "alternate", Type: "text/html"}},
-			Summary: atomText{Type: "text", Text: eventSummary(e)},
+			Links:   []atomLink{{Href: e.Link, Rel: "alternate", Type: "text/html"}},
+			Summary: atomText{Type: "text", Text: e.Summary},
 		}
-		for _, m := range e.NewMethods {
+		for _, m := range e.Categories {
 			ent.Categories = append(ent.Categories, atomCategory{Term: m})
 		}
 		f.Entries = append(f.Entries, ent)
@@ -255,9 +285,9 @@ func (s *server) feedRSS(w http.ResponseWriter, r *http.Request) {
 	}}
 	for _, e := range es {
 		doc.Channel.Items = append(doc.Channel.Items, rssItem{
-			Title: eventTitle(e), Link: s.eventLink(base, e), Description: eventSummary(e),
-			GUID:    rssGUID{IsPermaLink: "false", Value: fmt.Sprintf("%s/events#event-%d", base, e.ID)},
-			PubDate: e.At.UTC().Format(time.RFC1123Z), Categories: e.NewMethods,
+			Title: e.Title, Link: e.Link, Description: e.Summary,
+			GUID:    rssGUID{IsPermaLink: "false", Value: e.ID},
+			PubDate: e.At.UTC().Format(time.RFC1123Z), Categories: e.Categories,
 		})
 	}
 	writeXML(w, "application/rss+xml; charset=utf-8", doc)

@@ -11,23 +11,24 @@ import (
 // pageFiles are the page templates; each is parsed together with base.html.
 var pageFiles = []string{
 	"overview.html", "targets.html", "target.html", "events.html", "measurement.html",
-	"login.html", "tokens.html", "queued.html", "queue.html", "error.html",
+	"login.html", "tokens.html", "queued.html", "queue.html", "error.html", "dns.html",
 }
 
 var funcs = template.FuncMap{
-	"time":    fmtTime,
-	"timeptr": fmtTimePtr,
-	"date":    func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
-	"join":    strings.Join,
-	"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"asn":     fmtASN,
-	"ms":      func(f float64) string { return fmt.Sprintf("%.1f ms", f) },
-	"bytes":   fmtBytes,
-	"add":     func(a, b int) int { return a + b },
-	"title":   eventTitle,
-	"orDash":  orDash,
-	"explain": func(m string) string { return methodText[m] },
-	"dict2":   func(kind string, s side) sideArg { return sideArg{Kind: kind, Side: s} },
+	"time":     fmtTime,
+	"timeptr":  fmtTimePtr,
+	"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
+	"join":     strings.Join,
+	"pct":      func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"asn":      fmtASN,
+	"ms":       func(f float64) string { return fmt.Sprintf("%.1f ms", f) },
+	"bytes":    fmtBytes,
+	"add":      func(a, b int) int { return a + b },
+	"title":    eventTitle,
+	"dnsTitle": dnsEventTitle,
+	"orDash":   orDash,
+	"explain":  func(m string) string { return methodText[m] },
+	"dict2":    func(kind string, s side) sideArg { return sideArg{Kind: kind, Side: s} },
 }
 
 // sideArg passes a section kind and one side to the "side" template.

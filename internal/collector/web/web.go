@@ -72,7 +72,7 @@ type server struct {
 }
 
 // Handler returns the dashboard. It serves "/", "/targets", "/target",
-// "/events", "/measurement", "/feed.atom", "/feed.rss", "/login", "/logout",
+// "/events", "/dns", "/measurement", "/feed.atom", "/feed.rss", "/login", "/logout",
 // "/test-now", "/queue", "/tokens" and "/static/".
 func Handler(st store.Store, opts Options) http.Handler {
 	s := &server{st: st, opts: opts, log: opts.Logger, now: opts.Now, key: opts.SessionKey,
@@ -99,6 +99,7 @@ func Handler(st store.Store, opts Options) http.Handler {
 	mux.HandleFunc("GET /targets", s.targets)
 	mux.HandleFunc("GET /target", s.target)
 	mux.HandleFunc("GET /events", s.events)
+	mux.HandleFunc("GET /dns", s.dns)
 	mux.HandleFunc("GET /measurement", s.measurement)
 	mux.HandleFunc("GET /feed.atom", s.feedAtom)
 	mux.HandleFunc("GET /feed.rss", s.feedRSS)

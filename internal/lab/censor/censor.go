@@ -22,6 +22,7 @@ import (
 	"github.com/firewatch/firewatch/internal/lab/pki"
 	"github.com/firewatch/firewatch/internal/lab/policy"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/miekg/dns"
 )
 
 // Config configures a censor.
@@ -31,7 +32,8 @@ type Config struct {
 	InsideIface    string         // the router's interface toward the censored network
 	OutsideIface   string         // the router's interface toward the internet
 	InsidePrefixes []netip.Prefix // addresses of the inside; empty: whatever arrives on InsideIface
-	RogueCA        *pki.CA        // signs the MITM certificates; required by tls-mitm rules
+	RogueCA        *pki.CA        // signs the MITM certificates of ca: rogue; required by such tls-mitm rules
+	RogueTrustedCA *pki.CA        // signs those of ca: rogue-trusted (a CA of its own); required by such rules
 	Seed           int64          // seeds the per-query and per-connection probabilities
 	Log            io.Writer      // one line per intervention; nil discards
 	// Ready, when not nil, is called once every rule is in place.
@@ -122,11 +124,16 @@ func newEngine(cfg Config) (*engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("censor: %w", err)
 	}
-	if pol.Has(scenario.KindTLSMITM) && cfg.RogueCA == nil {
-		return nil, errors.New("censor: a tls-mitm rule needs RogueCA")
+	for _, r := range cfg.Rules {
+		if r.TLSMITM != nil && r.TLSMITM.Trusted() && cfg.RogueTrustedCA == nil {
+			return nil, errors.New("censor: a tls-mitm rule with ca: rogue-trusted needs RogueTrustedCA")
+		}
+		if r.TLSMITM != nil && !r.TLSMITM.Trusted() && cfg.RogueCA == nil {
+			return nil, errors.New("censor: a tls-mitm rule needs RogueCA")
+		}
 	}
 	e.pol = pol
-	e.proxies = &Proxies{Policy: pol, RogueCA: cfg.RogueCA, Roll: e.roll, Logf: e.logf}
+	e.proxies = &Proxies{Policy: pol, RogueCA: cfg.RogueCA, RogueTrustedCA: cfg.RogueTrustedCA, Roll: e.roll, Logf: e.logf}
 	return e, nil
 }
 
@@ -149,13 +156,24 @@ func (e *engine) start(ctx context.Context) error {
 		plan.HoldPorts = policy.ResetPorts
 	}
 	if e.pol.Has(scenario.KindTLSMITM) {
-		ln, err := net.Listen("tcp4", "0.0.0.0:0")
-		if err != nil {
-			return fmt.Errorf("censor: MITM proxy: %w", err)
+		// One proxy per rogue CA: the rule's redirect picks the CA.
+		for _, trusted := range []bool{false, true} {
+			if !hasMITM(e.cfg.Rules, trusted) {
+				continue
+			}
+			ln, err := net.Listen("tcp4", "0.0.0.0:0")
+			if err != nil {
+				return fmt.Errorf("censor: MITM proxy: %w", err)
+			}
+			e.lns = append(e.lns, ln)
+			if trusted {
+				plan.MITMTrustedPort = ln.Addr().(*net.TCPAddr).Port
+				e.serve(ln, e.diverted("mitm", e.proxies.MITMTrusted))
+			} else {
+				plan.MITMPort = ln.Addr().(*net.TCPAddr).Port
+				e.serve(ln, e.diverted("mitm", e.proxies.MITM))
+			}
 		}
-		e.lns = append(e.lns, ln)
-		plan.MITMPort = ln.Addr().(*net.TCPAddr).Port
-		e.serve(ln, e.diverted("mitm", e.proxies.MITM))
 	}
 	if e.pol.Has(scenario.KindSTARTTLSStrip) {
 		ln, err := net.Listen("tcp4", "0.0.0.0:0")
@@ -488,6 +506,23 @@ func (e *engine) reinject(b []byte, p Packet) {
 	}
 }
 
+// alwaysReplaced reports whether p, a DNS answer toward the inside, answers
+// a name that a replace rule without probability forges: its query was
+// (or is about to be) replaced whatever the inside sniffer's lag, so the
+// genuine answer is dropped even when it arrives before the query's key
+// is recorded (a loaded censor can read the query after the answer came).
+func (e *engine) alwaysReplaced(p Packet) bool {
+	if !e.inside(p.Dst) {
+		return false
+	}
+	m := new(dns.Msg)
+	if m.Unpack(p.Payload) != nil || !m.Response {
+		return false
+	}
+	r := e.pol.DNS(m) // the rule handleDNS applied to the query
+	return r != nil && r.DNSInject.Mode == scenario.ModeReplace && r.P() >= 1
+}
+
 // timeExceeded answers a held packet whose TTL ends at this router as the
 // router would have: with an ICMP time exceeded from its inside address.
 func (e *engine) timeExceeded(b []byte, p Packet) {
@@ -569,6 +604,8 @@ func (e *engine) answerLoop(ctx context.Context) {
 		if drop {
 			delete(e.replaced, k)
 			drop = now.Before(until)
+		} else {
+			drop = e.alwaysReplaced(p)
 		}
 		if now.Sub(swept) > 10*time.Second {
 			for k, until := range e.replaced {

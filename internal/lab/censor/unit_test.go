@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/miekg/dns"
 	"golang.org/x/net/bpf"
 )
 
@@ -186,4 +187,52 @@ func clientHello(t testing.TB, sni string) []byte {
 	b.Close()
 	a.Close()
 	return buf[:n]
+}
+
+// TestAlwaysReplaced: in replace mode without probability, the genuine
+// answer to a forged name is dropped even before its query's key is
+// recorded (a loaded censor may read the query after the answer); answers
+// to other names, to rules with a probability, to race rules, or toward
+// the outside pass.
+func TestAlwaysReplaced(t *testing.T) {
+	inside := netip.MustParsePrefix("198.51.100.0/29")
+	half := 0.5
+	rules := []scenario.Rule{
+		{Kind: scenario.KindDNSInject, DNSInject: &scenario.DNSInject{Names: []string{"replaced.example"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}, Mode: scenario.ModeReplace}},
+		{Kind: scenario.KindDNSInject, Probability: &half, DNSInject: &scenario.DNSInject{Names: []string{"maybe.example"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}, Mode: scenario.ModeReplace}},
+		{Kind: scenario.KindDNSInject, DNSInject: &scenario.DNSInject{Names: []string{"raced.example"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}, Mode: scenario.ModeRace}},
+	}
+	e, err := newEngine(Config{InsideIface: "a", OutsideIface: "b", Rules: rules, InsidePrefixes: []netip.Prefix{inside}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(name string) []byte {
+		var q dns.Msg
+		q.SetQuestion(name, dns.TypeA)
+		var m dns.Msg
+		m.SetReply(&q)
+		b, _ := m.Pack()
+		return b
+	}
+	isp := netip.MustParseAddr("198.51.100.3")
+	for _, tc := range []struct {
+		name string
+		dst  netip.Addr
+		want bool
+	}{
+		{"www.replaced.example.", isp, true},
+		{"replaced.example.", isp, true},
+		{"notreplaced.example.", isp, false},
+		{"www.maybe.example.", isp, false},
+		{"www.raced.example.", isp, false},
+		{"www.replaced.example.", netip.MustParseAddr("192.0.2.66"), false},
+	} {
+		p := Packet{Src: netip.MustParseAddr("192.0.2.54"), Dst: tc.dst, Proto: protoUDP, SrcPort: 53, DstPort: 4000, Payload: answer(tc.name)}
+		if got := e.alwaysReplaced(p); got != tc.want {
+			t.Errorf("%s to %s: dropped %v, want %v", tc.name, tc.dst, got, tc.want)
+		}
+	}
+	if e.alwaysReplaced(Packet{Dst: isp, Payload: []byte("garbage")}) {
+		t.Error("garbage dropped")
+	}
 }

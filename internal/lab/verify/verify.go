@@ -47,34 +47,49 @@ type Result struct {
 type CheckFunc func(ctx context.Context, e scenario.Expect) ([]*model.Measurement, error)
 
 // All checks every expect entry, at most parallel at a time, and calls emit
-// with each result in the order of the expect list.
+// with each result in the order of the expect list. An entry starts only
+// when it is fewer than Window(parallel) entries ahead of the next one to
+// emit, so the goroutines and results held stay bounded whatever the
+// length of the list.
 func All(ctx context.Context, expects []scenario.Expect, check CheckFunc, parallel int, emit func(Result)) {
-	results := make([]chan Result, len(expects))
-	for i := range results {
-		results[i] = make(chan Result, 1)
+	parallel = max(parallel, 1)
+	window := Window(parallel)
+	ring := make([]chan Result, window)
+	for i := range ring {
+		ring[i] = make(chan Result, 1)
 	}
-	sem := make(chan struct{}, max(parallel, 1))
+	ahead := make(chan struct{}, window) // entries started and not yet emitted
+	workers := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	for i, e := range expects {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	go func() {
+		for i, e := range expects {
+			ahead <- struct{}{}
 			select {
-			case sem <- struct{}{}:
+			case workers <- struct{}{}:
 			case <-ctx.Done():
-				results[i] <- Judge(e, nil, ctx.Err())
-				return
+				ring[i%window] <- Judge(e, nil, ctx.Err())
+				continue
 			}
-			defer func() { <-sem }()
-			ms, err := check(ctx, e)
-			results[i] <- Judge(e, ms, err)
-		}()
-	}
-	for i := range results {
-		emit(<-results[i])
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-workers }()
+				ms, err := check(ctx, e)
+				ring[i%window] <- Judge(e, ms, err)
+			}()
+		}
+	}()
+	for i := range expects {
+		emit(<-ring[i%window])
+		<-ahead
 	}
 	wg.Wait()
 }
+
+// Window is how far ahead of the next result to print All starts entries
+// with parallel checks at a time: far enough that a slow entry (a
+// blackhole's timeouts) does not idle the others.
+func Window(parallel int) int { return max(8*parallel, 64) }
 
 // Judge compares an expectation with the records the probe printed for it.
 // Every record must have the expected status and exactly the expected set of

@@ -242,3 +242,41 @@ func TestParseRecords(t *testing.T) {
 		t.Errorf("empty: %v, %v", ms, err)
 	}
 }
+
+// TestAllBounded: a slow first entry holds back no more than the window:
+// the entries after it start only while they are within Window of it.
+func TestAllBounded(t *testing.T) {
+	var expects []scenario.Expect
+	for i := range 500 {
+		expects = append(expects, scenario.Expect{Target: fmt.Sprintf("http://h%d.example/", i), Status: "ok"})
+	}
+	release := make(chan struct{})
+	var started atomic.Int32
+	check := func(ctx context.Context, e scenario.Expect) ([]*model.Measurement, error) {
+		if e.Target == expects[0].Target {
+			<-release
+		} else {
+			started.Add(1)
+		}
+		return []*model.Measurement{{Target: e.Target, Status: "ok", Methods: []string{}}}, nil
+	}
+	done := make(chan int)
+	go func() {
+		n := 0
+		All(context.Background(), expects, check, 2, func(r Result) { n++ })
+		done <- n
+	}()
+	want := int32(Window(2) - 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for started.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := started.Load(); got != want {
+		t.Errorf("%d entries started behind a slow first one, want %d (the window)", got, want)
+	}
+	close(release)
+	if n := <-done; n != 500 {
+		t.Errorf("%d results, want 500", n)
+	}
+}

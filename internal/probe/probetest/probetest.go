@@ -34,6 +34,7 @@ var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 // DNS behaviours, chosen by the first label of the queried name.
 const (
 	NameInject  = "inject"  // an injected A (127.0.0.2) first, the genuine one (127.0.0.1) 20ms later
+	NameLate    = "late"    // the genuine A (127.0.0.1) first, an injected one (127.0.0.2) LateGap later
 	NameRefused = "refused" // REFUSED
 	NameNX      = "nx"      // NXDOMAIN
 	NameSilent  = "silent"  // no response at all
@@ -49,6 +50,10 @@ const (
 	FloodResponses = 5
 	FloodAnswers   = 6
 )
+
+// LateGap is how long after the genuine answer the "late" name's injected
+// answer comes: long after a loopback page has been fetched.
+const LateGap = 300 * time.Millisecond
 
 // DNSServer is a UDP and TCP DNS server on 127.0.0.1. Every A query is
 // answered 127.0.0.1 unless the first label names a behaviour above; AAAA
@@ -104,9 +109,13 @@ func (s *DNSServer) serveUDP() {
 		}
 		s.count()
 		go func() {
+			gap := 20 * time.Millisecond
+			if len(q.Question) > 0 && strings.HasPrefix(strings.ToLower(q.Question[0].Name), NameLate+".") {
+				gap = LateGap
+			}
 			for i, r := range Answer(q) {
 				if i > 0 {
-					time.Sleep(20 * time.Millisecond)
+					time.Sleep(gap)
 				}
 				wire, _ := r.Pack()
 				s.pc.WriteTo(wire, from)
@@ -141,6 +150,8 @@ func Answer(q *dns.Msg) []*dns.Msg {
 	switch label {
 	case NameInject:
 		return []*dns.Msg{reply(dns.RcodeSuccess, "127.0.0.2"), reply(dns.RcodeSuccess, "127.0.0.1")}
+	case NameLate:
+		return []*dns.Msg{reply(dns.RcodeSuccess, "127.0.0.1"), reply(dns.RcodeSuccess, "127.0.0.2")}
 	case NameRefused:
 		return []*dns.Msg{reply(dns.RcodeRefused)}
 	case NameNX:
