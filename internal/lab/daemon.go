@@ -65,7 +65,7 @@ func ISPResolverDelay(sc *scenario.Scenario) time.Duration {
 }
 
 func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log.Logger) error {
-	public, _, err := LoadCAs(dir)
+	cas, err := LoadCAs(dir)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log
 		Hosts:  sc.Hosts,
 		Inside: []netip.Prefix{InsidePrefix},
 		Certificate: func(h scenario.Host) (tls.Certificate, error) {
-			return public.HostLeaf(h.Names, h.IPs(), h.Certificate)
+			return cas.Public.HostLeaf(h.Names, h.IPs(), h.Certificate)
 		},
 		Authority: auth,
 		Log:       lg,

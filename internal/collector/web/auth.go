@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/collector/web/params"
 	"github.com/firewatch/firewatch/internal/store"
 	"github.com/firewatch/firewatch/internal/target"
 )
@@ -218,13 +219,13 @@ type queuedData struct {
 
 func (s *server) testNow(w http.ResponseWriter, r *http.Request, _ sessionInfo) {
 	in := strings.TrimSpace(r.PostFormValue("target"))
-	if len(in) > maxTargetLen {
-		s.badRequest(w, r, &paramError{"target", trunc(in, 40), "longer than 2048 characters"})
+	if len(in) > params.MaxTargetLen {
+		s.badRequest(w, r, &params.Error{Name: "target", Value: params.Trunc(in, 40), Why: "longer than 2048 characters"})
 		return
 	}
 	ts, err := target.Parse(in)
 	if err != nil {
-		s.badRequest(w, r, &paramError{"target", trunc(in, 200), err.Error()})
+		s.badRequest(w, r, &params.Error{Name: "target", Value: params.Trunc(in, 200), Why: err.Error()})
 		return
 	}
 	var d queuedData

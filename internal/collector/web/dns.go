@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
+	"github.com/firewatch/firewatch/internal/collector/web/params"
 	"github.com/firewatch/firewatch/internal/store"
 )
 
@@ -30,21 +30,8 @@ type dnsData struct {
 
 // dnsFilter reads the DNS page's filter: country, asn, q.
 func dnsFilter(q url.Values) (store.DNSFilter, error) {
-	f := store.DNSFilter{Country: strings.ToUpper(strings.TrimSpace(q.Get("country"))), Query: strings.TrimSpace(q.Get("q"))}
-	if len(f.Country) > 2 {
-		return f, &paramError{"country", f.Country, "want a two-letter country code"}
-	}
-	if v := strings.TrimSpace(q.Get("asn")); v != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(v), "AS"))
-		if err != nil || n < 0 {
-			return f, &paramError{"asn", v, "want an AS number"}
-		}
-		f.ASN = n
-	}
-	if len(f.Query) > 253 {
-		return f, &paramError{"q", f.Query[:20] + "…", "longer than a domain"}
-	}
-	return f, nil
+	d, err := params.ParseDNS(q)
+	return store.DNSFilter{Country: d.Country, ASN: d.ASN, Query: d.Query}, err
 }
 
 // dns is GET /dns: the DNS filter measured from outside by `firewatch scan

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/collector/web/params"
 	"github.com/firewatch/firewatch/internal/store"
 )
 
@@ -98,26 +99,24 @@ type feedQuery struct {
 
 func parseFeedQuery(q url.Values) (feedQuery, error) {
 	fq := feedQuery{title: "firewatch: censorship events", self: url.Values{}}
-	if t := strings.TrimSpace(q.Get("target")); t != "" {
-		if len(t) > maxTargetLen || !printable(t) {
-			return fq, &paramError{"target", trunc(t, 40), "not a target URL"}
-		}
-		fq.filter.Target = t
-		fq.self.Set("target", t)
-		fq.title = "firewatch: events for " + t
+	fd, err := params.ParseFeed(q)
+	if err != nil {
+		return fq, err
 	}
-	if c := strings.TrimSpace(q.Get("country")); c != "" {
-		cc, err := parseCountry(c)
-		if err != nil {
-			return fq, err
-		}
-		fq.filter.Country = cc
-		fq.self.Set("country", cc)
-		if fq.filter.Target != "" {
-			fq.title += " in " + cc
-		} else {
-			fq.title = "firewatch: censorship events in " + cc
-		}
+	fq.filter = store.Filter{Target: fd.Target, Country: fd.Country}
+	switch {
+	case fd.Target != "" && fd.Country != "":
+		fq.title = "firewatch: events for " + fd.Target + " in " + fd.Country
+	case fd.Target != "":
+		fq.title = "firewatch: events for " + fd.Target
+	case fd.Country != "":
+		fq.title = "firewatch: censorship events in " + fd.Country
+	}
+	if fd.Target != "" {
+		fq.self.Set("target", fd.Target)
+	}
+	if fd.Country != "" {
+		fq.self.Set("country", fd.Country)
 	}
 	return fq, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/collector/web/params"
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/store"
 	"github.com/firewatch/firewatch/internal/target"
@@ -27,13 +28,13 @@ func (s *server) badRequest(w http.ResponseWriter, r *http.Request, err error) {
 
 // FilterOptions are the choices of the filter form.
 type FilterOptions struct {
-	Filter   filterForm
+	Filter   params.Filter
 	Methods  []string
 	Statuses []string
 	Action   string // form action
 }
 
-func newFilterOptions(f filterForm, action string) FilterOptions {
+func newFilterOptions(f params.Filter, action string) FilterOptions {
 	return FilterOptions{Filter: f, Methods: model.Methods, Statuses: statuses, Action: action}
 }
 
@@ -48,8 +49,8 @@ type pager struct {
 	PageSize int
 }
 
-func newPager(path string, f filterForm, n int, more bool) pager {
-	p := pager{Page: f.Page, Showing: n, PageSize: listLimit, HasPrev: f.Page > 1, HasNext: more && f.Page < maxPage}
+func newPager(path string, f params.Filter, n int, more bool) pager {
+	p := pager{Page: f.Page, Showing: n, PageSize: listLimit, HasPrev: f.Page > 1, HasNext: more && f.Page < params.MaxPage}
 	link := func(page int) string {
 		q := f.Query()
 		v := "page=" + itoa(page)
@@ -221,18 +222,15 @@ type targetData struct {
 	Queued       bool
 }
 
-// maxTargetLen bounds the target parameter.
-const maxTargetLen = 2048
-
 func (s *server) target(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	u := strings.TrimSpace(q.Get("u"))
 	if u == "" {
-		s.badRequest(w, r, &paramError{"u", "", "missing: give the target URL, as in /target?u=https://example.org/"})
+		s.badRequest(w, r, &params.Error{Name: "u", Value: "", Why: "missing: give the target URL, as in /target?u=https://example.org/"})
 		return
 	}
-	if len(u) > maxTargetLen || !printable(u) {
-		s.badRequest(w, r, &paramError{"u", trunc(u, 40), "not a target URL (too long or control characters)"})
+	if len(u) > params.MaxTargetLen || !params.Printable(u) {
+		s.badRequest(w, r, &params.Error{Name: "u", Value: params.Trunc(u, 40), Why: "not a target URL (too long or control characters)"})
 		return
 	}
 	ctx := r.Context()
@@ -253,7 +251,7 @@ func (s *server) target(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		s.errorPage(w, r, http.StatusNotFound, "No measurement of this target is stored: "+trunc(u, 200))
+		s.errorPage(w, r, http.StatusNotFound, "No measurement of this target is stored: "+params.Trunc(u, 200))
 		return
 	}
 	d := targetData{Target: u, States: states, Queued: q.Get("queued") == "1"}
@@ -282,22 +280,22 @@ func (s *server) target(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		id = latest.LastMeasureID
-	} else if len(id) > 200 || !printable(id) {
-		s.badRequest(w, r, &paramError{"m", trunc(id, 40), "not a measurement id"})
+	} else if len(id) > 200 || !params.Printable(id) {
+		s.badRequest(w, r, &params.Error{Name: "m", Value: params.Trunc(id, 40), Why: "not a measurement id"})
 		return
 	}
 	if id != "" {
 		m, err := s.st.Measurement(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound) && q.Get("m") != "":
-			s.errorPage(w, r, http.StatusNotFound, "No measurement with this id: "+trunc(id, 200))
+			s.errorPage(w, r, http.StatusNotFound, "No measurement with this id: "+params.Trunc(id, 200))
 			return
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			s.fail(w, r, err)
 			return
 		case q.Get("m") != "" && m.Target != u:
-			s.errorPage(w, r, http.StatusNotFound, "Measurement "+trunc(id, 200)+" is not a measurement of this target.")
+			s.errorPage(w, r, http.StatusNotFound, "Measurement "+params.Trunc(id, 200)+" is not a measurement of this target.")
 			return
 		default:
 			d.Evidence = buildEvidence(m)
@@ -313,8 +311,8 @@ type measurementData struct {
 
 func (s *server) measurement(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSpace(r.URL.Query().Get("id"))
-	if id == "" || len(id) > 200 || !printable(id) {
-		s.badRequest(w, r, &paramError{"id", trunc(id, 40), "give a measurement id, as in /measurement?id=ID"})
+	if id == "" || len(id) > 200 || !params.Printable(id) {
+		s.badRequest(w, r, &params.Error{Name: "id", Value: params.Trunc(id, 40), Why: "give a measurement id, as in /measurement?id=ID"})
 		return
 	}
 	m, err := s.st.Measurement(r.Context(), id)
@@ -332,15 +330,4 @@ func (s *server) measurement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "measurement.html", page{Title: "Measurement " + id, Data: measurementData{M: m, JSON: string(b)}})
-}
-
-func trunc(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	if len(r) > n {
-		r = r[:n]
-	}
-	return string(r) + "…"
 }
