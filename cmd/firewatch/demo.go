@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,10 @@ everything is removed: lab, database, temporary files. See docs/demo.md.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Out = cmd.OutOrStdout()
 			o.Err = cmd.ErrOrStderr()
+			o.Name = nameFlag(cmd)
+			if err := lab.CheckName(o.Name); err != nil {
+				return fmt.Errorf("--name: %w", err)
+			}
 			o.StateDir = stateFlagValue(cmd)
 			o.Control = hasControl(cmd)
 			if o.Rounds < 1 {
@@ -51,7 +56,8 @@ everything is removed: lab, database, temporary files. See docs/demo.md.`,
 	f.StringVar(&o.Scenario, "scenario", "", "scenario file (default "+demo.DefaultScenario+", or the copy built into firewatch when that file is not there)")
 	f.BoolVar(&o.ExitAfterRounds, "exit-after-rounds", false, "stop after printing the findings instead of serving until Ctrl-C (for CI)")
 	f.Int64Var(&o.Seed, "seed", 1, "seed of the censor's random choices")
-	f.String("state", lab.DefaultStateDir, "state directory of the lab")
+	f.String("name", lab.DefaultName, "name of the lab: prefix of its namespaces and interfaces, so that the demo runs beside other labs")
+	f.String("state", "", "state directory of the lab (default "+lab.StateRoot+"/NAME)")
 	_ = f.MarkHidden("state")
 	return c
 }

@@ -29,13 +29,11 @@ import (
 func init() { labCommands = append(labCommands, newLabVerifyCmd) }
 
 func newLabVerifyCmd() *cobra.Command {
-	var scenarioPath string
-	var asJSON bool
-	var seed int64
-	var parallel int
-	var perTarget time.Duration
+	var o verifyOptions
+	var scenarios []string
+	var parallelLabs int
 	c := &cobra.Command{
-		Use:   "verify --scenario FILE [--json]",
+		Use:   "verify --scenario FILE [--scenario FILE ...] [--parallel-labs N] [--json]",
 		Short: "Run the probe inside the lab over a scenario's expect list and compare the verdicts",
 		Long: `Bring the lab up from the scenario (or use the running lab built from the same
 file), measure every entry of the scenario's expect list inside with
@@ -47,111 +45,212 @@ order of the list, a progress line on stderr every 5 s, and a closing line
 as they arrive and dropped, so memory does not grow with the list. A lab it
 brought up is torn down at the end, also on failure or Ctrl-C.
 
+With several --scenario flags, each scenario gets a lab of its own, named
+NAME1, NAME2, ... after --name, and --parallel-labs of them run at once.
+Each scenario's lines are printed as one block, in the order given, after a
+line "=== FILE (lab NAME)" and ending with its own "N passed, N failed";
+the last line is the total.
+
 A bare domain as target measures https:// and http://: the expectation
 applies to each of the two records, and the entry passes when both match.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			if parallel < 1 {
-				return fmt.Errorf("--parallel %d: must be at least 1", parallel)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.parallel < 1 {
+				return fmt.Errorf("--parallel %d: must be at least 1", o.parallel)
 			}
-			sc, err := scenario.Load(scenarioPath)
-			if err != nil {
-				return err
+			if parallelLabs < 1 {
+				return fmt.Errorf("--parallel-labs %d: must be at least 1", parallelLabs)
 			}
-			if len(sc.Expect)+len(sc.ExpectTrace)+len(sc.ExpectKeywords) == 0 && sc.ExpectDNS == nil {
-				return fmt.Errorf("%s: the scenario has no expect, expect_trace, expect_keywords or expect_dns list: nothing to verify", scenarioPath)
-			}
-			for _, e := range sc.Expect {
-				if _, err := target.Parse(e.Target); err != nil {
-					return fmt.Errorf("%s:%d: expect target %q: %w", scenarioPath, e.Line, e.Target, err)
+			for _, p := range scenarios {
+				if err := checkVerifyScenario(p); err != nil {
+					return err
 				}
-			}
-			for _, e := range sc.ExpectTrace {
-				if _, err := target.Parse(e.Target); err != nil {
-					return fmt.Errorf("%s:%d: expect_trace target %q: %w", scenarioPath, e.Line, e.Target, err)
-				}
-			}
-			for _, e := range sc.ExpectKeywords {
-				if _, err := target.Parse(e.Target); err != nil {
-					return fmt.Errorf("%s:%d: expect_keywords target %q: %w", scenarioPath, e.Line, e.Target, err)
-				}
-			}
-			dir := stateFlag(cmd)
-			st, up, err := verifyLab(cmd, scenarioPath, seed)
-			if err != nil {
-				return err
-			}
-			if up {
-				defer func() {
-					if derr := labDown(dir); derr != nil && err == nil {
-						err = derr
-					}
-				}()
-			}
-			if st.ControlURL == "" {
-				fmt.Fprintln(cmd.ErrOrStderr(), "lab verify: no control runs in the lab: every verdict is weak")
 			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("lab verify: own executable: %w", err)
 			}
-			var measured, pass, fail atomic.Int64
-			out := cmd.OutOrStdout()
-			stopProgress := progressLine(cmd.ErrOrStderr(), len(sc.Expect), &measured, &pass, &fail, progressEvery)
-			run := func(ctx context.Context, resolver string, expects []scenario.Expect, records func(*model.Measurement)) error {
-				return runListInside(ctx, dir, exe, resolver, expects, parallel, perTarget, records)
+			o.exe = exe
+			if len(scenarios) == 1 {
+				pass, fail, err := verifyScenario(cmd, o, scenarios[0], nameFlag(cmd), stateFlag(cmd), cmd.OutOrStdout(), cmd.ErrOrStderr())
+				return verifyExit(pass, fail, err)
 			}
-			verifyList(cmd.Context(), sc.Expect, run, func() { measured.Add(1) }, func(r verify.Result) {
-				if cmd.Context().Err() != nil {
-					return // interrupted: the rest would only say so
-				}
-				if r.Pass {
-					pass.Add(1)
-				} else {
-					fail.Add(1)
-				}
-				verify.WriteResult(out, r, asJSON)
-			})
-			stopProgress()
-			if sc.ExpectDNS != nil && cmd.Context().Err() == nil {
-				r := runDNSScanOutside(cmd.Context(), dir, exe, scenarioPath, sc.ExpectDNS)
-				if r.Pass {
-					pass.Add(1)
-				} else {
-					fail.Add(1)
-				}
-				verify.WriteResult(out, r, asJSON)
+			if cmd.Flags().Changed("state") {
+				return errors.New("--state names one lab: with several scenarios each gets the state directory of its own lab name")
 			}
-			// Traces and isolations keep the parallelism they had before the
-			// expect list was measured with one run (TTL-limited probes).
-			verifyPaths(cmd.Context(), sc, dir, exe, perTarget, min(parallel, pathParallel), func(r verify.PathResult) {
-				if cmd.Context().Err() != nil {
-					return
-				}
-				if r.Pass {
-					pass.Add(1)
-				} else {
-					fail.Add(1)
-				}
-				verify.WritePathResult(out, r, asJSON)
-			})
-			if err := cmd.Context().Err(); err != nil {
-				return fmt.Errorf("lab verify: interrupted: %w", err)
+			type block struct {
+				out, errOut bytes.Buffer
+				pass, fail  int
+				err         error
+				done        chan struct{}
 			}
-			fmt.Fprintln(out, verify.ClosingLine(int(pass.Load()), int(fail.Load())))
-			if fail.Load() > 0 {
-				return exitError{1}
+			blocks := make([]*block, len(scenarios))
+			names := make([]string, len(scenarios))
+			for i := range scenarios {
+				names[i] = fmt.Sprintf("%s%d", nameFlag(cmd), i+1)
+				if err := lab.CheckName(names[i]); err != nil {
+					return fmt.Errorf("--name %s with %d scenarios: %w", nameFlag(cmd), len(scenarios), err)
+				}
+				blocks[i] = &block{done: make(chan struct{})}
 			}
-			return nil
+			sem := make(chan struct{}, parallelLabs)
+			for i, p := range scenarios {
+				go func() {
+					b := blocks[i]
+					defer close(b.done)
+					select {
+					case sem <- struct{}{}:
+					case <-cmd.Context().Done():
+						b.err = cmd.Context().Err()
+						return
+					}
+					defer func() { <-sem }()
+					b.pass, b.fail, b.err = verifyScenario(cmd, o, p, names[i], lab.StateDir(names[i]), &b.out, &b.errOut)
+				}()
+			}
+			pass, fail := 0, 0
+			var errs []error
+			for i, b := range blocks {
+				<-b.done
+				fmt.Fprintf(cmd.OutOrStdout(), "=== %s (lab %s)\n", scenarios[i], names[i])
+				cmd.ErrOrStderr().Write(b.errOut.Bytes())
+				cmd.OutOrStdout().Write(b.out.Bytes())
+				pass += b.pass
+				fail += b.fail
+				if b.err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "lab verify %s: %v\n", scenarios[i], b.err)
+					errs = append(errs, fmt.Errorf("%s: %w", scenarios[i], b.err))
+				}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), verify.ClosingLine(pass, fail))
+			return verifyExit(pass, fail, errors.Join(errs...))
 		},
 	}
-	c.Flags().StringVar(&scenarioPath, "scenario", "", "scenario file (YAML) with an expect list")
-	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per target")
-	c.Flags().Int64Var(&seed, "seed", 0, "seed of the censor's random choices, when verify brings the lab up; 0: the scenario's seed, else 1")
-	c.Flags().IntVar(&parallel, "parallel", defaultVerifyParallel, "targets measured at the same time")
-	c.Flags().DurationVar(&perTarget, "target-timeout", 4*time.Minute, "longest time one target may take (retests included)")
+	c.Flags().StringArrayVar(&scenarios, "scenario", nil, "scenario file (YAML) with an expect list; repeat for several, each in a lab of its own")
+	c.Flags().BoolVar(&o.asJSON, "json", false, "print one JSON object per target")
+	c.Flags().Int64Var(&o.seed, "seed", 0, "seed of the censor's random choices, when verify brings the lab up; 0: the scenario's seed, else 1")
+	c.Flags().IntVar(&o.parallel, "parallel", defaultVerifyParallel, "targets measured at the same time in each lab")
+	c.Flags().IntVar(&parallelLabs, "parallel-labs", 2, "labs (scenarios) verified at the same time")
+	c.Flags().DurationVar(&o.perTarget, "target-timeout", 4*time.Minute, "longest time one target may take (retests included)")
 	_ = c.MarkFlagRequired("scenario")
 	return c
+}
+
+// verifyOptions are the flags of `lab verify` that apply to every scenario.
+type verifyOptions struct {
+	asJSON    bool
+	seed      int64
+	parallel  int
+	perTarget time.Duration
+	exe       string
+}
+
+// verifyExit turns the totals into the command's result: an error, or exit
+// status 1 on any mismatch.
+func verifyExit(pass, fail int, err error) error {
+	if err != nil {
+		return err
+	}
+	if fail > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// checkVerifyScenario refuses, before any lab is built, a scenario that
+// cannot be verified.
+func checkVerifyScenario(path string) error {
+	sc, err := scenario.Load(path)
+	if err != nil {
+		return err
+	}
+	if len(sc.Expect)+len(sc.ExpectTrace)+len(sc.ExpectKeywords) == 0 && sc.ExpectDNS == nil {
+		return fmt.Errorf("%s: the scenario has no expect, expect_trace, expect_keywords or expect_dns list: nothing to verify", path)
+	}
+	for _, e := range sc.Expect {
+		if _, err := target.Parse(e.Target); err != nil {
+			return fmt.Errorf("%s:%d: expect target %q: %w", path, e.Line, e.Target, err)
+		}
+	}
+	for _, e := range sc.ExpectTrace {
+		if _, err := target.Parse(e.Target); err != nil {
+			return fmt.Errorf("%s:%d: expect_trace target %q: %w", path, e.Line, e.Target, err)
+		}
+	}
+	for _, e := range sc.ExpectKeywords {
+		if _, err := target.Parse(e.Target); err != nil {
+			return fmt.Errorf("%s:%d: expect_keywords target %q: %w", path, e.Line, e.Target, err)
+		}
+	}
+	return nil
+}
+
+// verifyScenario verifies one scenario in the lab called name (state in
+// dir), printing its results and closing line to out and the lab's progress
+// to errOut.
+func verifyScenario(cmd *cobra.Command, o verifyOptions, scenarioPath, name, dir string, out, errOut io.Writer) (passed, failed int, err error) {
+	sc, err := scenario.Load(scenarioPath)
+	if err != nil {
+		return 0, 0, err
+	}
+	st, up, err := verifyLab(cmd, scenarioPath, name, dir, o.seed, errOut)
+	if err != nil {
+		return 0, 0, err
+	}
+	if up {
+		defer func() {
+			if derr := labDown(name, dir); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+	}
+	if st.ControlURL == "" {
+		fmt.Fprintln(errOut, "lab verify: no control runs in the lab: every verdict is weak")
+	}
+	var measured, pass, fail atomic.Int64
+	stopProgress := progressLine(errOut, len(sc.Expect), &measured, &pass, &fail, progressEvery)
+	run := func(ctx context.Context, resolver string, expects []scenario.Expect, records func(*model.Measurement)) error {
+		return runListInside(ctx, dir, o.exe, resolver, expects, o.parallel, o.perTarget, records)
+	}
+	verifyList(cmd.Context(), sc.Expect, run, func() { measured.Add(1) }, func(r verify.Result) {
+		if cmd.Context().Err() != nil {
+			return // interrupted: the rest would only say so
+		}
+		if r.Pass {
+			pass.Add(1)
+		} else {
+			fail.Add(1)
+		}
+		verify.WriteResult(out, r, o.asJSON)
+	})
+	stopProgress()
+	if sc.ExpectDNS != nil && cmd.Context().Err() == nil {
+		r := runDNSScanOutside(cmd.Context(), dir, o.exe, scenarioPath, sc.ExpectDNS)
+		if r.Pass {
+			pass.Add(1)
+		} else {
+			fail.Add(1)
+		}
+		verify.WriteResult(out, r, o.asJSON)
+	}
+	// Traces and isolations keep the parallelism they had before the
+	// expect list was measured with one run (TTL-limited probes).
+	verifyPaths(cmd.Context(), sc, dir, o.exe, o.perTarget, min(o.parallel, pathParallel), func(r verify.PathResult) {
+		if cmd.Context().Err() != nil {
+			return
+		}
+		if r.Pass {
+			pass.Add(1)
+		} else {
+			fail.Add(1)
+		}
+		verify.WritePathResult(out, r, o.asJSON)
+	})
+	if err := cmd.Context().Err(); err != nil {
+		return int(pass.Load()), int(fail.Load()), fmt.Errorf("lab verify: interrupted: %w", err)
+	}
+	fmt.Fprintln(out, verify.ClosingLine(int(pass.Load()), int(fail.Load())))
+	return int(pass.Load()), int(fail.Load()), nil
 }
 
 // defaultVerifyParallel is lab verify's default --parallel: enough that a
@@ -191,26 +290,26 @@ func progressLine(w io.Writer, total int, measured, pass, fail *atomic.Int64, ev
 	return func() { close(done); <-finished }
 }
 
-// verifyLab returns the running lab when it was built from scenarioPath, or
-// brings one up (up is then true: the caller tears it down). A lab running
-// another scenario is an error.
-func verifyLab(cmd *cobra.Command, scenarioPath string, seed int64) (st *lab.State, up bool, err error) {
-	st, err = lab.LoadState(stateFlag(cmd))
+// verifyLab returns the running lab called name when it was built from
+// scenarioPath, or brings one up (up is then true: the caller tears it
+// down). A lab of that name running another scenario is an error.
+func verifyLab(cmd *cobra.Command, scenarioPath, name, dir string, seed int64, errOut io.Writer) (st *lab.State, up bool, err error) {
+	st, err = lab.LoadState(dir)
 	if err == nil {
 		if !sameFile(st.Scenario, scenarioPath) {
-			return nil, false, fmt.Errorf("a lab with another scenario is running (%s, from %s): run `firewatch lab down` first, or verify that scenario", st.ScenarioName, st.Scenario)
+			return nil, false, fmt.Errorf("lab %s runs another scenario (%s, from %s): run `firewatch lab down --name %s` first, verify that scenario, or choose another --name", name, st.ScenarioName, st.Scenario, name)
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "lab verify: using the running lab (scenario %s)\n", st.ScenarioName)
+		fmt.Fprintf(errOut, "lab verify: using the running lab %s (scenario %s)\n", name, st.ScenarioName)
 		return st, false, nil
 	}
 	if !errors.Is(err, lab.ErrNotRunning) {
 		return nil, false, err
 	}
-	st, err = labUp(cmd, scenarioPath, seed)
+	st, err = labUpAs(cmd, name, dir, scenarioPath, seed, errOut)
 	if err != nil {
 		return nil, false, err
 	}
-	st.WriteSummary(cmd.ErrOrStderr())
+	st.WriteSummary(errOut)
 	return st, true, nil
 }
 

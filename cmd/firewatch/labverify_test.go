@@ -80,6 +80,11 @@ func TestLabVerifyCommand(t *testing.T) {
 		{"lab", "verify"}, // --scenario is required
 		{"lab", "verify", "--scenario", "../../scenarios/seed-2015.yaml", "--parallel", "0"},
 		{"lab", "verify", "--scenario", "does-not-exist.yaml"},
+		{"lab", "verify", "--scenario", "../../scenarios/seed-2015.yaml", "--parallel-labs", "0"},
+		{"lab", "verify", "--scenario", "../../scenarios/seed-2015.yaml", "--scenario", "../../scenarios/cdn.yaml", "--name", "abcdefghi"}, // abcdefghi1 is too long
+		{"lab", "verify", "--scenario", "../../scenarios/seed-2015.yaml", "--scenario", "../../scenarios/cdn.yaml", "--state", "/tmp/x"},
+		{"lab", "up", "--scenario", "../../scenarios/seed-2015.yaml", "--name", "Bad-Name"},
+		{"lab", "down", "--all", "--name", "fwlab"},
 	} {
 		root := newRootCmd()
 		root.SetArgs(args)

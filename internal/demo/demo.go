@@ -56,7 +56,8 @@ type Options struct {
 
 	// Lab measures the targets; nil means a NetnsLab built from the fields below.
 	Lab      Lab
-	StateDir string // the lab's state directory; "" means lab.DefaultStateDir
+	Name     string // the lab's name; "" means lab.DefaultName
+	StateDir string // the lab's state directory; "" means lab.StateDir(Name)
 	Exe      string // the firewatch binary run in the lab; "" means this executable
 	Control  bool   // start the control in the outside vantage
 	Seed     int64  // the censor's seed
@@ -148,7 +149,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	res = &Result{Targets: targets}
 	l := o.Lab
 	if l == nil {
-		l = &NetnsLab{StateDir: o.StateDir, Exe: o.Exe, Control: o.Control, Seed: o.Seed,
+		l = &NetnsLab{Name: o.Name, StateDir: o.StateDir, Exe: o.Exe, Control: o.Control, Seed: o.Seed,
 			WorkDir: work, Log: &prefixWriter{w: out, prefix: "      "}, Concurrency: 16}
 	}
 

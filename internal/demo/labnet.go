@@ -32,7 +32,8 @@ type Lab interface {
 // NetnsLab is the real lab (network namespaces); the probe runs inside it
 // as `EXE run --list LIST --out ROUND.jsonl` through lab.Exec.
 type NetnsLab struct {
-	StateDir string    // "" means lab.DefaultStateDir
+	Name     string    // the lab's name; "" means lab.DefaultName
+	StateDir string    // "" means lab.StateDir(Name)
 	Exe      string    // the firewatch binary; "" means this executable
 	Control  bool      // start the control in the outside vantage
 	Seed     int64     // the censor's seed
@@ -67,9 +68,16 @@ func namespaceID(name string) (nsID, bool) {
 
 func (l *NetnsLab) stateDir() string {
 	if l.StateDir == "" {
-		return lab.DefaultStateDir
+		return lab.StateDir(l.name())
 	}
 	return l.StateDir
+}
+
+func (l *NetnsLab) name() string {
+	if l.Name == "" {
+		return lab.DefaultName
+	}
+	return l.Name
 }
 
 func (l *NetnsLab) exe() (string, error) {
@@ -91,7 +99,7 @@ func (l *NetnsLab) Up(ctx context.Context, scenarioPath string) (string, error) 
 		return "", err
 	}
 	st, err := lab.Up(ctx, lab.Options{
-		Scenario: scenarioPath, StateDir: l.stateDir(), Exe: exe,
+		Scenario: scenarioPath, Name: l.name(), StateDir: l.stateDir(), Exe: exe,
 		Control: l.Control, Seed: l.Seed, Log: l.Log,
 	})
 	if err != nil {
@@ -204,7 +212,7 @@ func (l *NetnsLab) Down(ctx context.Context) error {
 			return ErrLabGone
 		}
 	}
-	return lab.Down(ctx, l.stateDir())
+	return lab.Down(ctx, l.name(), l.stateDir())
 }
 
 // ErrLabGone is returned by Down when the demo's lab was already removed by

@@ -18,14 +18,14 @@ const censorReadyFile = "censor.ready"
 // runCensor runs the censor engine on the scenario's censor router, between
 // its two interfaces.
 func runCensor(ctx context.Context, dir string, st *State, sc *scenario.Scenario, lg *log.Logger) error {
-	_, rogue, err := LoadCAs(dir)
+	cas, err := LoadCAs(dir)
 	if err != nil {
 		return err
 	}
 	ready := filepath.Join(dir, censorReadyFile)
 	_ = os.Remove(ready)
 	defer os.Remove(ready)
-	r := RouterAt(st.CensorHop)
+	r := st.Names().RouterAt(st.CensorHop)
 	lg.Printf("censor on %s (hop %d): %d rules between %s and %s", r.NS, r.Hop, len(sc.Censor), r.InsideIface, r.OutsideIface)
 	return censor.Run(ctx, censor.Config{
 		Rules:          sc.Censor,
@@ -33,7 +33,8 @@ func runCensor(ctx context.Context, dir string, st *State, sc *scenario.Scenario
 		InsideIface:    r.InsideIface,
 		OutsideIface:   r.OutsideIface,
 		InsidePrefixes: []netip.Prefix{InsidePrefix},
-		RogueCA:        rogue,
+		RogueCA:        cas.Rogue,
+		RogueTrustedCA: cas.RogueTrusted,
 		Seed:           st.Seed,
 		Log:            lg.Writer(),
 		Ready: func() {

@@ -69,41 +69,41 @@ func firstA(m *dns.Msg) string {
 func TestCensorDNSInjection(t *testing.T) {
 	st := sharedLab(t)
 	t.Run("race: forged answer first, genuine later", func(t *testing.T) {
-		ms := dnsAnswers(t, NSInside, st.Resolvers.Public, "www.facebook.com", time.Second)
+		ms := dnsAnswers(t, tn.Inside, st.Resolvers.Public, "www.facebook.com", time.Second)
 		if len(ms) < 2 || firstA(ms[0]) != "203.0.113.50" || firstA(ms[len(ms)-1]) != "203.0.113.40" {
 			t.Errorf("inside: got %d answers %v, want 203.0.113.50 then 203.0.113.40", len(ms), answers(ms))
 		}
 	})
 	t.Run("clean name: one answer", func(t *testing.T) {
-		ms := dnsAnswers(t, NSInside, st.Resolvers.Public, "www.skype.com", 500*time.Millisecond)
+		ms := dnsAnswers(t, tn.Inside, st.Resolvers.Public, "www.skype.com", 500*time.Millisecond)
 		if len(ms) != 1 || firstA(ms[0]) != "203.0.113.10" {
 			t.Errorf("got %v, want one answer 203.0.113.10", answers(ms))
 		}
 	})
 	t.Run("outside sees only the genuine answer", func(t *testing.T) {
-		ms := dnsAnswers(t, NSOutside, st.Resolvers.Public, "www.facebook.com", 500*time.Millisecond)
+		ms := dnsAnswers(t, tn.Outside, st.Resolvers.Public, "www.facebook.com", 500*time.Millisecond)
 		if len(ms) != 1 || firstA(ms[0]) != "203.0.113.40" {
 			t.Errorf("got %v, want one answer 203.0.113.40", answers(ms))
 		}
 	})
 	t.Run("address running no DNS server answers", func(t *testing.T) {
-		ms := dnsAnswers(t, NSInside, "203.0.113.11:53", "www.facebook.com", 500*time.Millisecond)
+		ms := dnsAnswers(t, tn.Inside, "203.0.113.11:53", "www.facebook.com", 500*time.Millisecond)
 		if len(ms) == 0 || firstA(ms[0]) != "203.0.113.50" {
 			t.Errorf("got %v, want a forged 203.0.113.50", answers(ms))
 		}
 	})
 	t.Run("ISP resolver relays the injected answer", func(t *testing.T) {
-		r, err := QueryIn(NSInside, st.Resolvers.ISP, "facebook.com", 3*time.Second)
+		r, err := QueryIn(tn.Inside, st.Resolvers.ISP, "facebook.com", 3*time.Second)
 		if err != nil || firstA(r) != "203.0.113.50" {
 			t.Errorf("got %v %v, want 203.0.113.50", r, err)
 		}
 	})
 	t.Run("nxdomain", func(t *testing.T) {
-		r, err := QueryIn(NSInside, st.Resolvers.ISP, "www.youtube.com", 3*time.Second)
+		r, err := QueryIn(tn.Inside, st.Resolvers.ISP, "www.youtube.com", 3*time.Second)
 		if err != nil || r.Rcode != dns.RcodeNameError {
 			t.Errorf("inside: %v %v, want NXDOMAIN", r, err)
 		}
-		r, err = QueryIn(NSOutside, st.Resolvers.Public, "www.youtube.com", 3*time.Second)
+		r, err = QueryIn(tn.Outside, st.Resolvers.Public, "www.youtube.com", 3*time.Second)
 		if err != nil || firstA(r) != "203.0.113.60" {
 			t.Errorf("outside: %v %v, want 203.0.113.60", r, err)
 		}
@@ -121,13 +121,13 @@ func answers(ms []*dns.Msg) []string {
 func TestCensorDrop(t *testing.T) {
 	sharedLab(t)
 	start := time.Now()
-	if c, err := DialIn(NSInside, "203.0.113.30:993", 1500*time.Millisecond); err == nil {
+	if c, err := DialIn(tn.Inside, "203.0.113.30:993", 1500*time.Millisecond); err == nil {
 		c.Close()
 		t.Errorf("inside connected to a blackholed port")
 	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
 		t.Errorf("inside: %v after %v, want a timeout", err, time.Since(start))
 	}
-	for _, c := range []struct{ ns, addr string }{{NSOutside, "203.0.113.30:993"}, {NSInside, "203.0.113.30:443"}} {
+	for _, c := range []struct{ ns, addr string }{{tn.Outside, "203.0.113.30:993"}, {tn.Inside, "203.0.113.30:443"}} {
 		conn, err := DialIn(c.ns, c.addr, 2*time.Second)
 		if err != nil {
 			t.Errorf("%s → %s: %v, want a connection", c.ns, c.addr, err)
@@ -153,10 +153,10 @@ func TestCensorReset(t *testing.T) {
 		}
 		return err
 	}
-	if err := get(NSInside); !isReset(err) {
+	if err := get(tn.Inside); !isReset(err) {
 		t.Errorf("http keyword inside: %v, want a reset", err)
 	}
-	if err := get(NSOutside); err != nil {
+	if err := get(tn.Outside); err != nil {
 		t.Errorf("http keyword outside: %v", err)
 	}
 	hs := func(ns string, pool *x509.CertPool) error {
@@ -168,10 +168,10 @@ func TestCensorReset(t *testing.T) {
 		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
 		return tls.Client(c, &tls.Config{ServerName: "www.falundafa.org", RootCAs: pool}).Handshake()
 	}
-	if err := hs(NSInside, trustPool(t, st.Trust.Inside)); !isReset(err) {
+	if err := hs(tn.Inside, trustPool(t, st.Trust.Inside)); !isReset(err) {
 		t.Errorf("sni keyword inside: %v, want a reset", err)
 	}
-	if err := hs(NSOutside, trustPool(t, st.Trust.Outside)); err != nil {
+	if err := hs(tn.Outside, trustPool(t, st.Trust.Outside)); err != nil {
 		t.Errorf("sni keyword outside: %v", err)
 	}
 }
@@ -204,17 +204,17 @@ func issuerOf(t *testing.T, ns, addr, name string, starttls bool) string {
 
 func TestCensorMITM(t *testing.T) {
 	sharedLab(t)
-	public := issuerOf(t, NSOutside, "203.0.113.20:443", "mail.example.com", false)
+	public := issuerOf(t, tn.Outside, "203.0.113.20:443", "mail.example.com", false)
 	cases := []struct {
 		ns, addr string
 		starttls bool
 		rogue    bool
 	}{
-		{NSInside, "203.0.113.20:993", false, true},
-		{NSInside, "203.0.113.20:143", true, true},
-		{NSInside, "203.0.113.20:443", false, false},
-		{NSOutside, "203.0.113.20:993", false, false},
-		{NSOutside, "203.0.113.20:143", true, false},
+		{tn.Inside, "203.0.113.20:993", false, true},
+		{tn.Inside, "203.0.113.20:143", true, true},
+		{tn.Inside, "203.0.113.20:443", false, false},
+		{tn.Outside, "203.0.113.20:993", false, false},
+		{tn.Outside, "203.0.113.20:143", true, false},
 	}
 	for _, c := range cases {
 		got := issuerOf(t, c.ns, c.addr, "mail.example.com", c.starttls)
@@ -239,21 +239,21 @@ func TestCensorHTTPAnswers(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		return resp, b, err
 	}
-	resp, _, err := get(NSInside, "203.0.113.61", "www.example.org")
+	resp, _, err := get(tn.Inside, "203.0.113.61", "www.example.org")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != "http://warning.example/" {
 		t.Errorf("redirect: got %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	resp, body, err := get(NSInside, "203.0.113.62", "www.example.net")
+	resp, body, err := get(tn.Inside, "203.0.113.62", "www.example.net")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "Blocked") {
 		t.Errorf("blockpage: got %d %q", resp.StatusCode, body)
 	}
-	_, body, err = get(NSOutside, "203.0.113.62", "www.example.net")
+	_, body, err = get(tn.Outside, "203.0.113.62", "www.example.net")
 	if err != nil || strings.Contains(string(body), "Blocked") {
 		t.Errorf("outside got the block page: %v %q", err, body)
 	}
@@ -278,8 +278,8 @@ func rate(t *testing.T, ns, url string, d time.Duration) float64 {
 
 func TestCensorThrottle(t *testing.T) {
 	sharedLab(t)
-	slow := rate(t, NSInside, "http://203.0.113.70/big.bin", 2*time.Second)
-	fast := rate(t, NSInside, "http://203.0.113.71/big.bin", 2*time.Second)
+	slow := rate(t, tn.Inside, "http://203.0.113.70/big.bin", 2*time.Second)
+	fast := rate(t, tn.Inside, "http://203.0.113.71/big.bin", 2*time.Second)
 	t.Logf("throttled %.0f B/s, unthrottled %.0f B/s", slow, fast)
 	if slow > fast/10 {
 		t.Errorf("throttled transfer %.0f B/s is not far slower than %.0f B/s", slow, fast)

@@ -56,7 +56,7 @@ func RunDaemon(ctx context.Context, role, dir string) error {
 }
 
 func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log.Logger) error {
-	public, _, err := LoadCAs(dir)
+	cas, err := LoadCAs(dir)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log
 		Hosts:  sc.Hosts,
 		Inside: []netip.Prefix{InsidePrefix},
 		Certificate: func(h scenario.Host) (tls.Certificate, error) {
-			return public.Leaf(h.Names, h.IPs())
+			return cas.Public.Leaf(h.Names, h.IPs())
 		},
 		Authority: auth,
 		Log:       lg,

@@ -21,7 +21,7 @@ import (
 func outsideNetwork() *netx.Network {
 	return &netx.Network{ListenPacket: func(ctx context.Context, network, addr string) (net.PacketConn, error) {
 		var pc net.PacketConn
-		err := InNetns(NSOutside, func() error {
+		err := InNetns(tn.Outside, func() error {
 			var err error
 			pc, err = (&net.ListenConfig{}).ListenPacket(ctx, network, addr)
 			return err
@@ -109,7 +109,7 @@ func BenchmarkLabScanVia(b *testing.B) {
 							return
 						}
 						var conn net.Conn
-						if err := InNetns(NSOutside, func() error {
+						if err := InNetns(tn.Outside, func() error {
 							var err error
 							conn, err = net.Dial("udp", via.String())
 							return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,29 +15,38 @@ import (
 	"github.com/firewatch/firewatch/internal/lab/nsnet"
 )
 
-// Down removes the lab: its daemons (by recorded pid and by every process
-// still inside a lab namespace), its namespaces (and with them every veth),
+// Down removes the lab called name whose state is in dir ("" means
+// StateDir(name)): its daemons (by recorded pid and by every process still
+// inside one of its namespaces), its namespaces (and with them every veth),
 // and the state directory (with the vantages' resolv.conf files). It is
-// idempotent and works without a state file (after a crash).
-func Down(ctx context.Context, dir string) error {
+// idempotent and works without a state file (after a crash). Other labs are
+// left alone.
+func Down(ctx context.Context, name, dir string) error {
+	if name == "" {
+		name = DefaultName
+	}
+	if err := CheckName(name); err != nil {
+		return err
+	}
 	if dir == "" {
-		dir = DefaultStateDir
+		dir = StateDir(name)
 	}
 	if err := CheckPrivileges(); err != nil {
 		return err
 	}
 	var errs []error
 	if st, err := LoadState(dir); err == nil {
+		if st.Name != "" {
+			name = st.Name // the state knows best which lab lives in dir
+		}
 		for _, d := range st.Daemons {
 			if isLabProcess(d.PID) {
 				killPID(d.PID)
 			}
 		}
 	}
-	nss, err := ListNamespaces()
-	if err != nil {
-		errs = append(errs, err)
-	}
+	n := NamesFor(name)
+	nss := n.existing()
 	for _, ns := range nss {
 		pids, err := nsnet.PIDs(ns)
 		if err != nil {
@@ -55,25 +65,44 @@ func Down(ctx context.Context, dir string) error {
 	}
 	// Links are created inside the namespaces; should one of ours be in the
 	// root namespace anyway (moved there by hand), remove it.
-	if names, err := nsnet.RootLinks(Prefix); err == nil {
-		for _, name := range names {
-			if err := nsnet.DeleteRootLink(name); err != nil {
-				errs = append(errs, err)
+	if have, err := nsnet.RootLinks(n.Prefix()); err == nil {
+		for _, l := range n.Links() {
+			for _, ifc := range []string{l.AIf, l.BIf} {
+				if slices.Contains(have, ifc) {
+					if err := nsnet.DeleteRootLink(ifc); err != nil {
+						errs = append(errs, err)
+					}
+				}
 			}
 		}
 	}
 	// Left by versions that kept the vantages' resolv.conf in /etc/netns.
-	if m, _ := filepath.Glob("/etc/netns/" + Prefix + "*"); len(m) > 0 {
-		for _, d := range m {
-			if err := os.RemoveAll(d); err != nil {
-				errs = append(errs, err)
-			}
+	for _, ns := range n.Namespaces() {
+		if err := os.RemoveAll(filepath.Join("/etc/netns", ns)); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, fmt.Errorf("lab: state dir: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// DownAll removes every lab List finds, and returns their names.
+func DownAll(ctx context.Context) ([]string, error) {
+	refs, err := List()
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	var names []string
+	for _, r := range refs {
+		names = append(names, r.Name)
+		if err := Down(ctx, r.Name, r.StateDir); err != nil {
+			errs = append(errs, fmt.Errorf("lab %s: %w", r.Name, err))
+		}
+	}
+	return names, errors.Join(errs...)
 }
 
 // isLabProcess reports whether pid runs a lab daemon (guards against a

@@ -49,25 +49,13 @@ func (s *State) Env(from string) []string {
 	return env
 }
 
-// Namespace returns the namespace of a vantage name.
-func Namespace(from string) (string, error) {
-	switch from {
-	case "", FromInside:
-		return NSInside, nil
-	case FromOutside:
-		return NSOutside, nil
-	}
-	return "", fmt.Errorf("unknown vantage %q: want %s or %s", from, FromInside, FromOutside)
-}
-
 // Exec runs a program in a vantage of the lab in dir and returns its exit
 // status (-1 with an error when it could not be started).
 func Exec(ctx context.Context, dir string, spec ExecSpec) (int, error) {
 	if len(spec.Argv) == 0 {
 		return -1, errors.New("lab exec: no command given (usage: firewatch lab exec [--from inside|outside] -- CMD ARGS...)")
 	}
-	ns, err := Namespace(spec.From)
-	if err != nil {
+	if _, err := NamesFor(DefaultName).Vantage(spec.From); err != nil {
 		return -1, err
 	}
 	if err := CheckPrivileges(); err != nil {
@@ -80,10 +68,11 @@ func Exec(ctx context.Context, dir string, spec ExecSpec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	ns, _ := st.Names().Vantage(spec.From)
 	cmd := exec.CommandContext(ctx, spec.Argv[0], spec.Argv[1:]...)
 	cmd.Env = mergeEnv(os.Environ(), st.Env(spec.From))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
-	if err := startIn(dir, ns, cmd); err != nil {
+	if err := startIn(dir, st.Names(), ns, cmd); err != nil {
 		return -1, fmt.Errorf("lab exec: %w", err)
 	}
 	err = cmd.Wait()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/firewatch/firewatch/internal/lab/nsnet"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 	"github.com/firewatch/firewatch/internal/lab/services"
 )
@@ -119,7 +120,7 @@ func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
 		}
 		out = append(out, c)
 	}
-	have, _ := ListNamespaces()
+	have, _ := nsnet.List(st.Names().Prefix())
 	for _, ns := range st.Namespaces {
 		var err error
 		if !contains(have, ns) {
@@ -157,10 +158,10 @@ func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
 				addr := net.JoinHostPort(h.IP.String(), strconv.Itoa(services.Ports[svc]))
 				var err error
 				if svc == "dns" {
-					_, err = QueryIn(NSOutside, addr, h.Names[0], t)
+					_, err = QueryIn(st.Names().Outside, addr, h.Names[0], t)
 				} else {
 					var c net.Conn
-					if c, err = DialIn(NSOutside, addr, t); err == nil {
+					if c, err = DialIn(st.Names().Outside, addr, t); err == nil {
 						c.Close()
 					}
 				}
@@ -181,17 +182,17 @@ func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
 		}
 		return nil
 	}
-	add("authoritative DNS "+st.Resolvers.Authoritative+" (from outside)", dnsCheck(NSOutside, st.Resolvers.Authoritative))
-	add("public resolver "+st.Resolvers.Public+" (from outside)", dnsCheck(NSOutside, st.Resolvers.Public))
-	add("ISP resolver "+st.Resolvers.ISP+" (from inside, upstream across the censor)", dnsCheck(NSInside, st.Resolvers.ISP))
+	add("authoritative DNS "+st.Resolvers.Authoritative+" (from outside)", dnsCheck(st.Names().Outside, st.Resolvers.Authoritative))
+	add("public resolver "+st.Resolvers.Public+" (from outside)", dnsCheck(st.Names().Outside, st.Resolvers.Public))
+	add("ISP resolver "+st.Resolvers.ISP+" (from inside, upstream across the censor)", dnsCheck(st.Names().Inside, st.Resolvers.ISP))
 	if st.ControlURL != "" {
-		add("control "+st.ControlURL, checkControl(st.ControlURL))
+		add("control "+st.ControlURL, checkControl(st.Names().Outside, st.ControlURL))
 	}
 	return out
 }
 
-func checkControl(url string) error {
-	resp, err := HTTPClientIn(NSOutside, 2*time.Second).Get(url + "/metrics")
+func checkControl(ns, url string) error {
+	resp, err := HTTPClientIn(ns, 2*time.Second).Get(url + "/metrics")
 	if err != nil {
 		return err
 	}
@@ -263,7 +264,7 @@ func tail(path string, n int) string {
 
 func startControl(ctx context.Context, dir, exe string, st *State) (string, Daemon, error) {
 	listen := net.JoinHostPort(OutsideAddr.String(), strconv.Itoa(ControlPort))
-	d, err := startDaemon(dir, NSOutside, RoleControl, exe, "control", "--listen", listen, "--lab",
+	d, err := startDaemon(dir, st.Names(), st.Names().Outside, RoleControl, exe, "control", "--listen", listen, "--lab",
 		"--resolver", "udp://"+st.Resolvers.Public, "--ca-file", st.Trust.Outside)
 	if err != nil {
 		return "", Daemon{}, err
@@ -274,7 +275,7 @@ func startControl(ctx context.Context, dir, exe string, st *State) (string, Daem
 		if !alive(d.PID) {
 			return "", Daemon{}, fmt.Errorf("exited: %s", tail(d.Log, 5))
 		}
-		if err := checkControl(url); err == nil {
+		if err := checkControl(st.Names().Outside, url); err == nil {
 			return url, d, nil
 		} else if time.Now().After(deadline) || ctx.Err() != nil {
 			killPID(d.PID)

@@ -35,7 +35,7 @@ func sharedLab(t testing.TB) *State {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		start := time.Now()
-		shared, sharedErr = Up(ctx, Options{Scenario: "testdata/lab.yaml", StateDir: testStateDir, Seed: 1, Control: true})
+		shared, sharedErr = Up(ctx, Options{Scenario: "testdata/lab.yaml", Name: testLab, StateDir: testStateDir, Seed: 1, Control: true})
 		t.Logf("lab up in %v", time.Since(start).Round(time.Millisecond))
 	})
 	if sharedErr != nil {
@@ -58,7 +58,7 @@ func trustPool(t testing.TB, file string) *x509.CertPool {
 }
 
 func vantageTrust(t *testing.T, st *State, ns string) *x509.CertPool {
-	if ns == NSOutside {
+	if ns == tn.Outside {
 		return trustPool(t, st.Trust.Outside)
 	}
 	return trustPool(t, st.Trust.Inside)
@@ -80,7 +80,7 @@ func httpGet(t *testing.T, ns, url string, roots *x509.CertPool) (*http.Response
 
 func TestLabWebFromBothVantages(t *testing.T) {
 	st := sharedLab(t)
-	for _, ns := range []string{NSInside, NSOutside} {
+	for _, ns := range []string{tn.Inside, tn.Outside} {
 		t.Run(ns, func(t *testing.T) {
 			resp, body, err := httpGet(t, ns, "http://203.0.113.11/", nil)
 			if err != nil {
@@ -107,14 +107,14 @@ func TestLabWebFromBothVantages(t *testing.T) {
 
 func TestLabInsideRedirect(t *testing.T) {
 	sharedLab(t)
-	resp, _, err := httpGet(t, NSInside, "http://203.0.113.10/", nil)
+	resp, _, err := httpGet(t, tn.Inside, "http://203.0.113.10/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "http://skype.tom.example/" {
 		t.Errorf("inside: got %d Location %q, want 302 to http://skype.tom.example/", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	resp, body, err := httpGet(t, NSOutside, "http://203.0.113.10/", nil)
+	resp, body, err := httpGet(t, tn.Outside, "http://203.0.113.10/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,11 +130,11 @@ func TestLabDNS(t *testing.T) {
 		rcode               int
 		want                string
 	}{
-		{"isp resolver", NSInside, st.Resolvers.ISP, "www.skype.com", dns.RcodeSuccess, "203.0.113.10"},
-		{"public resolver from outside", NSOutside, st.Resolvers.Public, "mail.example.com", dns.RcodeSuccess, "203.0.113.20"},
-		{"public resolver from inside", NSInside, st.Resolvers.Public, "mail.example.com", dns.RcodeSuccess, "203.0.113.20"},
-		{"authoritative nxdomain", NSOutside, st.Resolvers.Authoritative, "nosuch.example", dns.RcodeNameError, ""},
-		{"host dns service", NSOutside, "203.0.113.100:53", "www.skype.com", dns.RcodeSuccess, "203.0.113.10"},
+		{"isp resolver", tn.Inside, st.Resolvers.ISP, "www.skype.com", dns.RcodeSuccess, "203.0.113.10"},
+		{"public resolver from outside", tn.Outside, st.Resolvers.Public, "mail.example.com", dns.RcodeSuccess, "203.0.113.20"},
+		{"public resolver from inside", tn.Inside, st.Resolvers.Public, "mail.example.com", dns.RcodeSuccess, "203.0.113.20"},
+		{"authoritative nxdomain", tn.Outside, st.Resolvers.Authoritative, "nosuch.example", dns.RcodeNameError, ""},
+		{"host dns service", tn.Outside, "203.0.113.100:53", "www.skype.com", dns.RcodeSuccess, "203.0.113.10"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -160,7 +160,7 @@ func TestLabTraceroute(t *testing.T) {
 	sharedLab(t)
 	var ic *icmp.PacketConn
 	var uc net.PacketConn
-	err := InNetns(NSInside, func() error {
+	err := InNetns(tn.Inside, func() error {
 		var err error
 		if ic, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0"); err != nil {
 			return err
@@ -224,7 +224,7 @@ func readICMP(t *testing.T, ic *icmp.PacketConn) (string, ipv4.ICMPType) {
 func TestLabMailStartTLS(t *testing.T) {
 	st := sharedLab(t)
 	// From outside (no censor): IMAP STARTTLS with the genuine chain.
-	c, err := DialIn(NSOutside, "203.0.113.20:143", 3*time.Second)
+	c, err := DialIn(tn.Outside, "203.0.113.20:143", 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestLabExec(t *testing.T) {
 
 func TestLabStatus(t *testing.T) {
 	sharedLab(t)
-	s, err := GetStatus(context.Background(), testStateDir)
+	s, err := GetStatus(context.Background(), testLab, testStateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestLabStatus(t *testing.T) {
 
 func TestLabNoRouteOut(t *testing.T) {
 	sharedLab(t)
-	for _, ns := range Namespaces {
+	for _, ns := range tn.Namespaces() {
 		_, err := DialIn(ns, "10.1.2.3:80", time.Second)
 		if err == nil || !strings.Contains(err.Error(), "unreachable") {
 			t.Errorf("%s: dial to a non-TEST-NET address: %v, want network unreachable", ns, err)
@@ -303,7 +303,7 @@ func TestLabControl(t *testing.T) {
 	if st.ControlURL != "http://192.0.2.66:8080" {
 		t.Fatalf("control URL %q", st.ControlURL)
 	}
-	for _, ns := range []string{NSOutside, NSInside} {
+	for _, ns := range []string{tn.Outside, tn.Inside} {
 		resp, body, err := httpGet(t, ns, st.ControlURL+"/metrics", nil)
 		if err != nil {
 			t.Fatalf("%s: %v", ns, err)
@@ -312,7 +312,7 @@ func TestLabControl(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.HasPrefix(string(body), want) {
 			t.Errorf("%s: got %d %q, want %q", ns, resp.StatusCode, body, want)
 		}
-		if ns == NSInside && !strings.Contains(string(body), "from 198.51.100.2:") {
+		if ns == tn.Inside && !strings.Contains(string(body), "from 198.51.100.2:") {
 			t.Errorf("the control should see the probe's own address: %q", body)
 		}
 	}
@@ -329,7 +329,7 @@ func TestLabControl(t *testing.T) {
 // the three hops and the censor (no rule matches it).
 func BenchmarkLabThroughput(b *testing.B) {
 	sharedLab(b)
-	c := HTTPClientIn(NSInside, 10*time.Second)
+	c := HTTPClientIn(tn.Inside, 10*time.Second)
 	b.SetBytes(200000)
 	for b.Loop() {
 		resp, err := c.Get("http://203.0.113.71/big.bin")
@@ -346,7 +346,7 @@ func BenchmarkLabThroughput(b *testing.B) {
 func BenchmarkLabDialInside(b *testing.B) {
 	sharedLab(b)
 	for b.Loop() {
-		c, err := DialIn(NSInside, "203.0.113.71:80", 2*time.Second)
+		c, err := DialIn(tn.Inside, "203.0.113.71:80", 2*time.Second)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -363,13 +363,13 @@ func BenchmarkLabUp(b *testing.B) {
 		b.Skip("the shared lab is up")
 	}
 	for b.Loop() {
-		st, err := Up(context.Background(), Options{Scenario: "testdata/lab.yaml", StateDir: testStateDir, Seed: 1, Control: true})
+		st, err := Up(context.Background(), Options{Scenario: "testdata/lab.yaml", Name: testLab, StateDir: testStateDir, Seed: 1, Control: true})
 		b.StopTimer()
 		if err != nil {
 			b.Fatal(err)
 		}
 		_ = st
-		if err := Down(context.Background(), testStateDir); err != nil {
+		if err := Down(context.Background(), testLab, testStateDir); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -33,13 +33,13 @@ func TestMain(m *testing.M) {
 	if labTestsEnabled() {
 		// Leftovers of an earlier, crashed run.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_ = Down(ctx, testStateDir)
+		_ = Down(ctx, testLab, testStateDir)
 		cancel()
 	}
 	code := m.Run()
 	if labTestsEnabled() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := Down(ctx, testStateDir); err != nil {
+		if err := Down(ctx, testLab, testStateDir); err != nil {
 			fmt.Fprintln(os.Stderr, "lab down:", err)
 			code = 1
 		}
@@ -58,8 +58,14 @@ func fakeControl(addr string, args []string) {
 	os.Exit(1)
 }
 
-// testStateDir is the state directory of the lab the tests bring up.
-const testStateDir = "/run/firewatch-lab-test"
+// testLab is the name of the lab the tests bring up (not DefaultName, so
+// that they never touch a user's lab), tn its names.
+const testLab = "fwtest"
+
+var (
+	tn           = NamesFor(testLab)
+	testStateDir = StateDir(testLab)
+)
 
 func labTestsEnabled() bool { return os.Getenv("FIREWATCH_LAB_TESTS") == "1" }
 

@@ -21,12 +21,12 @@ const silentTable = "fwlab_silent"
 
 // silenceRouters installs silentTable on the routers of the given hops.
 // Deleting the namespace removes it.
-func silenceRouters(ctx context.Context, hops []int) error {
+func silenceRouters(ctx context.Context, n Names, hops []int) error {
 	for _, h := range hops {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ns := RouterAt(h).NS
+		ns := n.RouterAt(h).NS
 		if err := silence(ns); err != nil {
 			return fmt.Errorf("lab: silencing hop %d (%s): %w", h, ns, err)
 		}

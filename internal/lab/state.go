@@ -9,14 +9,23 @@ import (
 	"time"
 )
 
-// DefaultStateDir is where a running lab keeps its state, logs and trust files.
-const DefaultStateDir = "/run/firewatch-lab"
+// StateRoot holds the state directory of every lab, one per name.
+const StateRoot = "/run/firewatch-labs"
+
+// StateDir is where the lab called name keeps its state, logs and trust
+// files unless told otherwise (`--state`).
+func StateDir(name string) string { return filepath.Join(StateRoot, name) }
+
+// DefaultStateDir is the state directory of the lab called DefaultName.
+var DefaultStateDir = StateDir(DefaultName)
 
 // StateFile is the name of the state file inside the state directory.
 const StateFile = "state.json"
 
 // State describes a running lab; `lab up` writes it, the other commands read it.
 type State struct {
+	// Name is the lab's name, the prefix of its namespaces and interfaces.
+	Name string `json:"name"`
 	// Scenario is the path of the scenario file the lab was built from.
 	Scenario string `json:"scenario"`
 	// ScenarioName is the scenario's name.
@@ -80,14 +89,18 @@ type Resolvers struct {
 type Trust struct {
 	// PublicCA is the lab's public CA (the genuine servers' certificates).
 	PublicCA string `json:"public_ca"`
-	// RogueCA is the censor's CA for TLS interception.
+	// RogueCA is the censor's CA for TLS interception by rules with ca:
+	// rogue: no vantage trusts it.
 	RogueCA string `json:"rogue_ca"`
-	// Inside is the inside vantage's trust store (public CA, plus the rogue
+	// RogueTrustedCA is the censor's CA for rules with ca: rogue-trusted,
+	// a CA of its own that the inside vantage trusts.
+	RogueTrustedCA string `json:"rogue_trusted_ca"`
+	// Inside is the inside vantage's trust store (public CA, plus the trusted rogue
 	// CA when a tls-mitm rule says ca: rogue-trusted).
 	Inside string `json:"inside"`
 	// Outside is the outside vantage's trust store (public CA only).
 	Outside string `json:"outside"`
-	// RogueTrustedInside tells whether Inside contains the rogue CA.
+	// RogueTrustedInside tells whether Inside contains the trusted rogue CA.
 	RogueTrustedInside bool `json:"rogue_trusted_inside"`
 }
 
@@ -96,6 +109,14 @@ type Daemon struct {
 	Namespace string `json:"namespace"` // where it runs
 	PID       int    `json:"pid"`       // its process id (a session leader)
 	Log       string `json:"log"`       // its output
+}
+
+// Names returns the namespace and interface names of the lab.
+func (s *State) Names() Names {
+	if s.Name == "" {
+		return NamesFor(DefaultName)
+	}
+	return NamesFor(s.Name)
 }
 
 // ErrNotRunning is returned by LoadState when no lab is up.

@@ -8,31 +8,41 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 )
 
-// Status is the report of `lab status`.
+// Status is the report of `lab status --name NAME`.
 type Status struct {
-	Up     bool    `json:"up"`
-	State  *State  `json:"state,omitempty"`
-	Checks []Check `json:"checks,omitempty"`
-	// Leftovers lists lab namespaces found without a state file.
+	Name string `json:"name"`
+	// StateDir is the lab's state directory.
+	StateDir string  `json:"state_dir"`
+	Up       bool    `json:"up"`
+	State    *State  `json:"state,omitempty"`
+	Checks   []Check `json:"checks,omitempty"`
+	// Leftovers lists namespaces of the lab found without a state file.
 	Leftovers []string `json:"leftovers,omitempty"`
 }
 
-// GetStatus reads the state in dir and runs the live checks.
-func GetStatus(ctx context.Context, dir string) (*Status, error) {
+// GetStatus reads the state of the lab called name in dir ("" means
+// StateDir(name)) and runs the live checks.
+func GetStatus(ctx context.Context, name, dir string) (*Status, error) {
+	if name == "" {
+		name = DefaultName
+	}
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
 	if dir == "" {
-		dir = DefaultStateDir
+		dir = StateDir(name)
 	}
 	if err := CheckPrivileges(); err != nil {
 		return nil, err
 	}
 	st, err := LoadState(dir)
 	if err == ErrNotRunning {
-		left, _ := ListNamespaces()
-		return &Status{Leftovers: left}, nil
+		return &Status{Name: name, StateDir: dir, Leftovers: NamesFor(name).existing()}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -42,17 +52,48 @@ func GetStatus(ctx context.Context, dir string) (*Status, error) {
 	if sc == nil {
 		checks = append(checks, Check{Part: "scenario " + st.Scenario, Detail: "cannot be read: hosts not checked"})
 	}
-	return &Status{Up: len(Failed(checks)) == 0, State: st, Checks: checks}, nil
+	return &Status{Name: st.Names().Lab, StateDir: dir, Up: len(Failed(checks)) == 0, State: st, Checks: checks}, nil
+}
+
+// ListStatus returns the status of every lab on the machine (List), in
+// name order: each lab with a state directory checked live, each set of
+// leftover namespaces as a lab that is not up.
+func ListStatus(ctx context.Context) ([]*Status, error) {
+	if err := CheckPrivileges(); err != nil {
+		return nil, err
+	}
+	refs, err := List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Status, len(refs))
+	var wg sync.WaitGroup
+	for i, r := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := GetStatus(ctx, r.Name, r.StateDir)
+			if err != nil {
+				s = &Status{Name: r.Name, Leftovers: r.Namespaces, Checks: []Check{{Part: "state", Detail: err.Error()}}}
+			} else if r.StateDir == "" {
+				s.Leftovers = r.Namespaces
+			}
+			out[i] = s
+		}()
+	}
+	wg.Wait()
+	return out, nil
 }
 
 // WriteSummary prints the short description of a lab that `lab up` and
 // `lab status` show.
 func (s *State) WriteSummary(w io.Writer) {
-	fmt.Fprintf(w, "lab %q from %s\n", s.ScenarioName, s.Scenario)
+	n := s.Names()
+	fmt.Fprintf(w, "lab %s: scenario %q from %s\n", n.Lab, s.ScenarioName, s.Scenario)
 	fmt.Fprintf(w, "topology: %s (censor on %s)\n", strings.Join(s.Namespaces[:len(s.Namespaces)-1], " → "), s.CensorNamespace)
-	fmt.Fprintf(w, "          %s attached to %s (does not cross the censor)\n", NSOutside, NSNet)
-	fmt.Fprintf(w, "inside:   %s, probe %s (%s)\n", s.InsidePrefix, s.ProbeAddr, NSInside)
-	fmt.Fprintf(w, "outside:  %s (%s)\n", s.OutsideAddr, NSOutside)
+	fmt.Fprintf(w, "          %s attached to %s (does not cross the censor)\n", n.Outside, n.Net)
+	fmt.Fprintf(w, "inside:   %s, probe %s (%s)\n", s.InsidePrefix, s.ProbeAddr, n.Inside)
+	fmt.Fprintf(w, "outside:  %s (%s)\n", s.OutsideAddr, n.Outside)
 	fmt.Fprintf(w, "hops:     ")
 	for i, h := range Hops {
 		if i > 0 {
@@ -80,10 +121,10 @@ func (s *State) WriteSummary(w io.Writer) {
 	for _, ip := range ips {
 		fmt.Fprintf(w, "host:     %-15s %s\n", ip, strings.Join(s.Hosts[ip], " "))
 	}
-	fmt.Fprintf(w, "trust:    public CA %s, rogue CA %s\n", s.Trust.PublicCA, s.Trust.RogueCA)
+	fmt.Fprintf(w, "trust:    public CA %s, rogue CA %s (trusted by nobody), trusted rogue CA %s\n", s.Trust.PublicCA, s.Trust.RogueCA, s.Trust.RogueTrustedCA)
 	extra := ""
 	if s.Trust.RogueTrustedInside {
-		extra = " (public + rogue CA)"
+		extra = " (public + trusted rogue CA)"
 	}
 	fmt.Fprintf(w, "          inside %s%s, outside %s\n", s.Trust.Inside, extra, s.Trust.Outside)
 	if s.ControlURL != "" {

@@ -13,15 +13,16 @@ import (
 )
 
 func TestAddressing(t *testing.T) {
+	tn := NamesFor("abcdefghi") // the longest name
 	seen := map[netip.Addr]string{}
 	connected := map[string][]netip.Prefix{}
-	for _, l := range Links() {
+	for _, l := range tn.Links() {
 		for _, end := range []struct {
 			ns, ifc string
 			p       netip.Prefix
 		}{{l.ANS, l.AIf, l.AAddr}, {l.BNS, l.BIf, l.BAddr}} {
-			if !strings.HasPrefix(end.ifc, Prefix) || len(end.ifc) > 15 {
-				t.Errorf("interface %q: want prefix %s and at most 15 bytes", end.ifc, Prefix)
+			if !strings.HasPrefix(end.ifc, tn.Prefix()) || len(end.ifc) > 15 {
+				t.Errorf("interface %q: want prefix %s and at most 15 bytes", end.ifc, tn.Prefix())
 			}
 			if !addrclass.IsTestNet(end.p.Addr()) {
 				t.Errorf("%s: %v is not TEST-NET", end.ifc, end.p)
@@ -36,7 +37,7 @@ func TestAddressing(t *testing.T) {
 			t.Errorf("link %s: ends in different prefixes %v %v", l.Description, l.AAddr, l.BAddr)
 		}
 	}
-	for _, r := range Routes() {
+	for _, r := range tn.Routes() {
 		ok := false
 		for _, p := range connected[r.NS] {
 			ok = ok || p.Contains(r.Via)
@@ -56,7 +57,7 @@ func TestAddressing(t *testing.T) {
 	if !InsidePrefix.Contains(ProbeAddr) || !InsidePrefix.Contains(ISPResolver) || !OutsidePrefix.Contains(OutsideAddr) {
 		t.Errorf("vantage addresses outside their prefixes")
 	}
-	if Hops[1].String() != "198.51.100.10" || CensorNS != NSR2 {
+	if Hops[1].String() != "198.51.100.10" || tn.Censor() != tn.R2 {
 		t.Errorf("the censor hop moved: update docs/lab.md")
 	}
 }
@@ -88,8 +89,8 @@ func TestStateRoundTrip(t *testing.T) {
 	if _, err := LoadState(dir); err != ErrNotRunning {
 		t.Fatalf("empty dir: %v, want ErrNotRunning", err)
 	}
-	st := &State{Scenario: "/x.yaml", ScenarioName: "x", Created: time.Unix(1, 0).UTC(), Namespaces: Namespaces,
-		Daemons: map[string]Daemon{"services": {Namespace: NSNet, PID: 42, Log: "/l"}}, ControlURL: "http://192.0.2.66:8080"}
+	st := &State{Scenario: "/x.yaml", ScenarioName: "x", Created: time.Unix(1, 0).UTC(), Name: testLab, Namespaces: tn.Namespaces(),
+		Daemons: map[string]Daemon{"services": {Namespace: tn.Net, PID: 42, Log: "/l"}}, ControlURL: "http://192.0.2.66:8080"}
 	if err := st.Save(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestEnv(t *testing.T) {
 	if e := strings.Join(st.Env(FromOutside), " "); !strings.Contains(e, "/out.pem") {
 		t.Errorf("outside env %s", e)
 	}
-	if _, err := Namespace("sideways"); err == nil {
+	if _, err := tn.Vantage("sideways"); err == nil {
 		t.Errorf("unknown vantage accepted")
 	}
 }
@@ -145,7 +146,39 @@ func TestDialRefusesNames(t *testing.T) {
 	if err := literal("203.0.113.10:80"); err != nil {
 		t.Errorf("literal: %v", err)
 	}
-	if _, err := DialIn(NSInside, "www.example.org:80", time.Second); err == nil {
+	if _, err := DialIn(tn.Inside, "www.example.org:80", time.Second); err == nil {
 		t.Errorf("DialIn accepted a name")
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"fwlab", true}, {"fwt1", true}, {"a", true}, {"abcdefghi", true},
+		{"", false}, {"abcdefghij", false}, {"1lab", false}, {"Lab", false}, {"fw-lab", false}, {"fw/x", false},
+	} {
+		if err := CheckName(c.name); (err == nil) != c.ok {
+			t.Errorf("CheckName(%q) = %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+	for _, l := range NamesFor("abcdefghi").Links() {
+		if len(l.AIf) > 15 || len(l.BIf) > 15 {
+			t.Errorf("interfaces %s, %s longer than 15 characters", l.AIf, l.BIf)
+		}
+	}
+}
+
+func TestLabNamespaces(t *testing.T) {
+	got := labNamespaces([]string{"fwlab-inside", "fwlab-r2", "fwt1-net", "fwct-c", "other-thing", "x-y-inside", "fwlab-r2x", "Bad-r1"})
+	want := map[string][]string{"fwlab": {"fwlab-inside", "fwlab-r2"}, "fwt1": {"fwt1-net"}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if strings.Join(got[k], ",") != strings.Join(v, ",") {
+			t.Errorf("lab %s: got %v, want %v", k, got[k], v)
+		}
 	}
 }

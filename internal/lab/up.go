@@ -24,7 +24,10 @@ import (
 type Options struct {
 	// Scenario is the scenario file.
 	Scenario string
-	// StateDir is where state, logs and trust files go; "" means DefaultStateDir.
+	// Name is the lab's name, the prefix of its namespaces and interfaces;
+	// "" means DefaultName.
+	Name string
+	// StateDir is where state, logs and trust files go; "" means StateDir(Name).
 	StateDir string
 	// Exe is the firewatch binary started (as `Exe lab daemon ROLE ...`)
 	// inside the namespaces; "" means the running executable.
@@ -92,9 +95,16 @@ func CheckScenario(path string, s *scenario.Scenario) error {
 	return nil
 }
 
+func (o *Options) name() string {
+	if o.Name == "" {
+		return DefaultName
+	}
+	return o.Name
+}
+
 func (o *Options) stateDir() string {
 	if o.StateDir == "" {
-		return DefaultStateDir
+		return StateDir(o.name())
 	}
 	return o.StateDir
 }
@@ -109,6 +119,9 @@ func (o *Options) logf(format string, args ...any) {
 // answers. On any failure (or when ctx is cancelled) it removes everything it
 // created.
 func Up(ctx context.Context, o Options) (st *State, err error) {
+	if err := CheckName(o.name()); err != nil {
+		return nil, err
+	}
 	if err := CheckPrivileges(); err != nil {
 		return nil, err
 	}
@@ -126,11 +139,12 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 		}
 	}
 	dir := o.stateDir()
+	names := NamesFor(o.name())
 	if _, err := LoadState(dir); err == nil {
-		return nil, fmt.Errorf("a lab is already up (state in %s): run `firewatch lab down` first", dir)
+		return nil, fmt.Errorf("lab %s is already up (state in %s): run `firewatch lab down --name %s` first, or choose another --name", names.Lab, dir, names.Lab)
 	}
-	if left, _ := ListNamespaces(); len(left) > 0 {
-		return nil, fmt.Errorf("leftovers of a lab exist (%s): run `firewatch lab down` first", strings.Join(left, ", "))
+	if left := names.existing(); len(left) > 0 {
+		return nil, fmt.Errorf("leftovers of lab %s exist (%s): run `firewatch lab down --name %s` first, or choose another --name", names.Lab, strings.Join(left, ", "), names.Lab)
 	}
 	exe := o.Exe
 	if exe == "" {
@@ -147,7 +161,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 			// Tear down with a fresh context: ctx may be the cancelled one.
 			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if derr := Down(dctx, dir); derr != nil {
+			if derr := Down(dctx, names.Lab, dir); derr != nil {
 				err = fmt.Errorf("%w (and cleaning up: %v)", err, derr)
 			}
 			st = nil
@@ -157,12 +171,13 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 		return nil, fmt.Errorf("lab: state dir: %w", err)
 	}
 	st = &State{
+		Name:            names.Lab,
 		Scenario:        abs,
 		ScenarioName:    sc.Name,
 		Created:         time.Now().UTC(),
-		Namespaces:      Namespaces,
-		CensorNamespace: RouterAt(sc.CensorHop).NS,
-		CensorHop:       RouterAt(sc.CensorHop).Hop,
+		Namespaces:      names.Namespaces(),
+		CensorNamespace: names.RouterAt(sc.CensorHop).NS,
+		CensorHop:       names.RouterAt(sc.CensorHop).Hop,
 		SilentHops:      sc.SilentHops,
 		Hosts:           map[string][]string{},
 		InsidePrefix:    InsidePrefix.String(),
@@ -181,7 +196,7 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 			st.Hosts[ip.String()] = h.Names
 		}
 	}
-	for _, l := range Links() {
+	for _, l := range names.Links() {
 		st.Links = append(st.Links, StateLink{A: l.ANS + "/" + l.AIf, AAddr: l.AAddr.String(), B: l.BNS + "/" + l.BIf, BAddr: l.BAddr.String(), What: l.Description})
 	}
 	// Save first, so that down finds a half-built lab.
@@ -193,10 +208,10 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	for _, h := range sc.Hosts {
 		ips = append(ips, h.IPs()...)
 	}
-	if err := buildTopology(ctx, dir, ips); err != nil {
+	if err := buildTopology(ctx, dir, names, ips); err != nil {
 		return nil, err
 	}
-	if err := silenceRouters(ctx, sc.SilentHops); err != nil {
+	if err := silenceRouters(ctx, names, sc.SilentHops); err != nil {
 		return nil, err
 	}
 	o.logf("lab: trust files")
@@ -210,12 +225,12 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 		return nil, err
 	}
 	roles := []struct{ role, ns string }{
-		{RoleServices, NSNet},
-		{RoleISPResolver, NSInside},
+		{RoleServices, names.Net},
+		{RoleISPResolver, names.Inside},
 		{RoleCensor, st.CensorNamespace},
 	}
 	for _, r := range roles {
-		d, err := startDaemon(dir, r.ns, r.role, exe, "lab", "daemon", r.role, "--state", dir)
+		d, err := startDaemon(dir, names, r.ns, r.role, exe, "lab", "daemon", r.role, "--state", dir)
 		if err != nil {
 			return nil, err
 		}
@@ -251,26 +266,25 @@ const (
 	RoleControl     = "control"      // the control (fwlab-outside)
 )
 
-func buildTopology(ctx context.Context, dir string, hostIPs []netip.Addr) error {
-	for _, ns := range Namespaces {
+func buildTopology(ctx context.Context, dir string, n Names, hostIPs []netip.Addr) error {
+	for _, ns := range n.Namespaces() {
 		if err := nsnet.Add(ns); err != nil {
 			return err
 		}
-		router := ns == NSR1 || ns == NSR2 || ns == NSR3 || ns == NSNet
-		if err := setSysctls(ns, router); err != nil {
+		if err := setSysctls(ns, n.isRouter(ns)); err != nil {
 			return err
 		}
 	}
-	for _, l := range Links() {
+	for _, l := range n.Links() {
 		if err := nsnet.AddVeth(nsnet.Veth{NS: l.ANS, Iface: l.AIf, Addr: l.AAddr}, nsnet.Veth{NS: l.BNS, Iface: l.BIf, Addr: l.BAddr}); err != nil {
 			return err
 		}
 	}
 	// The ISP resolver: a second address on the inside link.
-	if err := nsnet.AddAddr(NSInside, "fwlab-i-r1", netip.PrefixFrom(ISPResolver, InsidePrefix.Bits())); err != nil {
+	if err := nsnet.AddAddr(n.Inside, n.InsideIface, netip.PrefixFrom(ISPResolver, InsidePrefix.Bits())); err != nil {
 		return err
 	}
-	for ns, addrs := range LocalAddrs(hostIPs) {
+	for ns, addrs := range n.LocalAddrs(hostIPs) {
 		ps := make([]netip.Prefix, len(addrs))
 		for i, a := range addrs {
 			ps[i] = netip.PrefixFrom(a, 32)
@@ -281,7 +295,7 @@ func buildTopology(ctx context.Context, dir string, hostIPs []netip.Addr) error 
 	}
 	routes := map[string][]nsnet.Route{}
 	var order []string
-	for _, r := range Routes() {
+	for _, r := range n.Routes() {
 		if _, ok := routes[r.NS]; !ok {
 			order = append(order, r.NS)
 		}
@@ -292,7 +306,7 @@ func buildTopology(ctx context.Context, dir string, hostIPs []netip.Addr) error 
 			return err
 		}
 	}
-	if err := writeResolvConf(dir); err != nil {
+	if err := writeResolvConf(dir, n); err != nil {
 		return err
 	}
 	return ctx.Err()
@@ -314,15 +328,12 @@ func setSysctls(ns string, router bool) error {
 	return nsnet.Sysctls(ns, vals)
 }
 
-// resolvConfs maps each vantage namespace to its resolver.
-var resolvConfs = map[string]netip.Addr{NSInside: ISPResolver, NSOutside: PublicResolver}
-
 // resolvConfPath is the resolv.conf of a vantage namespace in the state
 // directory; programs started in the namespace see it as /etc/resolv.conf.
 func resolvConfPath(dir, ns string) string { return filepath.Join(dir, "resolv.conf."+ns) }
 
-func writeResolvConf(dir string) error {
-	for ns, a := range resolvConfs {
+func writeResolvConf(dir string, n Names) error {
+	for ns, a := range n.resolvers() {
 		body := fmt.Sprintf("# written by firewatch lab; removed by `firewatch lab down`\nnameserver %s\noptions timeout:2 attempts:2\n", a)
 		if err := os.WriteFile(resolvConfPath(dir, ns), []byte(body), 0o644); err != nil {
 			return fmt.Errorf("lab: %w", err)
@@ -333,9 +344,9 @@ func writeResolvConf(dir string) error {
 
 // startIn starts cmd in namespace ns; in a vantage, /etc/resolv.conf names
 // the vantage's resolver (what /etc/netns/NS/resolv.conf does for `ip netns exec`).
-func startIn(dir, ns string, cmd *exec.Cmd) error {
+func startIn(dir string, n Names, ns string, cmd *exec.Cmd) error {
 	var binds []nsnet.Bind
-	if _, ok := resolvConfs[ns]; ok {
+	if _, ok := n.resolvers()[ns]; ok {
 		binds = append(binds, nsnet.Bind{Source: resolvConfPath(dir, ns), Target: "/etc/resolv.conf"})
 	}
 	return nsnet.Start(ns, binds, cmd)
@@ -343,7 +354,7 @@ func startIn(dir, ns string, cmd *exec.Cmd) error {
 
 // startDaemon starts args in namespace ns as a session leader with its
 // output in DIR/ROLE.log.
-func startDaemon(dir, ns, role string, args ...string) (Daemon, error) {
+func startDaemon(dir string, n Names, ns, role string, args ...string) (Daemon, error) {
 	logPath := filepath.Join(dir, role+".log")
 	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -354,7 +365,7 @@ func startDaemon(dir, ns, role string, args ...string) (Daemon, error) {
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Env = append(os.Environ(), "FIREWATCH_ROUTABLE="+Routable)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := startIn(dir, ns, cmd); err != nil {
+	if err := startIn(dir, n, ns, cmd); err != nil {
 		return Daemon{}, fmt.Errorf("lab: start %s: %w", role, err)
 	}
 	go func() { _ = cmd.Wait() }() // reap it if it dies while we run

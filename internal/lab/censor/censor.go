@@ -32,7 +32,8 @@ type Config struct {
 	InsideIface    string         // the router's interface toward the censored network
 	OutsideIface   string         // the router's interface toward the internet
 	InsidePrefixes []netip.Prefix // addresses of the inside; empty: whatever arrives on InsideIface
-	RogueCA        *pki.CA        // signs the MITM certificates; required by tls-mitm rules
+	RogueCA        *pki.CA        // signs the MITM certificates of ca: rogue; required by such tls-mitm rules
+	RogueTrustedCA *pki.CA        // signs those of ca: rogue-trusted (a CA of its own); required by such rules
 	Seed           int64          // seeds the per-query and per-connection probabilities
 	Log            io.Writer      // one line per intervention; nil discards
 	// Ready, when not nil, is called once every rule is in place.
@@ -123,11 +124,16 @@ func newEngine(cfg Config) (*engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("censor: %w", err)
 	}
-	if pol.Has(scenario.KindTLSMITM) && cfg.RogueCA == nil {
-		return nil, errors.New("censor: a tls-mitm rule needs RogueCA")
+	for _, r := range cfg.Rules {
+		if r.TLSMITM != nil && r.TLSMITM.Trusted() && cfg.RogueTrustedCA == nil {
+			return nil, errors.New("censor: a tls-mitm rule with ca: rogue-trusted needs RogueTrustedCA")
+		}
+		if r.TLSMITM != nil && !r.TLSMITM.Trusted() && cfg.RogueCA == nil {
+			return nil, errors.New("censor: a tls-mitm rule needs RogueCA")
+		}
 	}
 	e.pol = pol
-	e.proxies = &Proxies{Policy: pol, RogueCA: cfg.RogueCA, Roll: e.roll, Logf: e.logf}
+	e.proxies = &Proxies{Policy: pol, RogueCA: cfg.RogueCA, RogueTrustedCA: cfg.RogueTrustedCA, Roll: e.roll, Logf: e.logf}
 	return e, nil
 }
 
@@ -150,13 +156,24 @@ func (e *engine) start(ctx context.Context) error {
 		plan.HoldPorts = policy.ResetPorts
 	}
 	if e.pol.Has(scenario.KindTLSMITM) {
-		ln, err := net.Listen("tcp4", "0.0.0.0:0")
-		if err != nil {
-			return fmt.Errorf("censor: MITM proxy: %w", err)
+		// One proxy per rogue CA: the rule's redirect picks the CA.
+		for _, trusted := range []bool{false, true} {
+			if !hasMITM(e.cfg.Rules, trusted) {
+				continue
+			}
+			ln, err := net.Listen("tcp4", "0.0.0.0:0")
+			if err != nil {
+				return fmt.Errorf("censor: MITM proxy: %w", err)
+			}
+			e.lns = append(e.lns, ln)
+			if trusted {
+				plan.MITMTrustedPort = ln.Addr().(*net.TCPAddr).Port
+				e.serve(ln, e.diverted("mitm", e.proxies.MITMTrusted))
+			} else {
+				plan.MITMPort = ln.Addr().(*net.TCPAddr).Port
+				e.serve(ln, e.diverted("mitm", e.proxies.MITM))
+			}
 		}
-		e.lns = append(e.lns, ln)
-		plan.MITMPort = ln.Addr().(*net.TCPAddr).Port
-		e.serve(ln, e.diverted("mitm", e.proxies.MITM))
 	}
 	if e.pol.Has(scenario.KindSTARTTLSStrip) {
 		ln, err := net.Listen("tcp4", "0.0.0.0:0")

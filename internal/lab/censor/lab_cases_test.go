@@ -240,10 +240,15 @@ func TestLabMITM(t *testing.T) {
 			t.Fatalf("chain on 443 issued by %q, want the public CA", chain[0].Issuer)
 		}
 	})
-	t.Run("443 rogue on a diverted address", func(t *testing.T) {
+	t.Run("443 trusted rogue on a diverted address", func(t *testing.T) {
+		// ca: rogue-trusted has a CA of its own: the untrusted rogue CA of
+		// the rule on 203.0.113.20 does not verify it, nor the reverse.
 		chain := tlsChain(t, "203.0.113.21:443", "mitm443.example")
-		if !verifiesWith(chain, "mitm443.example", f.rogue.Pool()) {
-			t.Fatalf("chain on 203.0.113.21:443 issued by %q, want the rogue CA", chain[0].Issuer)
+		if !verifiesWith(chain, "mitm443.example", f.rogueTrusted.Pool()) || verifiesWith(chain, "mitm443.example", f.rogue.Pool()) {
+			t.Fatalf("chain on 203.0.113.21:443 issued by %q, want the trusted rogue CA only", chain[0].Issuer)
+		}
+		if chain := tlsChain(t, "203.0.113.20:993", "mail.example"); verifiesWith(chain, "mail.example", f.rogueTrusted.Pool()) {
+			t.Fatalf("the untrusted interception on 993 verifies with the trusted rogue CA")
 		}
 	})
 	t.Run("sni keyword on a diverted address", func(t *testing.T) {

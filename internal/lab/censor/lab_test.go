@@ -78,6 +78,7 @@ const genuineAnswer = "203.0.113.99"
 type fixture struct {
 	dir            string
 	public, rogue  *pki.CA
+	rogueTrusted   *pki.CA
 	censor         *exec.Cmd
 	censorLog      *os.File
 	err            error
@@ -115,12 +116,17 @@ func censorChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	rogueTrusted, err := pki.LoadOrCreate(dir, "rogue-trusted")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	err = Run(ctx, Config{
 		Rules: s.Censor, Hosts: s.Hosts, InsideIface: "r0", OutsideIface: "r1",
 		InsidePrefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
-		RogueCA:        rogue, Seed: 1, Log: os.Stderr,
+		RogueCA:        rogue, RogueTrustedCA: rogueTrusted, Seed: 1, Log: os.Stderr,
 		Ready: func() { fmt.Println("ready") },
 	})
 	if err != nil {
@@ -190,6 +196,9 @@ func (f *fixture) setup() error {
 		return err
 	}
 	if f.rogue, err = pki.LoadOrCreate(dir, "rogue"); err != nil {
+		return err
+	}
+	if f.rogueTrusted, err = pki.LoadOrCreate(dir, "rogue-trusted"); err != nil {
 		return err
 	}
 	if err := f.startServers(); err != nil {

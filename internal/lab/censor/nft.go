@@ -33,7 +33,8 @@ const (
 type nftPlan struct {
 	Inside, Outside string
 	Rules           []scenario.Rule
-	MITMPort        int // local port of the TLS MITM proxy; 0 when none
+	MITMPort        int // local port of the TLS MITM proxy of ca: rogue; 0 when none
+	MITMTrustedPort int // local port of the TLS MITM proxy of ca: rogue-trusted; 0 when none
 	HTTPPort        int // local port of the HTTP proxy; 0 when none
 	StripPort       int // local port of the STARTTLS strip proxy; 0 when none
 	HTTPAddrs       []netip.Addr
@@ -64,6 +65,17 @@ type nftRule struct {
 type anonSet struct {
 	Set   *nftables.Set
 	Elems []nftables.SetElement
+}
+
+// hasMITM reports whether some tls-mitm rule uses the trusted (or the
+// untrusted) rogue CA.
+func hasMITM(rules []scenario.Rule, trusted bool) bool {
+	for _, r := range rules {
+		if r.TLSMITM != nil && r.TLSMITM.Trusted() == trusted {
+			return true
+		}
+	}
+	return false
 }
 
 // censorTable is the censor's table.
@@ -183,8 +195,15 @@ func ruleset(p nftPlan) []nftRule {
 		emit(b)
 	}
 	for _, r := range p.Rules {
-		if r.TLSMITM != nil && p.MITMPort != 0 {
-			divert(r.TLSMITM.IPs, r.TLSMITM.Ports, r.P(), p.MITMPort)
+		if r.TLSMITM == nil {
+			continue
+		}
+		port := p.MITMPort
+		if r.TLSMITM.Trusted() {
+			port = p.MITMTrustedPort
+		}
+		if port != 0 {
+			divert(r.TLSMITM.IPs, r.TLSMITM.Ports, r.P(), port)
 		}
 	}
 	for _, r := range p.Rules {

@@ -96,7 +96,11 @@ func closeWrite(c net.Conn) {
 // emulated network (internal/lab/emunet) hands them its own.
 type Proxies struct {
 	Policy  *policy.Policy
-	RogueCA *pki.CA // signs the MITM certificates
+	RogueCA *pki.CA // signs the MITM certificates of rules with ca: rogue (trusted by nobody)
+	// RogueTrustedCA signs those of rules with ca: rogue-trusted (trusted
+	// inside); a CA of its own, so that the untrusted interception stays
+	// untrusted in the same lab.
+	RogueTrustedCA *pki.CA
 	// Dial connects to the flow's real destination.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	Roll policy.Roll          // the rules' probabilities; nil: always
@@ -142,7 +146,12 @@ func (e *engine) diverted(what string, serve func(net.Conn, netip.AddrPort)) fun
 // MITM handles a connection to dst diverted by a tls-mitm rule: plaintext
 // up to STARTTLS where the port speaks it, then TLS terminated with a
 // certificate of the rogue CA and relayed to a genuine TLS connection.
-func (x *Proxies) MITM(c net.Conn, dst netip.AddrPort) {
+func (x *Proxies) MITM(c net.Conn, dst netip.AddrPort) { x.mitm(c, dst, x.RogueCA) }
+
+// MITMTrusted is MITM for a rule with ca: rogue-trusted.
+func (x *Proxies) MITMTrusted(c net.Conn, dst netip.AddrPort) { x.mitm(c, dst, x.RogueTrustedCA) }
+
+func (x *Proxies) mitm(c net.Conn, dst netip.AddrPort, ca *pki.CA) {
 	defer c.Close()
 	up, err := x.dial(dst)
 	if err != nil {
@@ -156,7 +165,7 @@ func (x *Proxies) MITM(c net.Conn, dst netip.AddrPort) {
 			return
 		}
 	}
-	x.mitmTLS(c, up, dst)
+	x.mitmTLS(c, up, dst, ca)
 }
 
 // plainUntilSTARTTLS relays plaintext until the client asks for TLS and the
@@ -248,7 +257,7 @@ func (x *Proxies) plainUntilSTARTTLS(c, up net.Conn, st *policy.Upgrade) bool {
 
 // mitmTLS terminates the client's TLS with a rogue certificate and relays to
 // a genuine TLS connection with the server.
-func (x *Proxies) mitmTLS(c, up net.Conn, dst netip.AddrPort) {
+func (x *Proxies) mitmTLS(c, up net.Conn, dst netip.AddrPort, ca *pki.CA) {
 	names := x.Policy.HostNames(dst.Addr())
 	var sni string
 	cfg := &tls.Config{
@@ -262,7 +271,7 @@ func (x *Proxies) mitmTLS(c, up net.Conn, dst netip.AddrPort) {
 			if len(n) == 0 {
 				ips = []netip.Addr{dst.Addr()}
 			}
-			cert, err := x.RogueCA.Leaf(n, ips)
+			cert, err := ca.Leaf(n, ips)
 			if err != nil {
 				return nil, err
 			}
@@ -287,7 +296,7 @@ func (x *Proxies) mitmTLS(c, up net.Conn, dst netip.AddrPort) {
 		return
 	}
 	tu.SetDeadline(time.Time{})
-	x.logf("mitm %s sni=%q: intercepting with the rogue CA", dst, sni)
+	x.logf("mitm %s sni=%q: intercepting with %s", dst, sni, ca.Cert.Subject.CommonName)
 	relayTLS(tc, tu)
 }
 

@@ -91,7 +91,7 @@ func TestSTARTTLSMITM(t *testing.T) {
 				}
 				defer uc.Close()
 				if e.proxies.plainUntilSTARTTLS(cc, uc, policy.STARTTLS(c.port)) {
-					e.proxies.mitmTLS(cc, uc, netip.AddrPortFrom(dst.Addr(), c.port))
+					e.proxies.mitmTLS(cc, uc, netip.AddrPortFrom(dst.Addr(), c.port), e.proxies.RogueCA)
 				}
 			}()
 			conn, err := net.Dial("tcp4", pl.Addr().String())

@@ -71,10 +71,12 @@ type Net struct {
 	proxies *censor.Proxies
 	public  *pki.CA
 	rogue   *pki.CA
-	log     io.Writer
-	logMu   sync.Mutex
-	dir     string
-	ownDir  bool
+	// rogueTrusted signs the interception of ca: rogue-trusted rules.
+	rogueTrusted *pki.CA
+	log          io.Writer
+	logMu        sync.Mutex
+	dir          string
+	ownDir       bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -113,8 +115,12 @@ func New(sc *scenario.Scenario, o Options) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
+	rogueTrusted, err := pki.New("rogue-trusted")
+	if err != nil {
+		return nil, err
+	}
 	n := &Net{
-		sc: sc, opts: o, pol: pol, public: public, rogue: rogue, log: o.Log, dir: o.Dir,
+		sc: sc, opts: o, pol: pol, public: public, rogue: rogue, rogueTrusted: rogueTrusted, log: o.Log, dir: o.Dir,
 		tcp: map[netip.AddrPort]string{}, udp: map[netip.AddrPort]*packetConn{},
 		flows: map[uint64]*flow{},
 		roll:  policy.Seeded(seed),
@@ -123,7 +129,7 @@ func New(sc *scenario.Scenario, o Options) (*Net, error) {
 		n.log = io.Discard
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.proxies = &censor.Proxies{Policy: pol, RogueCA: rogue, Roll: n.roll, Logf: n.logf,
+	n.proxies = &censor.Proxies{Policy: pol, RogueCA: rogue, RogueTrustedCA: rogueTrusted, Roll: n.roll, Logf: n.logf,
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			dst, err := netip.ParseAddrPort(addr)
 			if err != nil {
@@ -217,12 +223,13 @@ func (n *Net) Listen(addr netip.AddrPort) (net.Listener, error) {
 
 // Inside is the network of the probe inside the censored network
 // (lab.ProbeAddr): its system resolver is the ISP resolver, and it trusts
-// the public CA, and the rogue CA when a tls-mitm rule says rogue-trusted.
+// the public CA, and the trusted rogue CA when a tls-mitm rule says
+// rogue-trusted (the rogue CA of ca: rogue stays untrusted).
 func (n *Net) Inside() *netx.Network {
 	roots := n.public.Pool()
 	if n.sc.RogueTrusted() {
 		roots = roots.Clone()
-		roots.AddCert(n.rogue.Cert)
+		roots.AddCert(n.rogueTrusted.Cert)
 	}
 	return n.vantage(lab.ProbeAddr, roots, "inside-resolv.conf")
 }

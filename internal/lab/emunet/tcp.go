@@ -181,7 +181,9 @@ func (n *Net) dialTCP(ctx context.Context, src netip.Addr, addr string) (*conn, 
 		return n.dialDirect(ctx, src, dst)
 	}
 	f := &flow{src: src, dst: dst}
-	f.div, _ = n.pol.Divert(dst, n.roll)
+	var r *scenario.Rule
+	f.div, r = n.pol.Divert(dst, n.roll)
+	f.trustedCA = r != nil && r.TLSMITM != nil && r.TLSMITM.Trusted()
 	if f.div == policy.Forward {
 		if r := n.pol.Drop(dst, n.roll); r != nil {
 			n.logf("drop %s -> %s", src, dst)
@@ -262,13 +264,15 @@ func (n *Net) dialLoopback(ctx context.Context, src netip.Addr, real string, dst
 // flow is a TCP connection the censor looks at: the client's end is
 // connected to the router, which applies the policy and reaches the server.
 type flow struct {
-	src     netip.Addr
-	dst     netip.AddrPort
-	div     policy.Diversion
-	limit   [2]*limiter // toward the server, toward the client
-	inspect bool        // reset rules look at the stream
-	conns   []net.Conn
-	mu      sync.Mutex
+	src netip.Addr
+	dst netip.AddrPort
+	div policy.Diversion
+	// trustedCA: a MITM diversion by a ca: rogue-trusted rule.
+	trustedCA bool
+	limit     [2]*limiter // toward the server, toward the client
+	inspect   bool        // reset rules look at the stream
+	conns     []net.Conn
+	mu        sync.Mutex
 }
 
 func (f *flow) hold(c net.Conn) {
@@ -358,7 +362,11 @@ func (n *Net) serveFlow(tc *net.TCPConn) {
 	client := &headConn{conn: c, head: head}
 	switch f.div {
 	case policy.MITM:
-		n.proxies.MITM(client, f.dst)
+		if f.trustedCA {
+			n.proxies.MITMTrusted(client, f.dst)
+		} else {
+			n.proxies.MITM(client, f.dst)
+		}
 		return
 	case policy.Strip:
 		n.proxies.Strip(client, f.dst)

@@ -360,6 +360,24 @@ func Start(ns string, binds []Bind, cmd *exec.Cmd) error {
 }
 
 func startOnThread(ns string, binds []Bind, cmd *exec.Cmd) error {
+	// Go back to the process's namespaces afterwards all the same: should
+	// this be the main thread, the runtime parks it instead of ending it,
+	// and a parked main thread in the lab's namespace would make the whole
+	// process look as if it ran inside (to PIDs, and so to a lab's down).
+	origNet, err := netns.Get()
+	if err != nil {
+		return fmt.Errorf("netns: current namespace: %w", err)
+	}
+	defer origNet.Close()
+	origMnt, err := os.Open("/proc/thread-self/ns/mnt")
+	if err != nil {
+		return fmt.Errorf("netns: current mount namespace: %w", err)
+	}
+	defer origMnt.Close()
+	defer func() {
+		_ = unix.Setns(int(origMnt.Fd()), unix.CLONE_NEWNS)
+		_ = netns.Set(origNet)
+	}()
 	target, err := netns.GetFromName(ns)
 	if err != nil {
 		return fmt.Errorf("netns %s: %w", ns, err)
