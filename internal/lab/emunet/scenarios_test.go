@@ -13,6 +13,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 	"github.com/firewatch/firewatch/internal/lab/verify"
+	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/scenarios"
 )
 
@@ -24,11 +25,27 @@ type scenarioRun struct {
 	duration time.Duration
 }
 
+// checksAtOnce bounds the expect entries measured at once across every
+// scenario of TestShippedScenarios. Each entry's steps have a deadline
+// (CheckOptions.Timeout); with hundreds of entries handshaking at once on a
+// loaded 2-core machine, a step waits for the CPU longer than its deadline
+// and a healthy site times out. The bound keeps the work the same and each
+// step's wait short; a blackholed entry holds its place only while its
+// connect waits out the deadline.
+const checksAtOnce = 64
+
+// stepTimeout is each probe step's deadline: a blackholed connect waits it
+// out whatever it is, while a healthy step on a loaded 2-core CI machine
+// (packages tested in parallel) can wait seconds for the CPU; the default
+// 3 s made healthy sites time out there.
+const stepTimeout = 5 * time.Second
+
 // runScenario runs a scenario's expect list through probe → control →
-// verdict on the emulated network, every entry at once.
+// verdict on the emulated network, at most cap(inFlight) entries at once
+// across the scenarios sharing inFlight.
 // Without the censor's rules (uncensored), the same network shows what
 // the censor changed.
-func runScenario(name string, uncensored bool) scenarioRun {
+func runScenario(name string, uncensored bool, inFlight chan struct{}) scenarioRun {
 	start := time.Now()
 	sc, err := scenario.ParseFS(scenarios.FS, name) // names files beside it
 	if err != nil {
@@ -45,14 +62,23 @@ func runScenario(name string, uncensored bool) scenarioRun {
 		return scenarioRun{err: err}
 	}
 	defer n.Close()
-	check, err := n.Checker(CheckOptions{})
+	check, err := n.Checker(CheckOptions{Timeout: stepTimeout})
 	if err != nil {
 		return scenarioRun{err: err}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var run scenarioRun
-	verify.All(ctx, sc.Expect, check, len(sc.Expect), func(r verify.Result) { run.results = append(run.results, r) })
+	bounded := func(ctx context.Context, e scenario.Expect) ([]*model.Measurement, error) {
+		select {
+		case inFlight <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-inFlight }()
+		return check(ctx, e)
+	}
+	verify.All(ctx, sc.Expect, bounded, len(sc.Expect), func(r verify.Result) { run.results = append(run.results, r) })
 	run.log, run.duration = log.String(), time.Since(start)
 	return run
 }
@@ -81,6 +107,7 @@ func TestShippedScenarios(t *testing.T) {
 	}
 	runs := make([]scenarioRun, len(names))
 	bare := make([]scenarioRun, len(names))
+	inFlight := make(chan struct{}, checksAtOnce)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8) // scenarios at once: rates stay far from a loaded machine's noise
 	order := make([]int, len(names))
@@ -103,13 +130,13 @@ func TestShippedScenarios(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			runs[i] = runScenario(name, false)
+			runs[i] = runScenario(name, false, inFlight)
 		}()
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			bare[i] = runScenario(name, true)
+			bare[i] = runScenario(name, true, inFlight)
 		}()
 	}
 	wg.Wait()
