@@ -71,6 +71,14 @@ var cases = map[string]func() testCase{
 			http(1, good+":443", "https://example.com/en/", page{status: 200, title: "Example", body: home}, "")
 		return testCase{in: in.m, ctl: ctl.m}
 	},
+	"error_nxdomain_outside_valid_cert": func() testCase {
+		// The name does not exist outside, but the inside address proves
+		// itself with a verified certificate (split-horizon DNS): not a
+		// forged answer for a ghost name, so never blocked; error, because the
+		// control could not reach it to compare (issue 11: never ok).
+		ctl := newRec("https://"+host+"/", "control").dns(host, ctlRes, nxResp())
+		return testCase{in: web("probe", good, genuine).m, ctl: ctl.m}
+	},
 	"error_unexplained": func() testCase {
 		in := newRec("https://"+host+"/", "probe").dns(host, inRes, resp(5, good)).connect(good+":443", failure.HostUnreachable)
 		return testCase{in: in.m, ctl: web("control", good, genuine).m}

@@ -137,7 +137,8 @@ func (a *analysis) checkDNS() {
 		}
 	}
 	if len(hd.ctl) == 0 {
-		return // the control could not resolve it: nothing to compare with
+		a.checkGhost(host, hd)
+		return // otherwise the control could not resolve it: nothing to compare with
 	}
 	if len(hd.in) == 0 {
 		if hd.flagged {
@@ -153,6 +154,29 @@ func (a *analysis) checkDNS() {
 		return
 	}
 	a.consistency(host, hd)
+}
+
+// checkGhost finds forged answers for a name that does not exist: every
+// one of the control's own queries for host got NXDOMAIN, yet the inside
+// got addresses (not from responses already proven injected) and none of
+// them presented a verified certificate for host inside. Censors answer
+// such "ghost" names from their lists as they do existing ones; a name
+// that exists inside only (split-horizon DNS) would prove itself with a
+// certificate.
+func (a *analysis) checkGhost(host string, hd *hostDNS) {
+	if len(hd.in) == 0 || hd.flagged || !a.ctl.allNXDomain(host) {
+		return
+	}
+	for _, s := range a.in.steps(model.OpTLSHandshake) {
+		ip, _, ok := stepAddr(s)
+		if ok && containsAddr(hd.in, ip) && sni(s) == host && tlsCompleted(s) && s.TLS.Verified {
+			return
+		}
+	}
+	hd.flagged = true
+	a.ghost = true
+	a.add(model.MethodDNSInconsistent, fmt.Sprintf("%s → %s inside, but outside it does not exist (NXDOMAIN from %s): the inside answer is forged",
+		host, addrStrings(hd.in), resolversOf(a.ctl.dnsSteps(host))))
 }
 
 // missingAnswer names why the inside got no address while the control did.

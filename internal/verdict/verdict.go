@@ -124,6 +124,7 @@ type analysis struct {
 	blocked  map[int]bool        // ports where TCP was found blocked
 	cut      map[int]bool        // ports where TLS was found cut
 	slow     map[string]bool     // URLs found throttled
+	ghost    bool                // the inside got addresses for a name that does not exist outside
 }
 
 func newAnalysis(in, ctl *model.Measurement, opts Options) *analysis {
@@ -166,7 +167,7 @@ func (a *analysis) full() Result {
 	case !ctlOK:
 		// Only what needs no working control stays a finding.
 		for m := range a.findings {
-			if m != model.MethodDNSBogon && m != model.MethodDNSInjected {
+			if m != model.MethodDNSBogon && m != model.MethodDNSInjected && (m != model.MethodDNSInconsistent || !a.ghost) {
 				delete(a.findings, m)
 			}
 		}

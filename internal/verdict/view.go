@@ -197,6 +197,26 @@ func (v *view) nxdomain(host string) bool {
 	return false
 }
 
+// allNXDomain reports whether host was queried and every query for it got
+// NXDOMAIN (as its failure or in each of its responses).
+func (v *view) allNXDomain(host string) bool {
+	steps := v.dnsSteps(host)
+	for _, s := range steps {
+		if failOf(s) == failure.DNSNXDomain {
+			continue
+		}
+		if len(s.DNS.Responses) == 0 {
+			return false
+		}
+		for _, r := range s.DNS.Responses {
+			if r.Rcode != "NXDOMAIN" {
+				return false
+			}
+		}
+	}
+	return len(steps) > 0
+}
+
 func containsAddr(as []netip.Addr, a netip.Addr) bool {
 	for _, x := range as {
 		if x == a {

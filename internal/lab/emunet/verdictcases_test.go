@@ -40,6 +40,7 @@ var verdictCases = []struct {
 	{"dns_injected", "dns-inject.yaml", "https://www.facebook.com/", "udp://192.0.2.53:53"},
 	{"dns_injected_nondns", "dns-inject.yaml", "https://www.youtube.example/", "udp://203.0.113.200:53"},
 	{"dns_inconsistent", "dns-inject.yaml", "https://www.facebook.com/", ""},
+	{"dns_inconsistent_ghost", "dns-inject.yaml", "https://www.ghost.example/", ""},
 	{"dns_timeout", "ip-blocking.yaml", "https://www.healthy.example/", "udp://203.0.113.92:53"},
 	{"tcp_timeout", "ip-blocking.yaml", "https://www.telegram.example/", ""},
 	{"tls_reset", "sni-reset.yaml", "https://www.falundafa.org/", ""},

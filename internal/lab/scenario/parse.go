@@ -130,7 +130,7 @@ func (p *parser) readFile(rel string, max int64) ([]byte, error) {
 }
 
 func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
-	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "resolver_delay", "hosts", "censor", "expect", "expect_dns"}, pathKeys...)...)
+	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "resolver_delay", "hosts", "ghosts", "censor", "expect", "expect_dns"}, pathKeys...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +174,11 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 			return nil, err
 		}
 	}
+	if g, ok := f["ghosts"]; ok {
+		if s.Ghosts, err = p.ghosts(g.val, s); err != nil {
+			return nil, err
+		}
+	}
 	if c, ok := f["censor"]; ok {
 		if s.Censor, err = p.rules(c.val, s); err != nil {
 			return nil, err
@@ -193,6 +198,37 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ghosts parses the ghosts: list, names that must not exist: a ghost that
+// is a host's name or a parent of one is refused.
+func (p *parser) ghosts(n *yaml.Node, s *Scenario) ([]string, error) {
+	items, err := p.list(n, "ghosts")
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, p.errf(n, "ghosts", "empty list")
+	}
+	var out []string
+	for i, it := range items {
+		at := fmt.Sprintf("ghosts[%d]", i)
+		raw, err := p.str(it, at)
+		if err != nil {
+			return nil, err
+		}
+		name := normName(raw)
+		switch {
+		case !validName(name):
+			return nil, p.errf(it, at, "invalid name %q", raw)
+		case slices.Contains(out, name):
+			return nil, p.errf(it, at, "duplicate name %q", raw)
+		case s.coversHost(name):
+			return nil, p.errf(it, at, "%q is served by a host (or a host is below it): a ghost must not exist", name)
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
 func (p *parser) network(n *yaml.Node) (*Network, error) {

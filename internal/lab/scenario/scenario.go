@@ -18,9 +18,13 @@ type Scenario struct {
 	Description string
 	Network     *Network // the inside network's identity; nil when not given
 	Hosts       []Host
-	Censor      []Rule
-	Expect      []Expect
-	ExpectDNS   *ExpectDNS `json:",omitempty"` // what a DNS scan from outside must find
+	// Ghosts are names that no host serves and that do not exist (the
+	// authoritative DNS answers NXDOMAIN for them and the names below
+	// them); a dns-inject rule may censor them, as real censors' lists do.
+	Ghosts    []string `json:",omitempty"`
+	Censor    []Rule
+	Expect    []Expect
+	ExpectDNS *ExpectDNS `json:",omitempty"` // what a DNS scan from outside must find
 	// Seed seeds the censor's random choices (rules with probability) when
 	// the command does not give one; 0 when the scenario does not say.
 	Seed int64

@@ -56,6 +56,20 @@ func TestLoadSeed(t *testing.T) {
 	}
 }
 
+// TestGhostNames shows a dns-inject rule naming a declared ghost (or a name
+// below one) and the ghost kept in the scenario.
+func TestGhostNames(t *testing.T) {
+	y := "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\nghosts: [Ghost.example.]\n" +
+		"censor:\n  - dns-inject: {names: [ghost.example, www.ghost.example], answers: [203.0.113.1], mode: replace}\n"
+	s, err := Parse("f.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Ghosts) != 1 || s.Ghosts[0] != "ghost.example" || !s.Censor[0].DNSInject.Matches("www.ghost.example") {
+		t.Errorf("got ghosts %q, rule %+v", s.Ghosts, s.Censor[0].DNSInject)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	base := "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\n    services: [http]\n"
 	cases := []struct {
@@ -76,6 +90,11 @@ func TestParseErrors(t *testing.T) {
 		{"rule unknown ip", base + "censor:\n  - drop: {ips: [203.0.113.9]}\n", "f.yaml:7: censor[0].drop.ips[0]: no host has address 203.0.113.9"},
 		{"rule unknown host", base + "censor:\n  - http-redirect: {hosts: [b.example], to: \"http://a.example/\"}\n", "f.yaml:7: censor[0].http-redirect.hosts[0]: no host named \"b.example\""},
 		{"rule unknown name", base + "censor:\n  - dns-inject: {names: [b.example], rcode: nxdomain}\n", "censor[0].dns-inject.names[0]: no host named"},
+		{"ghost served", base + "ghosts: [example]\n", "f.yaml:6: ghosts[0]: \"example\" is served by a host"},
+		{"ghost dup", base + "ghosts: [g.example, G.example.]\n", "ghosts[1]: duplicate name"},
+		{"ghost invalid", base + "ghosts: [\"a b\"]\n", "ghosts[0]: invalid name"},
+		{"ghost empty", base + "ghosts: []\n", "ghosts: empty list"},
+		{"rule not ghost", base + "ghosts: [g.example]\ncensor:\n  - dns-inject: {names: [h.example], rcode: nxdomain}\n", "names[0]: no host named \"h.example\" or below it, and not a ghost"},
 		{"rule unknown key", base + "censor:\n  - drop: {ips: [203.0.113.1], port: 1}\n", "f.yaml:7: censor[0].drop.port: unknown key"},
 		{"rule unknown kind", base + "censor:\n  - block: {ips: [203.0.113.1]}\n", "censor[0].block: unknown key"},
 		{"two kinds", base + "censor:\n  - drop: {ips: [203.0.113.1]}\n    throttle: {ips: [203.0.113.1], rate: 1mbps}\n", "censor[0]: a rule has exactly one kind"},
