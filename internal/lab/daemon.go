@@ -41,7 +41,7 @@ func RunDaemon(ctx context.Context, role, dir string) error {
 	case RoleServices:
 		err = runServices(ctx, dir, sc, lg)
 	case RoleISPResolver:
-		err = runISPResolver(ctx, lg)
+		err = runISPResolver(ctx, sc, lg)
 	case RoleCensor:
 		err = runCensor(ctx, dir, st, sc, lg)
 	default:
@@ -89,17 +89,29 @@ func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log
 	return nil
 }
 
-func runISPResolver(ctx context.Context, lg *log.Logger) error {
-	addr := net.JoinHostPort(ISPResolver.String(), "53")
-	fwd := &services.Forwarder{
-		Upstream: net.JoinHostPort(Authoritative.String(), "53"),
-		Local:    ISPResolver,
-		Delay:    ResolverDelay,
+// runISPResolver serves the inside's recursive resolvers: the ISP's and
+// every dns-open host's, each sending its upstream queries from its own
+// address across the censor.
+func runISPResolver(ctx context.Context, sc *scenario.Scenario, lg *log.Logger) error {
+	locals := []netip.Addr{ISPResolver}
+	for _, h := range sc.Hosts {
+		if h.OpenResolver() {
+			locals = append(locals, h.IP)
+		}
 	}
-	if _, err := services.StartDNS(ctx, addr, fwd); err != nil {
-		return fmt.Errorf("ISP resolver on %s: %w", addr, err)
+	upstream := net.JoinHostPort(Authoritative.String(), "53")
+	for i, local := range locals {
+		addr := net.JoinHostPort(local.String(), "53")
+		fwd := &services.Forwarder{Upstream: upstream, Local: local, Delay: ResolverDelay}
+		if _, err := services.StartDNS(ctx, addr, fwd); err != nil {
+			return fmt.Errorf("inside resolver on %s: %w", addr, err)
+		}
+		what := "ISP resolver"
+		if i > 0 {
+			what = "open resolver"
+		}
+		lg.Printf("%s on %s (upstream %s across the censor)", what, addr, upstream)
 	}
-	lg.Printf("ISP resolver on %s (upstream %s across the censor)", addr, fwd.Upstream)
 	<-ctx.Done()
 	return nil
 }

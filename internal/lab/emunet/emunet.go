@@ -185,7 +185,13 @@ func (n *Net) start() error {
 	if _, err := services.StartDNSOn(n.ctx, bind, authAddr, auth); err != nil {
 		return err
 	}
-	for _, r := range []netip.Addr{lab.PublicResolver, lab.ISPResolver} {
+	resolvers := []netip.Addr{lab.PublicResolver, lab.ISPResolver}
+	for _, h := range n.sc.Hosts {
+		if h.OpenResolver() {
+			resolvers = append(resolvers, h.IP) // inside, as the ISP resolver
+		}
+	}
+	for _, r := range resolvers {
 		fwd := &services.Forwarder{Upstream: authAddr, Delay: lab.ResolverDelay, Dial: n.dialer(r)}
 		if _, err := services.StartDNSOn(n.ctx, bind, netip.AddrPortFrom(r, 53).String(), fwd); err != nil {
 			return err
