@@ -22,6 +22,7 @@ type probeFlags struct {
 	dnsWindow   time.Duration
 	schedule    string
 	maxAddrs    int
+	http3       bool
 	assessFlags // --control, --control-token, --asn-db, --retests (assessflags.go)
 }
 
@@ -39,6 +40,7 @@ func (f *probeFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.perAddress, "per-address", probe.DefaultMaxPerAddress, "connections open at once to one server address, across the targets in flight")
 	fs.StringVar(&f.schedule, "schedule", scheduleParallel, "parallel: connect at the first DNS answer, ask the control meanwhile, retest at once; serial: the schedule before issue 9 (whole DNS window first, control after, retests 1 s apart), the benchmarks' baseline")
 	fs.IntVar(&f.maxAddrs, "max-addrs", probe.DefaultMaxAddrs, maxAddrsUsage)
+	fs.BoolVar(&f.http3, "http3", false, "measure HTTP/3 (QUIC on UDP) for every https target, also those that do not advertise it with Alt-Svc")
 	f.registerAssess(fs)
 }
 
@@ -94,6 +96,7 @@ func (f *probeFlags) probeConfig() (probe.Config, error) {
 		InjectionWindow: f.dnsWindow,
 		Serial:          f.schedule == scheduleSerial,
 		MaxAddrs:        f.maxAddrs,
+		HTTP3:           f.http3,
 		Info: model.ProbeInfo{
 			Country:  "ZZ",
 			Software: "firewatch/" + version,

@@ -209,7 +209,7 @@ func (a *Assessor) try(ctx context.Context, t target.Target) *model.Measurement 
 	}
 	m := a.Probe.Measure(ctx, t, extra)
 	scrubSelf(m, a.self)
-	req := control.MeasureRequest{Target: t.String(), Addrs: ResolvedAddrs(m, t.Host), Resolvers: udpResolvers(m)}
+	req := control.MeasureRequest{Target: t.String(), Addrs: ResolvedAddrs(m, t.Host), Resolvers: udpResolvers(m), HTTP3: triedHTTP3(m)}
 	var resp *control.MeasureResponse
 	var err error
 	if ask != nil {
@@ -220,8 +220,14 @@ func (a *Assessor) try(ctx context.Context, t target.Target) *model.Measurement 
 	} else {
 		resp, err = a.askControl(ctx, req).wait()
 	}
+	if err == nil && req.HTTP3 && !triedHTTP3(resp.Measurement) {
+		// Asked before the inside tried HTTP/3, the control did not:
+		// ask again so that the verdict can compare.
+		resp, err = a.askControl(ctx, req).wait()
+	}
 	if err != nil {
 		opts.NoControlReason = "control failed: " + err.Error()
+		opts.ControlFailed = true
 		verdict.Apply(m, nil, opts)
 		return m
 	}
@@ -296,6 +302,21 @@ func measuredAll(ctl *model.Measurement, addrs []string) bool {
 		}
 	}
 	return true
+}
+
+// triedHTTP3 reports whether a record measured HTTP/3: when the inside did,
+// the control must too, so the verdict can compare (a censor may strip the
+// Alt-Svc advertisement, or the probe was asked with --http3).
+func triedHTTP3(m *model.Measurement) bool {
+	if m == nil {
+		return false
+	}
+	for _, s := range m.Steps {
+		if s.Operation == model.OpQUICHandshake {
+			return true
+		}
+	}
+	return false
 }
 
 // locate finds the probe's country and network: the control says which

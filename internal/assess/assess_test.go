@@ -141,7 +141,8 @@ func TestControlUnreachable(t *testing.T) {
 	in := &fake{fn: func(_ int, tg target.Target) *model.Measurement { return record(tg, "probe", "203.0.113.40") }}
 	a := &Assessor{Probe: in, Control: &control.Client{URL: url}}
 	m := a.Assess(context.Background(), tgt(t))
-	if !m.Verdict.Weak || m.Status != model.StatusOK || !strings.Contains(m.Verdict.Reason, "control failed") || m.Control != nil {
+	// A control that was asked and did not answer: weak, error, never ok.
+	if !m.Verdict.Weak || m.Status != model.StatusError || !strings.Contains(m.Verdict.Reason, "control failed") || m.Control != nil {
 		t.Fatalf("weak %v status %q reason %q", m.Verdict.Weak, m.Status, m.Verdict.Reason)
 	}
 	if m.Probe.Country != geo.Unknown {
@@ -206,4 +207,52 @@ func TestOwnAddressScrubbed(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
 		}
 	}
+}
+
+// TestHTTP3AskedOfControl: when the inside measured HTTP/3 and the control's
+// answer has none (the site advertised nothing to it), the control is asked
+// again with http3, so that a QUIC block inside is compared and named.
+func TestHTTP3AskedOfControl(t *testing.T) {
+	quic := func(m *model.Measurement, f *string) *model.Measurement {
+		m.Steps = append(m.Steps, model.Step{Operation: model.OpQUICHandshake, Address: "203.0.113.40:443", Hostname: "www.example.com",
+			Failure: f, TLS: &model.TLSData{ServerName: "www.example.com", Chain: []model.Certificate{}}})
+		return m
+	}
+	var asked atomic.Int32
+	ctl := probeFunc(func(_ context.Context, tg target.Target, extra probe.Extra) *model.Measurement {
+		m := record(tg, "control", "203.0.113.40")
+		if extra.HTTP3 {
+			asked.Add(1)
+			quic(m, nil)
+		}
+		return m
+	})
+	s, err := control.NewServer(control.Config{Probe: ctl, Lab: true, CacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	in := probeFunc(func(_ context.Context, tg target.Target, extra probe.Extra) *model.Measurement {
+		if extra.OnResolved != nil { // the control is asked early, before HTTP/3 was tried
+			extra.OnResolved(probe.Resolved{Addrs: []string{"203.0.113.40"}, Resolvers: []string{"system"}})
+		}
+		return quic(record(tg, "probe", "203.0.113.40"), str(failure.GenericTimeout))
+	})
+	tg, err := target.Parse("https://www.example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Assessor{Probe: in, Control: &control.Client{URL: ts.URL, HTTP: ts.Client()}, Retests: -1}
+	m := a.Assess(context.Background(), tg[0])
+	if asked.Load() == 0 || m.Status != model.StatusBlocked || len(m.Methods) != 1 || m.Methods[0] != model.MethodQUICBlocked {
+		t.Fatalf("asked with http3 %d times; status %q methods %v reason %q", asked.Load(), m.Status, m.Methods, m.Verdict.Reason)
+	}
+}
+
+// probeFunc is a probe.Measurer from a function.
+type probeFunc func(ctx context.Context, t target.Target, extra probe.Extra) *model.Measurement
+
+func (f probeFunc) Measure(ctx context.Context, t target.Target, extra probe.Extra) *model.Measurement {
+	return f(ctx, t, extra)
 }

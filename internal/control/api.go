@@ -40,6 +40,9 @@ type MeasureRequest struct {
 	// control asks each one the same A query from outside; a resolver that
 	// refuses DNS outside but answered inside is evidence of injection.
 	Resolvers []string `json:"resolvers,omitempty"`
+	// HTTP3 asks the control to measure HTTP/3 for an https target even
+	// when the site does not advertise it: the probe tried it inside.
+	HTTP3 bool `json:"http3,omitempty"`
 }
 
 // MeasureResponse is the body of a successful POST /v1/measure.

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -294,7 +295,7 @@ func (s *Server) handleMeasure(w http.ResponseWriter, r *http.Request) {
 		}
 		resolvers = append(resolvers, ap)
 	}
-	key := cacheKey(t.String(), addrs, req.Resolvers)
+	key := cacheKey(t.String(), addrs, req.Resolvers, req.HTTP3)
 	if m, ok := s.cached(key); ok {
 		if sw, ok := w.(*statusWriter); ok {
 			sw.cached = true
@@ -306,7 +307,7 @@ func (s *Server) handleMeasure(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	m := s.cfg.Probe.Measure(ctx, t, probe.Extra{Addrs: addrs})
+	m := s.cfg.Probe.Measure(ctx, t, probe.Extra{Addrs: addrs, HTTP3: req.HTTP3})
 	if why := s.resolvedRefusal(m, t.Host); why != "" {
 		s.refused.Inc()
 		writeError(w, http.StatusForbidden, fmt.Sprintf("target %s resolves to %s: refused", t.Host, why))
@@ -420,12 +421,12 @@ func (s *Server) queryResolver(ctx context.Context, name string, ap netip.AddrPo
 	return step
 }
 
-func cacheKey(t string, addrs, resolvers []string) string {
+func cacheKey(t string, addrs, resolvers []string, http3 bool) string {
 	a := append([]string(nil), addrs...)
 	sort.Strings(a)
 	r := append([]string(nil), resolvers...)
 	sort.Strings(r)
-	return t + "|" + strings.Join(a, ",") + "|" + strings.Join(r, ",")
+	return t + "|" + strings.Join(a, ",") + "|" + strings.Join(r, ",") + "|" + strconv.FormatBool(http3)
 }
 
 func (s *Server) cached(key string) (*model.Measurement, bool) {

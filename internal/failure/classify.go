@@ -54,7 +54,7 @@ func String(err error) *string {
 }
 
 // Classify maps err to a failure string. It tries, in order: an already
-// classified *Error, errno values, typed errors with errors.Is/As, and the
+// classified *Error, errno values, QUIC and HTTP/3 errors, typed errors with errors.Is/As, and the
 // error text's suffix; anything else becomes "unknown_failure: <text>" with IP
 // addresses scrubbed. Classify(nil) is "".
 func Classify(err error) string {
@@ -70,6 +70,9 @@ func Classify(err error) string {
 		if f, ok := fromErrno(errno); ok {
 			return f
 		}
+	}
+	if f, ok := classifyQUIC(err); ok {
+		return f
 	}
 	switch {
 	case errors.Is(err, ErrDNSNXDomain):

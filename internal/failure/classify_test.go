@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 	"io"
 	"net"
 	"os"
@@ -58,6 +60,16 @@ func classifyCases() []classifyCase {
 		{"tls verification", &tls.CertificateVerificationError{Err: errors.New("bad")}, SSLInvalidCert},
 		{"tls alert", fmt.Errorf("remote error: %w", tls.AlertError(40)), SSLFailedHandshake},
 		{"tls record header", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, SSLFailedHandshake},
+		{"quic version negotiation", fmt.Errorf("dial: %w", &quic.VersionNegotiationError{}), QUICIncompatibleVersion},
+		{"quic stateless reset", &quic.StatelessResetError{}, QUICStatelessReset},
+		{"quic handshake timeout", &quic.HandshakeTimeoutError{}, GenericTimeout},
+		{"quic idle timeout", &quic.IdleTimeoutError{}, GenericTimeout},
+		{"quic connection refused", &quic.TransportError{Remote: true, ErrorCode: quic.ConnectionRefused}, ConnectionRefused},
+		{"quic tls alert", &quic.TransportError{ErrorCode: 0x100 + 42}, SSLFailedHandshake},
+		{"quic protocol violation", &quic.TransportError{Remote: true, ErrorCode: quic.ProtocolViolation}, QUICTransportError},
+		{"quic application error", &quic.ApplicationError{Remote: true, ErrorCode: 0x10c}, QUICApplicationError},
+		{"http3 stream reset", &http3.Error{Remote: true, ErrorCode: http3.ErrCodeRequestRejected}, QUICApplicationError},
+		{"quic stream error", &quic.StreamError{ErrorCode: 0x10c, Remote: true}, QUICApplicationError},
 		{"text refused", errors.New("dial tcp: connect: connection refused"), ConnectionRefused},
 		{"text reset", errors.New("read: connection reset by peer"), ConnectionReset},
 		{"text no route", errors.New("connect: no route to host"), HostUnreachable},

@@ -43,6 +43,14 @@ const (
 	HTTPTooManyRedirects = "http_too_many_redirects"
 	// HTTPBadResponse: the server's reply was not HTTP.
 	HTTPBadResponse = "http_bad_response"
+	// QUICIncompatibleVersion: the server speaks no QUIC version the probe offers (version negotiation failed).
+	QUICIncompatibleVersion = "quic_incompatible_version"
+	// QUICStatelessReset: a QUIC stateless reset ended the connection (a server that lost its state, or a forged reset on the path).
+	QUICStatelessReset = "quic_stateless_reset"
+	// QUICTransportError: the QUIC connection was closed with a transport error other than CONNECTION_REFUSED or a TLS alert.
+	QUICTransportError = "quic_transport_error"
+	// QUICApplicationError: the HTTP/3 peer closed the connection or reset the request's stream with an application error code.
+	QUICApplicationError = "quic_application_error"
 	// Unknown prefixes the scrubbed text of an error no rule classifies.
 	Unknown = "unknown_failure"
 )
@@ -67,6 +75,10 @@ var vocabulary = [...]string{
 	MailProtocolError,
 	HTTPTooManyRedirects,
 	HTTPBadResponse,
+	QUICIncompatibleVersion,
+	QUICStatelessReset,
+	QUICTransportError,
+	QUICApplicationError,
 }
 
 // fromErrno maps an errno to its failure string.

@@ -55,6 +55,15 @@ func RunDaemon(ctx context.Context, role, dir string) error {
 	return nil
 }
 
+// ISPResolverDelay is how late the ISP resolver of sc answers: the
+// scenario's resolver_delay, else ResolverDelay.
+func ISPResolverDelay(sc *scenario.Scenario) time.Duration {
+	if sc.ResolverDelay > 0 {
+		return sc.ResolverDelay
+	}
+	return ResolverDelay
+}
+
 func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log.Logger) error {
 	cas, err := LoadCAs(dir)
 	if err != nil {
@@ -66,7 +75,7 @@ func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log
 		Hosts:  sc.Hosts,
 		Inside: []netip.Prefix{InsidePrefix},
 		Certificate: func(h scenario.Host) (tls.Certificate, error) {
-			return cas.Public.Leaf(h.Names, h.IPs())
+			return cas.Public.HostLeaf(h.Names, h.IPs(), h.Certificate)
 		},
 		Authority: auth,
 		Log:       lg,
@@ -102,7 +111,11 @@ func runISPResolver(ctx context.Context, sc *scenario.Scenario, lg *log.Logger) 
 	upstream := net.JoinHostPort(Authoritative.String(), "53")
 	for i, local := range locals {
 		addr := net.JoinHostPort(local.String(), "53")
-		fwd := &services.Forwarder{Upstream: upstream, Local: local, Delay: ResolverDelay}
+		delay := ResolverDelay
+		if i == 0 {
+			delay = ISPResolverDelay(sc) // a scenario's resolver_delay slows the ISP resolver only
+		}
+		fwd := &services.Forwarder{Upstream: upstream, Local: local, Delay: delay}
 		if _, err := services.StartDNS(ctx, addr, fwd); err != nil {
 			return fmt.Errorf("inside resolver on %s: %w", addr, err)
 		}

@@ -172,7 +172,7 @@ func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
 	if probeName == "" {
 		probeName = "example.invalid"
 	}
-	dnsCheck := func(ns, server string) error {
+	dnsCheck := func(ns, server string, t time.Duration) error {
 		r, err := QueryIn(ns, server, probeName, t)
 		if err != nil {
 			return err
@@ -182,9 +182,13 @@ func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
 		}
 		return nil
 	}
-	add("authoritative DNS "+st.Resolvers.Authoritative+" (from outside)", dnsCheck(st.Names().Outside, st.Resolvers.Authoritative))
-	add("public resolver "+st.Resolvers.Public+" (from outside)", dnsCheck(st.Names().Outside, st.Resolvers.Public))
-	add("ISP resolver "+st.Resolvers.ISP+" (from inside, upstream across the censor)", dnsCheck(st.Names().Inside, st.Resolvers.ISP))
+	add("authoritative DNS "+st.Resolvers.Authoritative+" (from outside)", dnsCheck(st.Names().Outside, st.Resolvers.Authoritative, t))
+	add("public resolver "+st.Resolvers.Public+" (from outside)", dnsCheck(st.Names().Outside, st.Resolvers.Public, t))
+	ispT := t // a slow ISP resolver (resolver_delay) answers that much later
+	if sc != nil {
+		ispT += ISPResolverDelay(sc)
+	}
+	add("ISP resolver "+st.Resolvers.ISP+" (from inside, upstream across the censor)", dnsCheck(st.Names().Inside, st.Resolvers.ISP, ispT))
 	if st.ControlURL != "" {
 		add("control "+st.ControlURL, checkControl(st.Names().Outside, st.ControlURL))
 	}

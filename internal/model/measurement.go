@@ -37,11 +37,13 @@ const (
 	OpHTTPRoundTrip = "http_round_trip"
 	OpRead          = "read"
 	OpWrite         = "write"
-	OpMailGreeting  = "mail_greeting" // banner and capabilities of a mail server
-	OpStartTLS      = "starttls"      // STARTTLS/STLS command exchange
-	OpDownload      = "download"      // streamed file download
-	OpTraceHop      = "trace_hop"     // one TTL of a replayed triggering exchange (firewatch trace)
-	OpKeywordTest   = "keyword_test"  // one variant of a request sent by firewatch keywords
+	OpMailGreeting  = "mail_greeting"    // banner and capabilities of a mail server
+	OpStartTLS      = "starttls"         // STARTTLS/STLS command exchange
+	OpDownload      = "download"         // streamed file download
+	OpTraceHop      = "trace_hop"        // one TTL of a replayed triggering exchange (firewatch trace)
+	OpKeywordTest   = "keyword_test"     // one variant of a request sent by firewatch keywords
+	OpQUICHandshake = "quic_handshake"   // QUIC handshake (TLS 1.3 inside QUIC, ALPN h3) over UDP
+	OpHTTP3         = "http3_round_trip" // one HTTP/3 request over a QUIC connection
 )
 
 // Statuses returns every status a record may have, StatusMeasured first.
@@ -56,7 +58,8 @@ func VerdictStatuses() []string { return Statuses()[1:] }
 // Operations returns every operation a Step may record.
 func Operations() []string {
 	return []string{OpResolve, OpDNSRoundTrip, OpConnect, OpTLSHandshake, OpHTTPRoundTrip,
-		OpRead, OpWrite, OpMailGreeting, OpStartTLS, OpDownload, OpTraceHop, OpKeywordTest}
+		OpRead, OpWrite, OpMailGreeting, OpStartTLS, OpDownload, OpTraceHop, OpKeywordTest,
+		OpQUICHandshake, OpHTTP3}
 }
 
 // Measurement is one record: everything observed about one target from one
@@ -174,7 +177,7 @@ type DNSAnswer struct {
 	TTL   uint32 `json:"ttl"`
 }
 
-// TLSData is the data of a tls_handshake step. The chain is recorded even when
+// TLSData is the data of a tls_handshake or quic_handshake step. The chain is recorded even when
 // verification fails: a forged chain is the evidence.
 type TLSData struct {
 	ServerName  string        `json:"server_name"`
@@ -200,7 +203,8 @@ type Certificate struct {
 	IsCA            bool      `json:"is_ca,omitempty"`
 }
 
-// HTTPData is the data of one http_round_trip step: one hop of a redirect chain.
+// HTTPData is the data of one http_round_trip step (one hop of a redirect
+// chain) or of an http3_round_trip step (hop 0: HTTP/3 follows no redirect).
 type HTTPData struct {
 	Hop           int               `json:"hop"` // 0 for the first request
 	URL           string            `json:"url"`
@@ -285,6 +289,7 @@ const (
 	MethodSiteRedirect     = "site.redirect"
 	MethodDownloadTampered = "download.tampered"
 	MethodThrottled        = "throttled"
+	MethodQUICBlocked      = "quic.blocked"
 )
 
 // Methods lists the whole vocabulary of interference methods.
@@ -293,5 +298,5 @@ var Methods = []string{
 	MethodDNSTimeout, MethodTCPTimeout, MethodTCPReset, MethodTLSReset,
 	MethodTLSTimeout, MethodTLSMITM, MethodTLSStripped, MethodHTTPReset,
 	MethodHTTPTimeout, MethodHTTPRedirect, MethodHTTPBlockpage, MethodSiteRedirect,
-	MethodDownloadTampered, MethodThrottled,
+	MethodDownloadTampered, MethodThrottled, MethodQUICBlocked,
 }

@@ -27,7 +27,7 @@ import (
 const bodyHeadBytes = model.MaxBodyHead
 
 // recordedHeaders are the response headers kept in the record.
-var recordedHeaders = []string{"Server", "Content-Type", "Content-Length", "Content-Encoding", "Via", "X-Powered-By", "X-Cache", "Cache-Control"}
+var recordedHeaders = []string{"Server", "Content-Type", "Content-Length", "Content-Encoding", "Via", "X-Powered-By", "X-Cache", "Cache-Control", "Alt-Svc"}
 
 // userAgent is sent with every request: a common browser's, so that the
 // probe sees what a person would.
@@ -166,6 +166,19 @@ func (p *Probe) roundTrip(ctx context.Context, conn net.Conn, u *url.URL, hop in
 	// Close the connection before the body: closing an unread body drains it.
 	defer resp.Body.Close()
 	defer conn.Close()
+	next, err := recordResponse(data, resp, u, maxBody)
+	finish(&step, err)
+	if err != nil {
+		return step, nil
+	}
+	return step, next
+}
+
+// recordResponse records a response's status, chosen headers, Location and
+// body (hashed, its head kept, at most maxBody bytes read) in data. It
+// returns the next URL when the response is a redirect to an http(s) URL,
+// and the error that cut the body.
+func recordResponse(data *model.HTTPData, resp *http.Response, u *url.URL, maxBody int64) (*url.URL, error) {
 	data.Status = resp.StatusCode
 	for _, h := range recordedHeaders {
 		if v := resp.Header.Get(h); v != "" {
@@ -207,11 +220,7 @@ func (p *Probe) roundTrip(ctx context.Context, conn net.Conn, u *url.URL, hop in
 	if d := time.Since(readStart).Seconds(); d > 0 && n > 0 {
 		data.BytesPerSec = float64(n) / d
 	}
-	finish(&step, err)
-	if err != nil {
-		return step, nil
-	}
-	return step, next
+	return next, err
 }
 
 func isRedirect(code int) bool {

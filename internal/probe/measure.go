@@ -150,6 +150,9 @@ func (p *Probe) measure(ctx context.Context, rec *recorder, t target.Target, ext
 	closeAll(eps)
 	finishDNS()
 	closeAll(eps)
+	if t.Scheme == "https" {
+		p.http3(ctx, &app, dc, t, endpointAddrs(eps), extra)
+	}
 
 	var extra443c, extra443t recorder
 	if t.Scheme == "http" && len(extraAddrs) > 0 {
@@ -160,6 +163,17 @@ func (p *Probe) measure(ctx context.Context, rec *recorder, t target.Target, ext
 	for _, r := range []*recorder{&dnsSteps, &conns, &tlss, &extra443c, &extra443t, &app} {
 		rec.addAll(r)
 	}
+}
+
+// endpointAddrs returns the addresses of eps, in order, without repeats.
+func endpointAddrs(eps []endpoint) []netip.Addr {
+	var out []netip.Addr
+	for _, e := range eps {
+		if ap, err := netip.ParseAddrPort(e.addr); err == nil && !slices.Contains(out, ap.Addr()) {
+			out = append(out, ap.Addr())
+		}
+	}
+	return out
 }
 
 // addrStrings returns the addresses as text.

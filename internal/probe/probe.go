@@ -33,6 +33,9 @@ type Config struct {
 	// Serial waits for the whole DNS injection window before connecting:
 	// the schedule before issue 9, kept as the benchmarks' baseline.
 	Serial bool
+	// HTTP3 measures HTTP/3 (QUIC on the target's port) for every https
+	// target; without it only a site that advertises h3 (Alt-Svc) is.
+	HTTP3 bool
 }
 
 // Defaults of Config.
@@ -102,9 +105,11 @@ func New(cfg Config) (*Probe, error) {
 // these addresses (and, for TLS targets, handshake with the target's SNI; for
 // http:// targets, also a TLS handshake on port 443 with the host as SNI, so a
 // verdict can check whether an address presents a valid certificate for the
-// name).
+// name); with HTTP3, also measure HTTP/3 for an https target that does not
+// advertise it (the other vantage tried it).
 type Extra struct {
 	Addrs []string
+	HTTP3 bool
 	// OnResolved, when set, is called once, as soon as the target's first
 	// DNS answers are in (before any connection), with what the probe
 	// resolved so far; the measurement goes on meanwhile. Answers that

@@ -163,3 +163,31 @@ func (r *rec) download(u string, content string, size int64, rate float64, f str
 	return r.step(model.Step{Operation: model.OpDownload, Address: "", Failure: fail(f),
 		Download: &model.DownloadData{URL: u, Size: size, SHA256: hexOf(content), BytesPerSec: rate}})
 }
+
+// quic records a QUIC handshake to addr (completed with the genuine chain
+// when f is "") and, when it completed, an HTTP/3 request answering p.
+func (r *rec) quic(addr, sni, f string, p page) *rec {
+	d := &model.TLSData{ServerName: sni, Chain: []model.Certificate{}}
+	if f == "" {
+		d = &model.TLSData{ServerName: sni, Version: "TLSv1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", ALPN: "h3", Chain: genuine.record(),
+			Verified: true, RootSubject: "CN=" + genuine.issuer, RootSHA256: hexOf("root" + genuine.issuer)}
+	}
+	r.step(model.Step{Operation: model.OpQUICHandshake, Address: addr, Hostname: sni, Failure: fail(f), TLS: d})
+	if f != "" {
+		return r
+	}
+	h := &model.HTTPData{Hop: 0, URL: "https://" + sni + "/", Method: "GET", Status: p.status, Title: p.title,
+		BodyLength: int64(len(p.body)), BodySHA256: hexOf(p.body + fmt.Sprint(len(p.body))), BodyHead: p.body}
+	return r.step(model.Step{Operation: model.OpHTTP3, Address: addr, Hostname: sni, HTTP: h})
+}
+
+// failVerify marks every completed handshake of the record as not verified
+// with verifyErr: the site's own certificate fault.
+func (r *rec) failVerify(verifyErr string) *rec {
+	for i := range r.m.Steps {
+		if d := r.m.Steps[i].TLS; d != nil && len(d.Chain) > 0 {
+			d.Verified, d.RootSubject, d.RootSHA256, d.VerifyError = false, "", "", fail(verifyErr)
+		}
+	}
+	return r
+}

@@ -165,6 +165,64 @@ var cases = map[string]func() testCase{
 			download(u, "same", 2000, 4<<20, "")
 		return testCase{in: in.m, ctl: ctl.m}
 	},
+	// --- HTTP/3 and host conditions that are not censorship ---
+	"error_control_cannot_reach": func() testCase {
+		// It works inside; the control's own connection times out: nothing to compare.
+		ctl := newRec("https://"+host+"/", "control").dns(host, ctlRes, resp(5, good)).connect(good+":443", failure.GenericTimeout)
+		return testCase{in: web("probe", good, genuine).m, ctl: ctl.m}
+	},
+	"ok_quic_down_everywhere": func() testCase {
+		// The site advertises HTTP/3 but its QUIC fails outside too: noise.
+		in := web("probe", good, genuine).quic(good+":443", host, failure.GenericTimeout, page{})
+		ctl := web("control", good, genuine).quic(good+":443", host, failure.GenericTimeout, page{})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"ok_quic_inside_only_error": func() testCase {
+		// A QUIC failure that is no blocking (a version mismatch inside).
+		in := web("probe", good, genuine).quic(good+":443", host, failure.QUICIncompatibleVersion, page{})
+		ctl := web("control", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"ok_quic_same": func() testCase {
+		in := web("probe", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
+		ctl := web("control", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"down_cert_expired": func() testCase {
+		// The site's own certificate expired: the same chain fails on both sides.
+		return testCase{in: web("probe", good, genuine).failVerify(failure.SSLInvalidCert).m, ctl: web("control", good, genuine).failVerify(failure.SSLInvalidCert).m}
+	},
+	"down_cert_wrong_name": func() testCase {
+		wrong := cert{names: []string{"wrong-name.example"}, issuer: rootCA, serial: "w"}
+		return testCase{in: web("probe", good, wrong).failVerify(failure.SSLInvalidHostname).m, ctl: web("control", good, wrong).failVerify(failure.SSLInvalidHostname).m}
+	},
+	"down_cert_untrusted": func() testCase {
+		self := cert{names: []string{host}, issuer: "Self-signed Example CA", serial: "s"}
+		return testCase{in: web("probe", good, self).failVerify(failure.SSLUnknownAuthority).m, ctl: web("control", good, self).failVerify(failure.SSLUnknownAuthority).m}
+	},
+	"down_http_500_everywhere": func() testCase {
+		in := plain("probe", good).http(0, good+":80", "http://"+host+"/", page{status: 500, title: "Internal Server Error", body: "<title>Internal Server Error</title>"}, "")
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 500, title: "Internal Server Error", body: "<title>Internal Server Error</title>"}, "")
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"ok_http_404_everywhere": func() testCase {
+		in := plain("probe", good).http(0, good+":80", "http://"+host+"/", page{status: 404, title: "Not Found", body: "<title>Not Found</title>"}, "")
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 404, title: "Not Found", body: "<title>Not Found</title>"}, "")
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"quic_blocked": func() testCase {
+		// UDP 443 dropped inside: TCP HTTPS works, QUIC times out.
+		in := web("probe", good, genuine).quic(good+":443", host, failure.GenericTimeout, page{})
+		ctl := web("control", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"tcp_timeout_quic_too": func() testCase {
+		// An address blackholed: QUIC failing too is no method of its own.
+		in := newRec("https://"+host+"/", "probe").dns(host, inRes, resp(5, good)).connect(good+":443", failure.GenericTimeout).
+			quic(good+":443", host, failure.GenericTimeout, page{})
+		ctl := web("control", good, genuine).quic(good+":443", host, "", page{status: 200, title: "Example", body: home})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
 }
 
 // asnTable puts 203.0.113.0/25 in one network and 198.51.100.0/24 in another.

@@ -278,3 +278,19 @@ func blockpageDiff(in, ctl *model.HTTPData) string {
 	}
 	return ""
 }
+
+// serverError describes a server error (5xx) that ends the first redirect
+// chain on both sides: the site fails for everyone, not censorship. A 4xx
+// is an answer (a page missing everywhere stays ok).
+func (a *analysis) serverError() string {
+	in, ctl := a.in.httpChains(), a.ctl.httpChains()
+	if len(in) == 0 || len(ctl) == 0 {
+		return ""
+	}
+	il, cl := in[0][len(in[0])-1], ctl[0][len(ctl[0])-1]
+	if il.Failure != nil || cl.Failure != nil || il.HTTP.Status < 500 || cl.HTTP.Status < 500 {
+		return ""
+	}
+	return fmt.Sprintf("the server answers %s with %d outside and %d inside: it fails for everyone, not censorship",
+		cl.HTTP.URL, cl.HTTP.Status, il.HTTP.Status)
+}

@@ -259,3 +259,41 @@ func (a *analysis) checkMail() {
 			a.in.m.Target, join(inCaps)))
 	}
 }
+
+// certFault describes the target's own certificate when it verifies on
+// neither side (expired, for another name, from an untrusted root): the
+// site's misconfiguration, seen the same from everywhere, so the target is
+// down, not blocked. "" when some chain verifies or a side has none.
+func (a *analysis) certFault() string {
+	in, ctl := unverified(a.in.tlsOn(a.host, a.port)), unverified(a.ctl.tlsOn(a.host, a.port))
+	if in == nil || ctl == nil {
+		return ""
+	}
+	return fmt.Sprintf("the site's own certificate does not verify, outside (%s: %s) as inside (%s: %s): its fault, not censorship",
+		verifyErr(ctl), chainDesc(ctl), verifyErr(in), chainDesc(in))
+}
+
+// unverified returns the first completed IPv4 handshake of steps when at
+// least one completed and none of them verified; nil otherwise.
+func unverified(steps []*model.Step) *model.Step {
+	var first *model.Step
+	for _, s := range steps {
+		if isV6(s) || !tlsCompleted(s) {
+			continue
+		}
+		if s.TLS.Verified {
+			return nil
+		}
+		if first == nil {
+			first = s
+		}
+	}
+	return first
+}
+
+func verifyErr(s *model.Step) string {
+	if s.TLS.VerifyError != nil {
+		return *s.TLS.VerifyError
+	}
+	return "not verified"
+}

@@ -32,6 +32,9 @@ type Options struct {
 	// MinThrottleBytes is the smallest transfer (both sides) whose rate is
 	// compared (default 64 KiB).
 	MinThrottleBytes int64
+	// ControlFailed says that a control was configured but did not answer:
+	// the weak verdict is then error, never ok or blocked.
+	ControlFailed bool
 	// NoControlReason explains why ctl is nil (e.g. "control unreachable:
 	// ..."); it is put in the weak verdict's Reason.
 	NoControlReason string
@@ -151,6 +154,7 @@ func (a *analysis) full() Result {
 	a.checkDNS()
 	a.checkTCP()
 	a.checkTLS()
+	a.checkQUIC()
 	a.checkMail()
 	a.checkTransfers()
 	a.checkHTTP()
@@ -171,14 +175,23 @@ func (a *analysis) full() Result {
 			res.Status = model.StatusBlocked
 			res.Verdict.Reason = "it fails outside as well (" + ctlWhy + "), but the inside answers are forged"
 		case inOK:
-			res.Status = model.StatusOK
-			res.Verdict.Reason = "it works inside; the control could not reach it (" + ctlWhy + ")"
+			// Nothing to compare with: ok would claim what only a working
+			// control can show (a geo-block of the control's country, a
+			// control that cannot reach the site).
+			res.Status = model.StatusError
+			res.Verdict.Reason = "it works inside, but the control could not reach it (" + ctlWhy + "): nothing to compare with"
 		default:
 			res.Status = model.StatusDown
 			res.Verdict.Reason = "it fails outside as well: " + ctlWhy + "; inside: " + inWhy
 		}
 	case len(a.findings) > 0:
 		res.Status = model.StatusBlocked
+	case inOK && a.certFault() != "":
+		res.Status = model.StatusDown
+		res.Verdict.Reason = a.certFault()
+	case inOK && a.serverError() != "":
+		res.Status = model.StatusDown
+		res.Verdict.Reason = a.serverError()
 	case inOK:
 		res.Status = model.StatusOK
 	default:
@@ -201,6 +214,14 @@ func (a *analysis) weak() Result {
 	}
 	res.Methods, res.Verdict.Evidence = a.evidence()
 	switch {
+	case a.opts.ControlFailed:
+		// The outside's view was asked for and is missing: no verdict.
+		res.Status = model.StatusError
+		res.Verdict.Reason = why + ": no verdict without the outside's view"
+		if len(res.Methods) > 0 {
+			res.Verdict.Reason += " (the inside alone suggests " + join(res.Methods) + ")"
+		}
+		res.Methods, res.Verdict.Evidence = []string{}, nil
 	case len(res.Methods) > 0:
 		res.Status = model.StatusBlocked
 		res.Verdict.Reason = why + ": the verdict rests on the inside vantage alone"

@@ -23,6 +23,7 @@ var methodText = map[string]string{
 	model.MethodSiteRedirect:     "Over a genuine encrypted connection, the site itself sends visitors inside elsewhere.",
 	model.MethodDownloadTampered: "The downloaded file differs inside from the file outside.",
 	model.MethodThrottled:        "Transfers inside run at under a tenth of the speed outside.",
+	model.MethodQUICBlocked:      "HTTP/3 (QUIC) connections to the site fail inside; outside they succeed.",
 }
 
 // methodInfo is one line of the glossary.

@@ -116,10 +116,13 @@ func ruleset(p nftPlan) []nftRule {
 	for i, r := range p.Rules {
 		var ips []netip.Addr
 		var ports []uint16
+		protos := []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP}
 		var limit func(*ruleBuilder)
 		switch {
 		case r.Drop != nil:
 			ips, ports = r.Drop.IPs, r.Drop.Ports
+		case r.QUICBlock != nil:
+			ips, ports, protos = r.QUICBlock.IPs, r.QUICBlock.Ports, []byte{unix.IPPROTO_UDP}
 		case r.Throttle != nil:
 			ips = r.Throttle.IPs
 			bytesPerSec := max(r.Throttle.Rate/8, 1)
@@ -129,9 +132,11 @@ func ruleset(p nftPlan) []nftRule {
 			continue
 		}
 		match := func(b *ruleBuilder, dst bool) {
-			b.ipAddrs(dst, ips)
+			if len(ips) > 0 {
+				b.ipAddrs(dst, ips)
+			}
 			if len(ports) > 0 {
-				b.l4proto(unix.IPPROTO_TCP, unix.IPPROTO_UDP)
+				b.l4proto(protos...)
 				b.port(dst, ports)
 			}
 		}

@@ -115,6 +115,8 @@ func TestRuleset(t *testing.T) {
 			{Kind: "drop", Drop: &scenario.Drop{IPs: []netip.Addr{ip("203.0.113.80")}}, Probability: &p5},
 			{Kind: "throttle", Throttle: &scenario.Throttle{IPs: []netip.Addr{ip("203.0.113.70")}, Rate: 4000}},
 			{Kind: "tls-mitm", TLSMITM: &scenario.TLSMITM{IPs: []netip.Addr{ip("203.0.113.20")}, Ports: []uint16{993, 143}}, Probability: &p5},
+			{Kind: "quic-block", QUICBlock: &scenario.QUICBlock{IPs: []netip.Addr{ip("203.0.113.71")}, Ports: []uint16{443}}},
+			{Kind: "quic-block", QUICBlock: &scenario.QUICBlock{Ports: []uint16{8443}}},
 		},
 	}
 	got := rulesetText(ruleset(plan))
@@ -124,6 +126,9 @@ func TestRuleset(t *testing.T) {
 		`ct state new ip daddr 203.0.113.80 numgen random mod 100 < 50 ct mark set ct mark or 0x200`,
 		`ip daddr 203.0.113.80 ct mark and 0x200 == 0x200 drop`,
 		`ip daddr 203.0.113.70 limit rate over 500 bytes/second burst 6056 bytes drop`,
+		`ip daddr 203.0.113.71 meta l4proto udp th dport 443 drop`,
+		`ip saddr 203.0.113.71 meta l4proto udp th sport 443 drop`,
+		"    meta l4proto udp th dport 8443 drop\n",
 		`iifname "r0" ip daddr 203.0.113.20 meta l4proto tcp th dport { 993, 143 } numgen random mod 100 < 50 redirect to :4000`,
 		`iifname "r0" ip daddr 203.0.113.61 meta l4proto tcp th dport 80 redirect to :4001`,
 		`iifname "r1" meta l4proto udp th sport 53 ip length <= 1500 drop`,

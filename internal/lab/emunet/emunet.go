@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/firewatch/firewatch/internal/lab"
 	"github.com/firewatch/firewatch/internal/lab/censor"
@@ -177,7 +178,9 @@ func (n *Net) start() error {
 	bind := binder{n}
 	if _, err := services.Start(n.ctx, services.Config{
 		Hosts: n.sc.Hosts, Inside: inside, Authority: auth, Bind: bind,
-		Certificate: func(h scenario.Host) (tls.Certificate, error) { return n.public.Leaf(h.Names, h.IPs()) },
+		Certificate: func(h scenario.Host) (tls.Certificate, error) {
+			return n.public.HostLeaf(h.Names, h.IPs(), h.Certificate)
+		},
 	}); err != nil {
 		return err
 	}
@@ -185,14 +188,14 @@ func (n *Net) start() error {
 	if _, err := services.StartDNSOn(n.ctx, bind, authAddr, auth); err != nil {
 		return err
 	}
-	resolvers := []netip.Addr{lab.PublicResolver, lab.ISPResolver}
+	resolvers := map[netip.Addr]time.Duration{lab.PublicResolver: lab.ResolverDelay, lab.ISPResolver: lab.ISPResolverDelay(n.sc)}
 	for _, h := range n.sc.Hosts {
 		if h.OpenResolver() {
-			resolvers = append(resolvers, h.IP) // inside, as the ISP resolver
+			resolvers[h.IP] = lab.ResolverDelay // inside, as the ISP resolver
 		}
 	}
-	for _, r := range resolvers {
-		fwd := &services.Forwarder{Upstream: authAddr, Delay: lab.ResolverDelay, Dial: n.dialer(r)}
+	for r, delay := range resolvers {
+		fwd := &services.Forwarder{Upstream: authAddr, Delay: delay, Dial: n.dialer(r)}
 		if _, err := services.StartDNSOn(n.ctx, bind, netip.AddrPortFrom(r, 53).String(), fwd); err != nil {
 			return err
 		}

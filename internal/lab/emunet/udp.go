@@ -86,7 +86,8 @@ func (n *Net) listenPacket(src netip.Addr, network, addr string) (net.PacketConn
 
 // sendUDP carries a datagram from src to dst through the censor: a DNS
 // query for a name under a dns-inject rule gets the forged answer at once
-// (and, in replace mode, no genuine one); a drop rule swallows it.
+// (and, in replace mode, no genuine one); a drop or quic-block rule
+// swallows it.
 func (n *Net) sendUDP(src, dst netip.AddrPort, b []byte) {
 	if crosses(src.Addr(), dst.Addr()) {
 		if dst.Port() == 53 && n.pol.Has(scenario.KindDNSInject) {
@@ -103,6 +104,10 @@ func (n *Net) sendUDP(src, dst netip.AddrPort, b []byte) {
 			}
 		}
 		if n.pol.Drop(dst, n.roll) != nil {
+			return
+		}
+		if r := n.pol.QUIC(dst, n.roll); r != nil {
+			n.logf("quic-block %s -> %s", src, dst)
 			return
 		}
 	}
@@ -283,6 +288,11 @@ func (c *packetConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *packetConn) SetWriteDeadline(time.Time) error { return nil }
+
+// SetReadBuffer and SetWriteBuffer accept any size: the queue is bounded by
+// datagrams (maxQueue), not bytes. quic-go asks for them.
+func (c *packetConn) SetReadBuffer(int) error  { return nil }
+func (c *packetConn) SetWriteBuffer(int) error { return nil }
 
 func (c *packetConn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: "udp", Addr: net.UDPAddrFromAddrPort(c.local), Err: err}

@@ -241,3 +241,64 @@ func serial() *big.Int {
 	}
 	return n
 }
+
+// Certificate faults a scenario host may have (scenario.Host.Certificate):
+// a genuine site's own misconfiguration, seen the same from everywhere.
+const (
+	FaultExpired   = "expired"    // signed by the CA, expired a day ago
+	FaultWrongName = "wrong-name" // signed by the CA for another name
+	FaultUntrusted = "untrusted"  // signed by a CA no client trusts
+)
+
+// Faults lists the certificate faults.
+var Faults = []string{FaultExpired, FaultWrongName, FaultUntrusted}
+
+// WrongName is the name a wrong-name certificate is for.
+const WrongName = "wrong-name.firewatch.invalid"
+
+// HostLeaf returns the certificate of a host with names and ips: Leaf for
+// fault "", else a certificate with that fault.
+func (ca *CA) HostLeaf(names []string, ips []netip.Addr, fault string) (tls.Certificate, error) {
+	switch fault {
+	case "":
+		return ca.Leaf(names, ips)
+	case FaultWrongName:
+		return ca.Leaf([]string{WrongName}, nil)
+	case FaultUntrusted:
+		other, err := New("untrusted")
+		if err != nil {
+			return tls.Certificate{}, err
+		}
+		return other.Leaf(names, ips)
+	case FaultExpired:
+		lk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("pki: %w", err)
+		}
+		now := time.Now()
+		tmpl := &x509.Certificate{
+			SerialNumber: serial(),
+			NotBefore:    now.Add(-91 * 24 * time.Hour),
+			NotAfter:     now.Add(-24 * time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			DNSNames:     slices.Clone(names),
+		}
+		if len(names) > 0 {
+			tmpl.Subject.CommonName = names[0]
+		}
+		for _, ip := range ips {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip.AsSlice())
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &lk.PublicKey, ca.Key)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("pki: %w", err)
+		}
+		leaf, err := x509.ParseCertificate(der)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("pki: %w", err)
+		}
+		return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: lk, Leaf: leaf}, nil
+	}
+	return tls.Certificate{}, fmt.Errorf("pki: unknown certificate fault %q", fault)
+}

@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto/x509"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +45,26 @@ func TestLoadOrCreateAndLeaf(t *testing.T) {
 	}
 	if _, err := LoadOrCreate(dir, "../x"); err == nil {
 		t.Error("bad name accepted")
+	}
+}
+
+func TestHostLeafFaults(t *testing.T) {
+	ca, err := New("public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"www.example.org"}
+	for fault, want := range map[string]string{"": "", FaultExpired: "expired", FaultWrongName: "is valid for wrong-name", FaultUntrusted: "unknown authority"} {
+		c, err := ca.HostLeaf(names, nil, fault)
+		if err != nil {
+			t.Fatalf("%q: %v", fault, err)
+		}
+		_, err = c.Leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: names[0]})
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("fault %q: verify error %v, want one containing %q", fault, err, want)
+		}
+	}
+	if _, err := ca.HostLeaf(names, nil, "bogus"); err == nil {
+		t.Error("an unknown fault gives no error")
 	}
 }

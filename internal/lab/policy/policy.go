@@ -1,7 +1,8 @@
 // Package policy holds the lab censor's decisions as pure functions of a
 // scenario's rules: which DNS answer to forge, which request or SNI to
 // reset, which flows to intercept with the rogue CA, strip of STARTTLS,
-// answer with a redirect or block page, throttle or drop. The kernel censor
+// answer with a redirect or block page, throttle or drop, and which QUIC
+// datagrams to drop. The kernel censor
 // (internal/lab/censor) and the in-process emulated network
 // (internal/lab/emunet) both apply these decisions, so that a scenario means
 // the same on both. Random choices (a rule's probability) are the caller's:
@@ -32,7 +33,7 @@ type Policy struct {
 	hosts                           []scenario.Host
 	byIP                            map[netip.Addr]*scenario.Host
 	dns, resets, mitm, strip, httpR []*scenario.Rule
-	drop, throttle                  []*scenario.Rule
+	drop, throttle, quic            []*scenario.Rule
 }
 
 // New sorts the rules by technique. A rule whose parameters are missing is
@@ -61,6 +62,8 @@ func New(rules []scenario.Rule, hosts []scenario.Host) (*Policy, error) {
 			p.drop = append(p.drop, r)
 		case r.Throttle != nil:
 			p.throttle = append(p.throttle, r)
+		case r.QUICBlock != nil:
+			p.quic = append(p.quic, r)
 		default:
 			return nil, fmt.Errorf("policy: rule of kind %q has no parameters", r.Kind)
 		}
@@ -85,6 +88,8 @@ func (p *Policy) Has(kind string) bool {
 		return len(p.drop) > 0
 	case scenario.KindThrottle:
 		return len(p.throttle) > 0
+	case scenario.KindQUICBlock:
+		return len(p.quic) > 0
 	}
 	return false
 }
@@ -293,4 +298,15 @@ func Seeded(seed int64) Roll {
 		defer mu.Unlock()
 		return rng.Float64() < p
 	}
+}
+
+// QUIC returns the quic-block rule that drops a UDP datagram to dst, rolling
+// each matching rule's probability (per datagram: UDP has no flow).
+func (p *Policy) QUIC(dst netip.AddrPort, roll Roll) *scenario.Rule {
+	for _, r := range p.quic {
+		if r.QUICBlock.Matches(dst) && roll(r.P()) {
+			return r
+		}
+	}
+	return nil
 }

@@ -15,7 +15,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/firewatch/firewatch/internal/lab/pki"
 	"github.com/firewatch/firewatch/internal/model"
 	"go.yaml.in/yaml/v3"
 )
@@ -128,7 +130,7 @@ func (p *parser) readFile(rel string, max int64) ([]byte, error) {
 }
 
 func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
-	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "hosts", "censor", "expect", "expect_dns"}, pathKeys...)...)
+	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "resolver_delay", "hosts", "censor", "expect", "expect_dns"}, pathKeys...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +158,15 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 	if v, ok := f["seed"]; ok {
 		if s.Seed, err = p.integer(v.val, "seed", 1, math.MaxInt64); err != nil {
 			return nil, err
+		}
+	}
+	if v, ok := f["resolver_delay"]; ok {
+		d, err := p.str(v.val, "resolver_delay")
+		if err != nil {
+			return nil, err
+		}
+		if s.ResolverDelay, err = time.ParseDuration(d); err != nil || s.ResolverDelay <= 0 || s.ResolverDelay > MaxResolverDelay {
+			return nil, p.errf(v.val, "resolver_delay", "want a duration from 1ms to %s (e.g. 2s), got %q", MaxResolverDelay, d)
 		}
 	}
 	if h, ok := f["hosts"]; ok {
@@ -227,7 +238,7 @@ func (p *parser) hosts(n *yaml.Node) ([]Host, error) {
 	var out []Host
 	for i, it := range items {
 		path := fmt.Sprintf("hosts[%d]", i)
-		f, err := p.mapping(it, path, "names", "ip", "services", "pages", "inside")
+		f, err := p.mapping(it, path, "names", "ip", "services", "pages", "inside", "certificate")
 		if err != nil {
 			return nil, err
 		}
@@ -280,6 +291,14 @@ func (p *parser) hosts(n *yaml.Node) ([]Host, error) {
 				return nil, err
 			}
 		}
+		if cf, ok := f["certificate"]; ok {
+			if h.Certificate, err = p.str(cf.val, join(path, "certificate")); err != nil {
+				return nil, err
+			}
+			if !slices.Contains(pki.Faults, h.Certificate) {
+				return nil, p.errf(cf.val, join(path, "certificate"), "want %s, got %q", orList(pki.Faults), h.Certificate)
+			}
+		}
 		if inf, ok := f["inside"]; ok {
 			if h.Inside, err = p.inside(inf.val, join(path, "inside")); err != nil {
 				return nil, err
@@ -310,7 +329,7 @@ func (p *parser) openResolver(h *Host, f map[string]field, path string) error {
 	if len(h.Services) != 1 {
 		return p.errf(sf.val, join(path, "services"), "%s runs alone (an open resolver inside the censored network serves nothing else)", DNSOpen)
 	}
-	for _, k := range []string{"pages", "inside"} {
+	for _, k := range []string{"pages", "inside", "certificate"} {
 		if kf, ok := f[k]; ok {
 			return p.errf(kf.key, join(path, k), "a %s host serves no %s", DNSOpen, k)
 		}

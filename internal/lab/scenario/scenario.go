@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Services lists every service an emulated host can run.
@@ -39,6 +40,10 @@ type Scenario struct {
 	// Seed seeds the censor's random choices (rules with probability) when
 	// the command does not give one; 0 when the scenario does not say.
 	Seed int64
+	// ResolverDelay, when positive, is how late the ISP resolver (the
+	// inside's system resolver) answers every query: a slow resolver, not
+	// censorship. 0: the lab's default (lab.ResolverDelay).
+	ResolverDelay time.Duration `json:",omitempty"`
 	// CensorHop is the router hop the censor sits on (MinHop..MaxHop;
 	// DefaultCensorHop when the scenario does not say).
 	CensorHop int
@@ -49,6 +54,9 @@ type Scenario struct {
 	ExpectTrace    []ExpectTrace
 	ExpectKeywords []ExpectKeywords
 }
+
+// MaxResolverDelay bounds resolver_delay: a probe's step times out at 10 s.
+const MaxResolverDelay = 5 * time.Second
 
 // Network describes the inside (censored) network as a probe there would report it.
 type Network struct {
@@ -64,7 +72,11 @@ type Host struct {
 	Services []string
 	Pages    map[string]Page // by path; "/" defaults to a small page naming the host
 	Inside   *InsideBehavior // what the host serves to inside clients; nil: same as to everyone
-	Line     int             // line of the host in its file
+	// Certificate is the fault of the host's own certificate ("expired",
+	// "wrong-name", "untrusted"; pki.Faults), seen from everywhere; "" for
+	// a valid one.
+	Certificate string `json:",omitempty"`
+	Line        int    // line of the host in its file
 }
 
 // InsideBehavior is how a host treats clients from the inside network.
@@ -116,6 +128,7 @@ type Rule struct {
 	HTTPBlockpage *HTTPBlockpage
 	Throttle      *Throttle
 	STARTTLSStrip *STARTTLSStrip
+	QUICBlock     *QUICBlock
 	Probability   *float64 // chance (0..1) that the rule applies to a connection or query; nil means always
 	Line          int      // line of the rule in its file
 }

@@ -1,4 +1,5 @@
-// Package services implements the lab's emulated servers: web (http, https),
+// Package services implements the lab's emulated servers: web (http, https,
+// and HTTP/3 on UDP for https, advertised with Alt-Svc),
 // mail (imap, smtp, pop3 with STARTTLS/STLS and their implicit-TLS ports),
 // the authoritative DNS for every scenario name and the recursive resolvers
 // (forwarders that answer a little late so an injected answer wins the race).

@@ -142,8 +142,24 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 				out = append(out, Listener{name, svc, ln.Addr()})
 				logf("%s %s on %s", name, svc, ln.Addr())
 				host, svc := h, svc
+				h3 := 0 // the UDP port of HTTP/3, advertised by https
+				if svc == "https" {
+					pc, err := bind.ListenPacket("udp", ln.Addr().String())
+					if err != nil {
+						logf("%s http3: %v (https only over TCP)", name, err)
+					} else {
+						h3 = pc.LocalAddr().(*net.UDPAddr).Port
+						out = append(out, Listener{name, "http3", pc.LocalAddr()})
+						logf("%s http3 on %s", name, pc.LocalAddr())
+						go func() {
+							if err := serveHTTP3(ctx, pc, host, tlsConf, cfg.Inside); err != nil {
+								logf("%s http3: %v", name, err)
+							}
+						}()
+					}
+				}
 				go func() {
-					if err := serveOne(ctx, ln, host, svc, name, tlsConf, cfg.Inside); err != nil {
+					if err := serveOne(ctx, ln, host, svc, name, tlsConf, cfg.Inside, h3); err != nil {
 						logf("%s %s: %v", name, svc, err)
 					}
 				}()
@@ -154,10 +170,16 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 	return out, nil
 }
 
-func serveOne(ctx context.Context, ln net.Listener, h scenario.Host, svc, name string, tlsConf *tls.Config, inside []netip.Prefix) error {
+// serveOne serves one service on ln; h3, when not 0, is the UDP port where
+// the host serves HTTP/3, which https answers advertise (Alt-Svc).
+func serveOne(ctx context.Context, ln net.Listener, h scenario.Host, svc, name string, tlsConf *tls.Config, inside []netip.Prefix, h3 int) error {
 	switch svc {
 	case "http", "https":
-		srv := &http.Server{Handler: &Web{Host: h, Inside: inside}, ReadHeaderTimeout: 30 * time.Second}
+		var handler http.Handler = &Web{Host: h, Inside: inside}
+		if h3 != 0 {
+			handler = altSvc(handler, h3)
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
 		go func() { <-ctx.Done(); srv.Close() }()
 		var err error
 		if svc == "https" {

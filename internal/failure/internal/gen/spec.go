@@ -32,4 +32,8 @@ var spec = []failure{
 	{"MailProtocolError", "mail_protocol_error", "a mail server sent garbage instead of a banner or reply, a line too long, or refused a command the exchange needs.", nil},
 	{"HTTPTooManyRedirects", "http_too_many_redirects", "the redirect chain was longer than the limit (a loop ends this way).", nil},
 	{"HTTPBadResponse", "http_bad_response", "the server's reply was not HTTP.", nil},
+	{"QUICIncompatibleVersion", "quic_incompatible_version", "the server speaks no QUIC version the probe offers (version negotiation failed).", nil},
+	{"QUICStatelessReset", "quic_stateless_reset", "a QUIC stateless reset ended the connection (a server that lost its state, or a forged reset on the path).", nil},
+	{"QUICTransportError", "quic_transport_error", "the QUIC connection was closed with a transport error other than CONNECTION_REFUSED or a TLS alert.", nil},
+	{"QUICApplicationError", "quic_application_error", "the HTTP/3 peer closed the connection or reset the request's stream with an application error code.", nil},
 }
