@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -533,9 +534,10 @@ func runInside(ctx context.Context, dir string, timeout time.Duration, argv ...s
 	return stdout.Bytes(), nil
 }
 
-// runDNSScanOutside runs `firewatch scan dns --via` from the outside vantage
-// over the domains of a scenario's expect_dns (unlimited rate: the scan
-// crosses the censor as fast as it can) and judges the records.
+// runDNSScanOutside runs `firewatch scan dns` from the outside vantage over
+// the domains of a scenario's expect_dns (--via, or --resolvers compared
+// with a control resolver outside; unlimited rate: the scan crosses the
+// censor as fast as it can) and judges the records.
 func runDNSScanOutside(ctx context.Context, dir, exe, scenarioPath string, e *scenario.ExpectDNS) verify.Result {
 	tmp, err := os.MkdirTemp("", "firewatch-verify-dns-")
 	if err != nil {
@@ -549,15 +551,33 @@ func runDNSScanOutside(ctx context.Context, dir, exe, scenarioPath string, e *sc
 			return verify.JudgeDNS(e, nil, "", err)
 		}
 	}
-	via := []string{lab.ProbeAddr.String()}
-	if len(e.Via) > 0 {
-		via = via[:0]
-		for _, a := range e.Via {
-			via = append(via, a.String())
-		}
-	}
 	out := filepath.Join(tmp, "records.jsonl")
-	argv := []string{exe, "scan", "dns", "--domains", domains, "--via", strings.Join(via, ","), "--rate", "0", "--out", out, "--no-progress"}
+	argv := []string{exe, "scan", "dns", "--domains", domains, "--rate", "0", "--out", out, "--no-progress"}
+	if len(e.Resolvers) > 0 {
+		var list strings.Builder
+		for _, a := range e.Resolvers {
+			list.WriteString(a.String() + "\n")
+		}
+		resolvers := filepath.Join(tmp, "resolvers.txt")
+		if err := os.WriteFile(resolvers, []byte(list.String()), 0o644); err != nil {
+			return verify.JudgeDNS(e, nil, "", err)
+		}
+		control := lab.PublicResolver
+		if e.ControlResolver.IsValid() {
+			control = e.ControlResolver
+		}
+		argv = append(argv, "--resolvers", resolvers, "--control-resolver", "udp://"+netip.AddrPortFrom(control, 53).String(),
+			"--control-names", strings.Join(e.ControlNames, ","))
+	} else {
+		via := []string{lab.ProbeAddr.String()}
+		if len(e.Via) > 0 {
+			via = via[:0]
+			for _, a := range e.Via {
+				via = append(via, a.String())
+			}
+		}
+		argv = append(argv, "--via", strings.Join(via, ","))
+	}
 	var stderr bytes.Buffer
 	code, err := lab.Exec(ctx, dir, lab.ExecSpec{From: lab.FromOutside, Argv: argv, Stdout: io.Discard, Stderr: &stderr})
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")

@@ -98,17 +98,33 @@ func runServices(ctx context.Context, dir string, sc *scenario.Scenario, lg *log
 	return nil
 }
 
+// runISPResolver serves the inside's recursive resolvers: the ISP's and
+// every dns-open host's, each sending its upstream queries from its own
+// address across the censor.
 func runISPResolver(ctx context.Context, sc *scenario.Scenario, lg *log.Logger) error {
-	addr := net.JoinHostPort(ISPResolver.String(), "53")
-	fwd := &services.Forwarder{
-		Upstream: net.JoinHostPort(Authoritative.String(), "53"),
-		Local:    ISPResolver,
-		Delay:    ISPResolverDelay(sc),
+	locals := []netip.Addr{ISPResolver}
+	for _, h := range sc.Hosts {
+		if h.OpenResolver() {
+			locals = append(locals, h.IP)
+		}
 	}
-	if _, err := services.StartDNS(ctx, addr, fwd); err != nil {
-		return fmt.Errorf("ISP resolver on %s: %w", addr, err)
+	upstream := net.JoinHostPort(Authoritative.String(), "53")
+	for i, local := range locals {
+		addr := net.JoinHostPort(local.String(), "53")
+		delay := ResolverDelay
+		if i == 0 {
+			delay = ISPResolverDelay(sc) // a scenario's resolver_delay slows the ISP resolver only
+		}
+		fwd := &services.Forwarder{Upstream: upstream, Local: local, Delay: delay}
+		if _, err := services.StartDNS(ctx, addr, fwd); err != nil {
+			return fmt.Errorf("inside resolver on %s: %w", addr, err)
+		}
+		what := "ISP resolver"
+		if i > 0 {
+			what = "open resolver"
+		}
+		lg.Printf("%s on %s (upstream %s across the censor)", what, addr, upstream)
 	}
-	lg.Printf("ISP resolver on %s (upstream %s across the censor)", addr, fwd.Upstream)
 	<-ctx.Done()
 	return nil
 }

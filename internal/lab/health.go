@@ -157,7 +157,7 @@ func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
 			for _, svc := range h.Services {
 				addr := net.JoinHostPort(h.IP.String(), strconv.Itoa(services.Ports[svc]))
 				var err error
-				if svc == "dns" {
+				if svc == "dns" || svc == scenario.DNSOpen {
 					_, err = QueryIn(st.Names().Outside, addr, h.Names[0], t)
 				} else {
 					var c net.Conn

@@ -57,6 +57,12 @@ func TestAddressing(t *testing.T) {
 	if !InsidePrefix.Contains(ProbeAddr) || !InsidePrefix.Contains(ISPResolver) || !OutsidePrefix.Contains(OutsideAddr) {
 		t.Errorf("vantage addresses outside their prefixes")
 	}
+	// The open resolvers' addresses are free addresses of the inside network.
+	for _, a := range scenario.OpenResolverAddrs {
+		if !InsidePrefix.Contains(a) || a == InsideGateway || a == ProbeAddr || a == ISPResolver || a == InsidePrefix.Masked().Addr() {
+			t.Errorf("open resolver address %v: not a free address of %v", a, InsidePrefix)
+		}
+	}
 	if Hops[1].String() != "198.51.100.10" || tn.Censor() != tn.R2 {
 		t.Errorf("the censor hop moved: update docs/lab.md")
 	}
@@ -65,18 +71,25 @@ func TestAddressing(t *testing.T) {
 func TestCheckScenario(t *testing.T) {
 	cases := []struct {
 		ip   string
+		open bool // a dns-open host
 		want string
 	}{
-		{"203.0.113.10", ""},
-		{"192.0.2.200", ""},
-		{"198.51.100.200", ""},
-		{"198.51.100.1", "reserved"},
-		{"192.0.2.53", "reserved"},
-		{"192.0.2.66", "reserved"},
-		{"10.0.0.1", "not in TEST-NET"},
+		{"203.0.113.10", false, ""},
+		{"192.0.2.200", false, ""},
+		{"198.51.100.200", false, ""},
+		{"198.51.100.1", false, "reserved"},
+		{"192.0.2.53", false, "reserved"},
+		{"192.0.2.66", false, "reserved"},
+		{"10.0.0.1", false, "not in TEST-NET"},
+		{"198.51.100.4", true, ""},
+		{"198.51.100.4", false, "reserved"},
+		{"198.51.100.2", true, "reserved"},
 	}
 	for _, c := range cases {
 		s := &scenario.Scenario{Hosts: []scenario.Host{{Names: []string{"a.example"}, IP: netip.MustParseAddr(c.ip), Line: 3}}}
+		if c.open {
+			s.Hosts[0].Services = []string{scenario.DNSOpen}
+		}
 		err := CheckScenario("f.yaml", s)
 		if (c.want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "f.yaml:3"))) {
 			t.Errorf("%s: got %v, want %q", c.ip, err, c.want)

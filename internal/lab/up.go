@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,6 +82,9 @@ var reserved = []netip.Prefix{
 // own addresses or leave TEST-NET.
 func CheckScenario(path string, s *scenario.Scenario) error {
 	for _, h := range s.Hosts {
+		if h.OpenResolver() && slices.Contains(scenario.OpenResolverAddrs, h.IP) && InsidePrefix.Contains(h.IP) {
+			continue // an open resolver inside: a free address of the inside network
+		}
 		for _, ip := range h.IPs() {
 			if !addrclass.IsTestNet(ip) {
 				return fmt.Errorf("%s:%d: host %v: address %v is not in TEST-NET (%s)", path, h.Line, h.Names, ip, addrclass.TestNetList(", "))
@@ -204,11 +208,15 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 		return nil, err
 	}
 	o.logf("lab: building topology")
-	var ips []netip.Addr
+	var ips, inside []netip.Addr
 	for _, h := range sc.Hosts {
+		if h.OpenResolver() {
+			inside = append(inside, h.IP)
+			continue
+		}
 		ips = append(ips, h.IPs()...)
 	}
-	if err := buildTopology(ctx, dir, names, ips); err != nil {
+	if err := buildTopology(ctx, dir, names, ips, inside); err != nil {
 		return nil, err
 	}
 	if err := silenceRouters(ctx, names, sc.SilentHops); err != nil {
@@ -266,7 +274,10 @@ const (
 	RoleControl     = "control"      // the control (fwlab-outside)
 )
 
-func buildTopology(ctx context.Context, dir string, n Names, hostIPs []netip.Addr) error {
+// buildTopology creates the namespaces, links, addresses and routes of the
+// lab: hostIPs live on fwlab-net's lo, insideIPs (the open resolvers) on
+// the inside link beside the ISP resolver.
+func buildTopology(ctx context.Context, dir string, n Names, hostIPs, insideIPs []netip.Addr) error {
 	for _, ns := range n.Namespaces() {
 		if err := nsnet.Add(ns); err != nil {
 			return err
@@ -280,9 +291,11 @@ func buildTopology(ctx context.Context, dir string, n Names, hostIPs []netip.Add
 			return err
 		}
 	}
-	// The ISP resolver: a second address on the inside link.
-	if err := nsnet.AddAddr(n.Inside, n.InsideIface, netip.PrefixFrom(ISPResolver, InsidePrefix.Bits())); err != nil {
-		return err
+	// The ISP resolver and the open resolvers: more addresses on the inside link.
+	for _, a := range append([]netip.Addr{ISPResolver}, insideIPs...) {
+		if err := nsnet.AddAddr(n.Inside, n.InsideIface, netip.PrefixFrom(a, InsidePrefix.Bits())); err != nil {
+			return err
+		}
 	}
 	for ns, addrs := range n.LocalAddrs(hostIPs) {
 		ps := make([]netip.Prefix, len(addrs))

@@ -188,7 +188,13 @@ func (n *Net) start() error {
 	if _, err := services.StartDNSOn(n.ctx, bind, authAddr, auth); err != nil {
 		return err
 	}
-	for r, delay := range map[netip.Addr]time.Duration{lab.PublicResolver: lab.ResolverDelay, lab.ISPResolver: lab.ISPResolverDelay(n.sc)} {
+	resolvers := map[netip.Addr]time.Duration{lab.PublicResolver: lab.ResolverDelay, lab.ISPResolver: lab.ISPResolverDelay(n.sc)}
+	for _, h := range n.sc.Hosts {
+		if h.OpenResolver() {
+			resolvers[h.IP] = lab.ResolverDelay // inside, as the ISP resolver
+		}
+	}
+	for r, delay := range resolvers {
 		fwd := &services.Forwarder{Upstream: authAddr, Delay: delay, Dial: n.dialer(r)}
 		if _, err := services.StartDNSOn(n.ctx, bind, netip.AddrPortFrom(r, 53).String(), fwd); err != nil {
 			return err

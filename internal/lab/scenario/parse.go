@@ -317,6 +317,11 @@ func (p *parser) hosts(n *yaml.Node) ([]Host, error) {
 				}
 			}
 		}
+		if h.OpenResolver() {
+			if err := p.openResolver(&h, f, path); err != nil {
+				return nil, err
+			}
+		}
 		if pf, ok := f["pages"]; ok {
 			if h.Pages, err = p.pages(pf.val, join(path, "pages")); err != nil {
 				return nil, err
@@ -351,6 +356,28 @@ func (p *parser) hosts(n *yaml.Node) ([]Host, error) {
 		out = append(out, h)
 	}
 	return out, nil
+}
+
+// openResolver checks a dns-open host: only that service, no pages or
+// inside behavior, and an address of the inside network's free ones.
+func (p *parser) openResolver(h *Host, f map[string]field, path string) error {
+	sf := f["services"]
+	if len(h.Services) != 1 {
+		return p.errf(sf.val, join(path, "services"), "%s runs alone (an open resolver inside the censored network serves nothing else)", DNSOpen)
+	}
+	for _, k := range []string{"pages", "inside", "certificate"} {
+		if kf, ok := f[k]; ok {
+			return p.errf(kf.key, join(path, k), "a %s host serves no %s", DNSOpen, k)
+		}
+	}
+	if !slices.Contains(OpenResolverAddrs, h.IP) {
+		want := make([]string, len(OpenResolverAddrs))
+		for i, a := range OpenResolverAddrs {
+			want[i] = a.String()
+		}
+		return p.errf(f["ip"].val, join(path, "ip"), "a %s host lives inside the censored network: want one of %s, got %s", DNSOpen, strings.Join(want, ", "), h.IP)
+	}
+	return nil
 }
 
 func (p *parser) pages(n *yaml.Node, path string) (map[string]Page, error) {

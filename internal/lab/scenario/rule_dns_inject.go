@@ -182,8 +182,10 @@ func parseDNSInject(c *ruleCtx, r *Rule) error {
 			// A bare name must cover a host or be a declared ghost (a
 			// typo would censor nothing); patterns and files name
 			// domains the lab need not serve.
-			if name := d.Names[len(d.Names)-1]; bare && !c.s.coversHost(name) && !MatchesAny(c.s.Ghosts, name) {
-				return p.errf(it, at, "no host named %q or below it, and not a ghost (declare names that must not exist in ghosts:)", name)
+			if bare {
+				if name := d.Names[len(d.Names)-1]; !c.s.coversHost(name) && !MatchesAny(c.s.Ghosts, name) {
+					return p.errf(it, at, "no host named %q or below it, and not a ghost (declare names that must not exist in ghosts:)", name)
+				}
 			}
 		}
 	}

@@ -67,6 +67,11 @@ func TestDNSInjectBadEntries(t *testing.T) {
 			t.Errorf("%s: %v, want %q at s.yaml:5", tt.rule, err, tt.want)
 		}
 	}
+	// Only patterns, no bare name: nothing to check against the hosts.
+	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(head+"  - dns-inject: {names: [\"=only.example\", \"~kw\"], answers: [203.0.113.50]}\n"), 0o644)
+	if _, err := Load(filepath.Join(dir, "p.yaml")); err != nil {
+		t.Errorf("patterns only: %v", err)
+	}
 	os.WriteFile(filepath.Join(dir, "e.yaml"), []byte("name: p\nexpect_dns: {via: [10.0.0.1], domains: [a.example]}\n"), 0o644)
 	if _, err := Load(filepath.Join(dir, "e.yaml")); err == nil || !strings.Contains(err.Error(), "not a TEST-NET") {
 		t.Errorf("expect_dns via 10.0.0.1: %v", err)

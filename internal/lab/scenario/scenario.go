@@ -5,12 +5,28 @@ package scenario
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Services lists every service an emulated host can run.
-var Services = []string{"http", "https", "imap", "imaps", "smtp", "submission", "smtps", "pop3", "pop3s", "dns"}
+var Services = []string{"http", "https", "imap", "imaps", "smtp", "submission", "smtps", "pop3", "pop3s", "dns", DNSOpen}
+
+// DNSOpen is the service of an open resolver inside the censored network: a
+// recursive resolver behind the censor that answers anyone, so its answers
+// are poisoned as the ISP resolver's are. Such a host has an address of
+// OpenResolverAddrs and no other service.
+const DNSOpen = "dns-open"
+
+// OpenResolverAddrs are the addresses a dns-open host can take: the free
+// addresses of the lab's inside network (198.51.100.0/29, whose .1 is the
+// gateway, .2 the probe and .3 the ISP resolver).
+var OpenResolverAddrs = []netip.Addr{
+	netip.MustParseAddr("198.51.100.4"),
+	netip.MustParseAddr("198.51.100.5"),
+	netip.MustParseAddr("198.51.100.6"),
+}
 
 // Scenario is one lab configuration.
 type Scenario struct {
@@ -77,6 +93,10 @@ type InsideBehavior struct {
 	// certificate there too: a CDN's edge near the inside.
 	IP netip.Addr
 }
+
+// OpenResolver tells a dns-open host: an open resolver inside the censored
+// network rather than a server of the internet.
+func (h *Host) OpenResolver() bool { return slices.Contains(h.Services, DNSOpen) }
 
 // IPs returns the host's addresses: its own, then its inside (edge) address if any.
 func (h *Host) IPs() []netip.Addr {

@@ -113,6 +113,15 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", "empty scenario"},
 		{"not mapping", "- a\n", "want a mapping"},
 		{"bad name", "name: x\nhosts:\n  - names: [\"a b\"]\n    ip: 203.0.113.1\n", "invalid host name"},
+		{"dns-open outside", "name: x\nhosts:\n  - names: [r.example]\n    ip: 203.0.113.9\n    services: [dns-open]\n", "f.yaml:4: hosts[0].ip: a dns-open host lives inside the censored network: want one of 198.51.100.4, 198.51.100.5, 198.51.100.6"},
+		{"dns-open probe addr", "name: x\nhosts:\n  - names: [r.example]\n    ip: 198.51.100.2\n    services: [dns-open]\n", "hosts[0].ip: a dns-open host lives inside"},
+		{"dns-open with http", "name: x\nhosts:\n  - names: [r.example]\n    ip: 198.51.100.4\n    services: [dns-open, http]\n", "f.yaml:5: hosts[0].services: dns-open runs alone"},
+		{"dns-open pages", "name: x\nhosts:\n  - names: [r.example]\n    ip: 198.51.100.4\n    services: [dns-open]\n    pages: {/: {title: x}}\n", "f.yaml:6: hosts[0].pages: a dns-open host serves no pages"},
+		{"expect_dns via and resolvers", "name: x\nexpect_dns: {via: [198.51.100.2], resolvers: [198.51.100.4], domains: [a.example]}\n", "expect_dns.resolvers: give via or resolvers, not both"},
+		{"expect_dns no control names", "name: x\nexpect_dns: {resolvers: [198.51.100.4], domains: [a.example]}\n", "expect_dns.control_names: missing"},
+		{"expect_dns control without resolvers", "name: x\nexpect_dns: {control_names: [a.example], domains: [a.example]}\n", "expect_dns.control_names: only with resolvers"},
+		{"expect_dns bad control", "name: x\nexpect_dns: {resolvers: [198.51.100.4], control_resolver: 8.8.8.8, control_names: [a.example], domains: [a.example]}\n", "expect_dns.control_resolver: 8.8.8.8 is not a TEST-NET"},
+		{"expect_dns empty resolvers", "name: x\nexpect_dns: {resolvers: [], domains: [a.example]}\n", "expect_dns.resolvers: empty list"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -19,9 +19,9 @@ import (
 )
 
 // Ports maps each service name of a scenario to its TCP (or, for dns, UDP
-// and TCP) port: every target scheme at its default port, and dns.
+// and TCP) port: every target scheme at its default port, dns and dns-open.
 var Ports = func() map[string]int {
-	m := map[string]int{"dns": 53}
+	m := map[string]int{"dns": 53, scenario.DNSOpen: 53}
 	for scheme, port := range target.DefaultPorts {
 		m[scheme] = port
 	}
@@ -93,6 +93,9 @@ func Start(ctx context.Context, cfg Config) ([]Listener, error) {
 		return nil, err
 	}
 	for _, h := range cfg.Hosts {
+		if h.OpenResolver() {
+			continue // an open resolver inside the censored network, served there (not an internet server)
+		}
 		name := h.IP.String()
 		if len(h.Names) > 0 {
 			name = h.Names[0]

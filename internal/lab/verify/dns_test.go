@@ -2,6 +2,7 @@ package verify
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -35,6 +36,41 @@ func TestJudgeDNS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := JudgeDNS(e, strings.NewReader(tt.records), "", tt.runErr)
+			var b strings.Builder
+			WriteResult(&b, r, false)
+			if r.Pass != tt.pass || !strings.Contains(b.String(), tt.want) {
+				t.Errorf("pass %v, want %v; %s (want %q)", r.Pass, tt.pass, b.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestJudgeDNSResolvers judges each resolver on its own: one that misses a
+// name, poisons an extra one or gave no record fails the check even when
+// the other resolvers found everything.
+func TestJudgeDNSResolvers(t *testing.T) {
+	t.Parallel()
+	e := &scenario.ExpectDNS{
+		Resolvers: []netip.Addr{netip.MustParseAddr("198.51.100.4"), netip.MustParseAddr("198.51.100.5")},
+		Censored:  []string{"a.example"},
+	}
+	rec := func(server, d string, poisoned bool) string {
+		return `{"domain":"` + d + `","qtype":"A","method":"resolver","server":"` + server + `","poisoned":` + map[bool]string{true: "true", false: "false"}[poisoned] + `,"responses":[],"rule":null}` + "\n"
+	}
+	const r4, r5 = "198.51.100.4:53", "198.51.100.5:53"
+	tests := []struct {
+		name, records string
+		pass          bool
+		want          string
+	}{
+		{"both", rec(r4, "a.example", true) + rec(r4, "b.example", false) + rec(r5, "a.example", true) + rec(r5, "b.example", false), true, "expected 2 censored answers  got 2 censored answers"},
+		{"one misses", rec(r4, "a.example", true) + rec(r4, "b.example", false) + rec(r5, "a.example", false) + rec(r5, "b.example", false), false, "missed: 198.51.100.5:53 a.example"},
+		{"one extra", rec(r4, "a.example", true) + rec(r4, "b.example", true) + rec(r5, "a.example", true) + rec(r5, "b.example", false), false, "false positives: 198.51.100.4:53 b.example"},
+		{"one silent", rec(r4, "a.example", true) + rec(r4, "b.example", false), false, "198.51.100.5:53: no records"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := JudgeDNS(e, strings.NewReader(tt.records), "", nil)
 			var b strings.Builder
 			WriteResult(&b, r, false)
 			if r.Pass != tt.pass || !strings.Contains(b.String(), tt.want) {
