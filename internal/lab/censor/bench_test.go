@@ -22,7 +22,7 @@ import (
 
 // TestLabRulesetAccepted checks that the kernel accepts a ruleset using
 // every feature (probabilities, throttles, diversions, DNS replace, held
-// packets) and holds every rule of it, in a namespace of its own.
+// packets, the drop set of keyword-drop) and holds every rule of it, in a namespace of its own.
 func TestLabRulesetAccepted(t *testing.T) {
 	labFixture(t)
 	const ns = "fwct-rules"
@@ -34,7 +34,7 @@ func TestLabRulesetAccepted(t *testing.T) {
 	ip := netip.MustParseAddr("203.0.113.80")
 	plan := nftPlan{
 		Inside: "r0", Outside: "r1", MITMPort: 4000, HTTPPort: 4001, HTTPAddrs: []netip.Addr{ip},
-		HoldPorts: []uint16{80, 443}, DNSReplace: true, MTU: 1500,
+		HoldPorts: []uint16{80, 443}, DNSReplace: true, DropFlows: true, MTU: 1500,
 		InsidePrefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("192.0.2.0/29")},
 		Rules: []scenario.Rule{
 			{Kind: "drop", Drop: &scenario.Drop{IPs: []netip.Addr{ip}, Ports: []uint16{993, 995}}, Probability: &p5},

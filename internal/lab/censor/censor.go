@@ -152,9 +152,10 @@ func (e *engine) start(ctx context.Context) error {
 	plan.MTU = e.mtu
 	e.routerIP = ifaceAddr(e.cfg.InsideIface)
 	plan.DNSReplace = e.pol.Replace()
-	if e.pol.Has(scenario.KindReset) {
+	if e.pol.Inspects() {
 		plan.HoldPorts = policy.ResetPorts
 	}
+	plan.DropFlows = e.pol.Has(scenario.KindKeywordDrop)
 	if e.pol.Has(scenario.KindTLSMITM) {
 		// One proxy per rogue CA: the rule's redirect picks the CA.
 		for _, trusted := range []bool{false, true} {
@@ -197,7 +198,7 @@ func (e *engine) start(ctx context.Context) error {
 		return err
 	}
 	e.tableSet = true
-	if e.pol.Has(scenario.KindDNSInject) || e.pol.Has(scenario.KindReset) {
+	if e.pol.Has(scenario.KindDNSInject) || e.pol.Inspects() {
 		raw, err := openRaw()
 		if err != nil {
 			return err
@@ -334,7 +335,7 @@ func (e *engine) handle(b []byte) {
 			e.handleDNS(p)
 		}
 	case protoTCP:
-		if e.pol.Has(scenario.KindReset) {
+		if e.pol.Inspects() {
 			e.handleTCP(b, p)
 		}
 	}
@@ -460,8 +461,17 @@ func (e *engine) decide(st *flowState, p Packet, payload []byte, held bool) {
 	}
 }
 
+// resetFlow resets the flow, or for a keyword-drop rule drops it from now
+// on (the held packets are not re-injected either).
 func (e *engine) resetFlow(st *flowState, p Packet, held bool, m policy.ResetMatch) {
 	st.reset = true
+	if m.Drop() {
+		if err := nftDropFlow(netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)); err != nil {
+			e.logf("keyword-drop: %v", err)
+		}
+		e.logf("keyword-drop %q in %s %s:%d -> %s:%d", m.Keyword, m.Where, p.Src, p.SrcPort, p.Dst, p.DstPort)
+		return
+	}
 	e.injectResets(p, held)
 	e.logf("reset %q in %s %s:%d -> %s:%d", m.Keyword, m.Where, p.Src, p.SrcPort, p.Dst, p.DstPort)
 }

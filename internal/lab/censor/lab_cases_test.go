@@ -110,6 +110,57 @@ func TestLabDropTimesOut(t *testing.T) {
 	}
 }
 
+// TestLabKeywordDrop checks that a keyword-drop keyword silences the
+// connection for good: the client's retransmissions (which the hold rules
+// let pass after two packets) get no answer, no RST and no FIN either.
+func TestLabKeywordDrop(t *testing.T) {
+	labFixture(t)
+	for name, c := range map[string]struct{ addr, req string }{
+		"http host keyword": {"203.0.113.92:80", "GET / HTTP/1.1\r\nHost: www.dropme.example\r\n\r\n"},
+		"clean http passes": {"203.0.113.92:80", "GET / HTTP/1.1\r\nHost: clean.example\r\nConnection: close\r\n\r\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			conn, err := dialIn(ctx, nsClient, "tcp4", c.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			io.WriteString(conn, c.req)
+			conn.SetReadDeadline(time.Now().Add(3 * time.Second)) // several retransmissions
+			b, err := io.ReadAll(conn)
+			var ne net.Error
+			timedOut := errors.As(err, &ne) && ne.Timeout()
+			if strings.Contains(name, "clean") {
+				if err != nil || !strings.Contains(string(b), "genuine") {
+					t.Fatalf("got %q, %v; want the genuine page", b, err)
+				}
+				return
+			}
+			if !timedOut || len(b) != 0 {
+				t.Fatalf("got %q, %v; want nothing until the read times out", b, err)
+			}
+		})
+	}
+	t.Run("sni keyword", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := dialIn(ctx, nsClient, "tcp4", "203.0.113.92:443")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		tc := tls.Client(c, &tls.Config{ServerName: "www.dropme.example", InsecureSkipVerify: true})
+		tc.SetDeadline(time.Now().Add(3 * time.Second))
+		err = tc.Handshake()
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("got %v, want a timeout", err)
+		}
+	})
+}
+
 func TestLabReset(t *testing.T) {
 	labFixture(t)
 	hc := clientHTTP()

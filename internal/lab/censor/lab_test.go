@@ -57,6 +57,7 @@ hosts:
   - {names: [www.falun.example], ip: 203.0.113.90, services: [http, https]}
   - {names: [clean.example], ip: 203.0.113.91, services: [http, https]}
   - {names: [flaky.example], ip: 203.0.113.80, services: [http]}
+  - {names: [www.dropme.example], ip: 203.0.113.92, services: [http, https]}
   - {names: [mitm443.example, falun.mitm443.example], ip: 203.0.113.21, services: [https]}
 censor:
   - dns-inject: {names: [facebook.com], answers: [203.0.113.50], mode: race}
@@ -64,6 +65,7 @@ censor:
   - dns-inject: {names: [replace.example], answers: [127.0.0.2], mode: replace}
   - drop: {ips: [203.0.113.30]}
   - reset: {keywords: [falun], where: [http, sni]}
+  - keyword-drop: {keywords: [dropme], where: [http, sni]}
   - tls-mitm: {ips: [203.0.113.20], ports: [993, 143], ca: rogue}
   - tls-mitm: {ips: [203.0.113.21], ports: [443], ca: rogue-trusted}
   - http-redirect: {hosts: [www.example.org], to: "http://warning.example/"}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -40,7 +41,8 @@ type nftPlan struct {
 	HTTPAddrs       []netip.Addr
 	HoldPorts       []uint16 // ports whose first payload packet is held (reset rules)
 	DNSReplace      bool
-	MTU             int // of the outside interface
+	DropFlows       bool // keyword-drop rules: the flows userspace adds to dropSetName are dropped both ways
+	MTU             int  // of the outside interface
 	InsidePrefixes  []netip.Prefix
 }
 
@@ -163,6 +165,16 @@ func ruleset(p nftPlan) []nftRule {
 			emit(b)
 		}
 	}
+	if p.DropFlows {
+		// Flows a keyword-drop rule silenced (userspace adds them to the
+		// set): every later packet, both ways, before the NAT chain.
+		for _, reply := range []bool{false, true} {
+			b := rule(chainHold)
+			b.flowInSet(reply)
+			b.drop()
+			emit(b)
+		}
+	}
 	if len(p.HoldPorts) > 0 {
 		// Hold the first two TCP packets carrying payload of every inside flow
 		// to these ports, diverted to a local proxy or not (this chain runs before
@@ -262,8 +274,15 @@ func nftApply(ctx context.Context, rules []nftRule) error {
 		chainPrerouting: c.AddChain(&nftables.Chain{Name: chainPrerouting, Table: t, Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest, Policy: &accept}),
 	}
+	named := map[string]bool{}
 	for _, r := range rules {
 		for _, s := range r.Sets {
+			if !s.Set.Anonymous {
+				if named[s.Set.Name] {
+					continue
+				}
+				named[s.Set.Name] = true
+			}
 			s.Set.Table = t
 			if err := c.AddSet(s.Set, s.Elems); err != nil {
 				return fmt.Errorf("censor: nftables set for %q: %w", r.Text, err)
@@ -525,4 +544,70 @@ func (b *ruleBuilder) redirect(port int) {
 	b.add(fmt.Sprintf("redirect to :%d", port),
 		&expr.Immediate{Register: 1, Data: binaryutil.BigEndian.PutUint16(uint16(port))},
 		&expr.Redir{RegisterProtoMin: 1, Flags: unix.NF_NAT_RANGE_PROTO_SPECIFIED})
+}
+
+// dropSetName is the named set of silenced flows (client address . port .
+// server address . port), filled at run time by nftDropFlow; its elements
+// expire after dropTimeout.
+const dropSetName = "drop_flows"
+
+const dropTimeout = 60 * time.Second
+
+var flowKeyType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService, nftables.TypeIPAddr, nftables.TypeInetService)
+
+func dropSet() *nftables.Set {
+	return &nftables.Set{Table: censorTable(), Name: dropSetName, KeyType: flowKeyType, Concatenation: true,
+		HasTimeout: true, Timeout: dropTimeout}
+}
+
+// flowInSet matches TCP packets of a flow in dropSetName: sent by the
+// client (reply false) or by the server (reply true).
+func (b *ruleBuilder) flowInSet(reply bool) {
+	ip := func(dst bool, reg uint32) expr.Any {
+		_, off := ipField(dst)
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 4}
+	}
+	port := func(dst bool, reg uint32) expr.Any {
+		off := uint32(0)
+		if dst {
+			off = 2
+		}
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2}
+	}
+	// registers 1, 9, 10, 11: the four 32-bit words of a concatenated key
+	es := b.ipv4()
+	es = append(es, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		ip(reply, 1), port(reply, 9), ip(!reply, 10), port(!reply, 11),
+		&expr.Lookup{SourceRegister: 1, SetName: dropSetName})
+	text := "ip saddr . tcp sport . ip daddr . tcp dport @" + dropSetName
+	if reply {
+		text = "ip daddr . tcp dport . ip saddr . tcp sport @" + dropSetName
+	}
+	b.add("meta l4proto tcp "+text, es...)
+	b.r.Sets = append(b.r.Sets, anonSet{Set: dropSet()})
+}
+
+// nftDropFlow adds a flow (client to server) to dropSetName.
+func nftDropFlow(client, server netip.AddrPort) error {
+	c, err := nftables.New()
+	if err != nil {
+		return nftError(err)
+	}
+	defer c.CloseLasting()
+	ca, sa := client.Addr().Unmap().As4(), server.Addr().Unmap().As4()
+	key := make([]byte, 0, 16)
+	key = append(key, ca[:]...)
+	key = binary.BigEndian.AppendUint16(key, client.Port())
+	key = append(key, 0, 0)
+	key = append(key, sa[:]...)
+	key = binary.BigEndian.AppendUint16(key, server.Port())
+	key = append(key, 0, 0)
+	if err := c.SetAddElements(dropSet(), []nftables.SetElement{{Key: key}}); err != nil {
+		return fmt.Errorf("censor: drop set: %w", err)
+	}
+	if err := c.Flush(); err != nil {
+		return nftError(err)
+	}
+	return nil
 }

@@ -109,7 +109,7 @@ func TestRuleset(t *testing.T) {
 	ip := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	plan := nftPlan{
 		Inside: "r0", Outside: "r1", MITMPort: 4000, HTTPPort: 4001, HTTPAddrs: []netip.Addr{ip("203.0.113.61")},
-		HoldPorts: []uint16{80, 443}, DNSReplace: true, MTU: 1500,
+		HoldPorts: []uint16{80, 443}, DNSReplace: true, DropFlows: true, MTU: 1500,
 		Rules: []scenario.Rule{
 			{Kind: "drop", Drop: &scenario.Drop{IPs: []netip.Addr{ip("203.0.113.30")}, Ports: []uint16{993}}},
 			{Kind: "drop", Drop: &scenario.Drop{IPs: []netip.Addr{ip("203.0.113.80")}}, Probability: &p5},
@@ -134,6 +134,8 @@ func TestRuleset(t *testing.T) {
 		`iifname "r1" meta l4proto udp th sport 53 ip length <= 1500 drop`,
 		`tcp doff 8 ip length > 52 ct mark and 0x3 == 0x0 ct mark set ct mark or 0x1 drop`,
 		`tcp doff 8 ip length > 52 ct mark and 0x3 == 0x1 ct mark set ct mark or 0x2 drop`,
+		"    meta l4proto tcp ip saddr . tcp sport . ip daddr . tcp dport @drop_flows drop\n",
+		"    meta l4proto tcp ip daddr . tcp dport . ip saddr . tcp sport @drop_flows drop\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("ruleset lacks %q:\n%s", want, got)

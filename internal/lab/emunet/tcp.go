@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -193,7 +194,7 @@ func (n *Net) dialTCP(ctx context.Context, src netip.Addr, addr string) (*conn, 
 			f.limit = n.limiter(r)
 		}
 	}
-	f.inspect = n.pol.Has(scenario.KindReset) && slices.Contains(policy.ResetPorts, dst.Port())
+	f.inspect = n.pol.Inspects() && slices.Contains(policy.ResetPorts, dst.Port())
 	if f.div == policy.Forward && f.limit[0] == nil && !f.inspect {
 		return n.dialDirect(ctx, src, dst)
 	}
@@ -353,9 +354,9 @@ func (n *Net) serveFlow(tc *net.TCPConn) {
 	var head []byte
 	exempt := false
 	if f.inspect {
-		var reset bool
-		head, reset, exempt = n.inspectStart(c, f)
-		if reset {
+		var stopped bool
+		head, stopped, exempt = n.inspectStart(c, f)
+		if stopped {
 			return
 		}
 	}
@@ -390,11 +391,11 @@ func (n *Net) serveFlow(tc *net.TCPConn) {
 	n.relay(f, client, up, f.inspect && !exempt)
 }
 
-// inspectStart reads the start of the stream until the reset rules can
-// decide, as the kernel censor holds the first payload packets. It returns
-// the bytes read, whether the flow was reset, and whether the rules'
-// probability spared it.
-func (n *Net) inspectStart(c *conn, f *flow) (head []byte, wasReset, exempt bool) {
+// inspectStart reads the start of the stream until the reset and
+// keyword-drop rules can decide, as the kernel censor holds the first
+// payload packets. It returns the bytes read, whether the flow was reset or
+// dropped (then it has ended), and whether the rules' probability spared it.
+func (n *Net) inspectStart(c *conn, f *flow) (head []byte, stopped, exempt bool) {
 	buf := make([]byte, 0, 4096)
 	chunk := make([]byte, 4096)
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -405,6 +406,11 @@ func (n *Net) inspectStart(c *conn, f *flow) (head []byte, wasReset, exempt bool
 		m, complete := n.pol.Reset(buf)
 		if m.Rule != nil {
 			if n.roll(m.Rule.P()) {
+				if m.Drop() {
+					n.logf("keyword-drop %q in %s %s -> %s", m.Keyword, m.Where, f.src, f.dst)
+					n.silence(c)
+					return nil, true, false
+				}
 				n.logf("reset %q in %s %s -> %s", m.Keyword, m.Where, f.src, f.dst)
 				reset(c)
 				return nil, true, false
@@ -418,9 +424,19 @@ func (n *Net) inspectStart(c *conn, f *flow) (head []byte, wasReset, exempt bool
 	}
 }
 
+// silence is a flow whose packets the censor drops from now on: the client
+// hears nothing more (no data, no FIN, no RST) until it gives up.
+func (n *Net) silence(c *conn) {
+	stop := context.AfterFunc(n.ctx, func() { c.Close() })
+	defer stop()
+	c.SetReadDeadline(time.Time{})
+	io.Copy(io.Discard, c.TCPConn)
+}
+
 // relay copies both ways; with inspect, every later chunk from the client
 // is looked at for reset keywords too (the kernel looks at every packet).
 func (n *Net) relay(f *flow, client *headConn, up *conn, inspect bool) {
+	var dropped atomic.Bool // a keyword-drop rule silenced the flow
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -430,7 +446,13 @@ func (n *Net) relay(f *flow, client *headConn, up *conn, inspect bool) {
 			k, err := client.Read(buf)
 			if k > 0 {
 				if inspect {
-					if m, _ := n.pol.Reset(buf[:k]); m.Rule != nil {
+					if m, _ := n.pol.Reset(buf[:k]); m.Drop() {
+						n.logf("keyword-drop %q in %s %s -> %s", m.Keyword, m.Where, f.src, f.dst)
+						dropped.Store(true)
+						up.Close()
+						io.Copy(io.Discard, client.conn.TCPConn)
+						return
+					} else if m.Rule != nil {
 						n.logf("reset %q in %s %s -> %s", m.Keyword, m.Where, f.src, f.dst)
 						reset(client.conn)
 						reset(up)
@@ -460,6 +482,9 @@ func (n *Net) relay(f *flow, client *headConn, up *conn, inspect bool) {
 				size = min(size, f.limit[1].burst)
 			}
 			k, err := up.Read(buf[:size])
+			if dropped.Load() {
+				return
+			}
 			if k > 0 {
 				if werr := f.limit[1].wait(n.ctx, k); werr != nil {
 					return

@@ -50,7 +50,7 @@ func New(rules []scenario.Rule, hosts []scenario.Host) (*Policy, error) {
 		switch {
 		case r.DNSInject != nil:
 			p.dns = append(p.dns, r)
-		case r.Reset != nil:
+		case r.Reset != nil, r.KeywordDrop != nil:
 			p.resets = append(p.resets, r)
 		case r.TLSMITM != nil:
 			p.mitm = append(p.mitm, r)
@@ -77,7 +77,9 @@ func (p *Policy) Has(kind string) bool {
 	case scenario.KindDNSInject:
 		return len(p.dns) > 0
 	case scenario.KindReset:
-		return len(p.resets) > 0
+		return slices.ContainsFunc(p.resets, func(r *scenario.Rule) bool { return r.Reset != nil })
+	case scenario.KindKeywordDrop:
+		return slices.ContainsFunc(p.resets, func(r *scenario.Rule) bool { return r.KeywordDrop != nil })
 	case scenario.KindTLSMITM:
 		return len(p.mitm) > 0
 	case scenario.KindSTARTTLSStrip:
@@ -125,15 +127,31 @@ func (p *Policy) Replace() bool {
 // ResetPorts are the TCP ports whose streams the censor inspects for reset rules.
 var ResetPorts = []uint16{80, 443}
 
-// ResetMatch is a reset rule that matched the start of a stream.
+// ResetMatch is a reset or keyword-drop rule that matched the start of a stream.
 type ResetMatch struct {
 	Rule    *scenario.Rule
 	Keyword string
 	Where   string // "http" or "sni"
 }
 
+// Drop reports whether the matched rule drops the flow silently
+// (keyword-drop) rather than resetting it.
+func (m ResetMatch) Drop() bool { return m.Rule != nil && m.Rule.KeywordDrop != nil }
+
+// Inspects reports whether reset or keyword-drop rules look at streams.
+func (p *Policy) Inspects() bool { return len(p.resets) > 0 }
+
+// keywordsOf returns the keywords and places of a reset or keyword-drop rule.
+func keywordsOf(r *scenario.Rule) (kws []string, has func(string) bool) {
+	if r.KeywordDrop != nil {
+		return r.KeywordDrop.Keywords, r.KeywordDrop.Has
+	}
+	return r.Reset.Keywords, r.Reset.Has
+}
+
 // Reset inspects the start of a TCP stream (a plain HTTP request or a TLS
-// ClientHello) and returns the reset rule it matches, if any, and whether
+// ClientHello) and returns the reset or keyword-drop rule it matches, if any
+// (the first in the scenario's order), and whether
 // the request line and headers or the ClientHello were complete (more bytes
 // cannot change the answer). The caller rolls the rule's probability once
 // per connection.
@@ -152,13 +170,14 @@ func (p *Policy) Reset(payload []byte) (ResetMatch, bool) {
 		return ResetMatch{}, true
 	}
 	for _, r := range p.resets {
-		if isHTTP && r.Reset.Has("http") {
-			if kw, ok := matchKeyword(r.Reset.Keywords, line, host); ok {
+		kws, has := keywordsOf(r)
+		if isHTTP && has("http") {
+			if kw, ok := matchKeyword(kws, line, host); ok {
 				return ResetMatch{r, kw, "http"}, true
 			}
 		}
-		if isTLS && r.Reset.Has("sni") {
-			if kw, ok := matchKeyword(r.Reset.Keywords, sni); ok {
+		if isTLS && has("sni") {
+			if kw, ok := matchKeyword(kws, sni); ok {
 				return ResetMatch{r, kw, "sni"}, true
 			}
 		}
@@ -171,7 +190,7 @@ func (p *Policy) Reset(payload []byte) (ResetMatch, bool) {
 // HTTP proxy's check of the requests it reads.
 func (p *Policy) ResetHTTP(line, host string, roll Roll) (ResetMatch, bool) {
 	for _, r := range p.resets {
-		if r.Reset.Has("http") {
+		if r.Reset != nil && r.Reset.Has("http") {
 			if kw, ok := matchKeyword(r.Reset.Keywords, line, host); ok && roll(r.P()) {
 				return ResetMatch{r, kw, "http"}, true
 			}

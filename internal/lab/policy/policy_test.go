@@ -133,3 +133,46 @@ func TestSeeded(t *testing.T) {
 		t.Error("Seeded: probability 1 must always apply, 0 never")
 	}
 }
+
+// TestKeywordDrop checks that keyword-drop rules match as reset rules do,
+// in the scenario's order, and that the match says to drop.
+func TestKeywordDrop(t *testing.T) {
+	sc, err := scenario.Parse("k.yaml", []byte(`name: k
+hosts:
+  - {names: [www.falun.example], ip: 203.0.113.10, services: [http, https]}
+censor:
+  - reset: {keywords: [falun], where: [http]}
+  - keyword-drop: {keywords: [falun, tuidang], where: [sni]}
+  - keyword-drop: {keywords: [minghui], where: [http]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(sc.Censor, sc.Hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Has(scenario.KindKeywordDrop) || !p.Has(scenario.KindReset) || !p.Inspects() {
+		t.Fatalf("Has(keyword-drop), Has(reset), Inspects: got false, want true")
+	}
+	for _, c := range []struct {
+		name, payload string
+		keyword       string // "" when nothing matches
+		drop          bool
+	}{
+		{"http keyword resets", "GET /falun HTTP/1.1\r\nHost: a.example\r\n\r\n", "falun", false},
+		{"http keyword drops", "GET / HTTP/1.1\r\nHost: minghui.example\r\n\r\n", "minghui", true},
+		{"sni keyword drops", string(clientHello(t, "www.falun.example")), "falun", true},
+		{"sni other keyword drops", string(clientHello(t, "tuidang.example")), "tuidang", true},
+		{"sni of an http-only keyword passes", string(clientHello(t, "minghui.example")), "", false},
+		{"clean", "GET / HTTP/1.1\r\nHost: clean.example\r\n\r\n", "", false},
+	} {
+		m, _ := p.Reset([]byte(c.payload))
+		if m.Keyword != c.keyword || m.Drop() != c.drop {
+			t.Errorf("%s: got keyword %q drop %v, want %q %v", c.name, m.Keyword, m.Drop(), c.keyword, c.drop)
+		}
+	}
+	if m, ok := p.ResetHTTP("get /minghui http/1.1", "a.example", Always); ok {
+		t.Errorf("ResetHTTP of a keyword-drop keyword: got rule %q, want none (the proxy only resets)", m.Rule.Kind)
+	}
+}

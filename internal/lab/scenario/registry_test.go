@@ -28,6 +28,7 @@ func TestKinds(t *testing.T) {
 		KindThrottle:      "throttle: {ips: [203.0.113.1], rate: 1mbps}",
 		KindSTARTTLSStrip: "starttls-strip: {ips: [203.0.113.1]}",
 		KindQUICBlock:     "quic-block: {}",
+		KindKeywordDrop:   "keyword-drop: {keywords: [x]}",
 	}
 	if len(Kinds) != len(minimal) {
 		t.Errorf("got %d kinds %v, want a minimal rule for each in this test", len(Kinds), Kinds)

@@ -29,37 +29,47 @@ func init() {
 }
 
 func parseReset(c *ruleCtx, r *Rule) error {
+	rs, err := c.keywordRule()
+	if err != nil {
+		return err
+	}
+	r.Reset = rs
+	return nil
+}
+
+// keywordRule reads the keys of a rule that matches keywords in requests
+// (reset, keyword-drop): keywords and where.
+func (c *ruleCtx) keywordRule() (*Reset, error) {
 	p := c.p
 	rs := &Reset{Where: []string{"http", "sni"}}
 	v, err := c.need("keywords")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if rs.Keywords, err = p.strs(v.val, c.at("keywords")); err != nil {
-		return err
+		return nil, err
 	}
 	if len(rs.Keywords) == 0 {
-		return p.errf(v.val, c.at("keywords"), "empty list")
+		return nil, p.errf(v.val, c.at("keywords"), "empty list")
 	}
 	for j, k := range rs.Keywords {
 		if k == "" {
-			return p.errf(v.val.Content[j], fmt.Sprintf("%s.keywords[%d]", c.path, j), "empty keyword")
+			return nil, p.errf(v.val.Content[j], fmt.Sprintf("%s.keywords[%d]", c.path, j), "empty keyword")
 		}
 		rs.Keywords[j] = strings.ToLower(k)
 	}
 	if w, ok := c.f["where"]; ok {
 		if rs.Where, err = p.strs(w.val, c.at("where")); err != nil {
-			return err
+			return nil, err
 		}
 		if len(rs.Where) == 0 {
-			return p.errf(w.val, c.at("where"), "empty list")
+			return nil, p.errf(w.val, c.at("where"), "empty list")
 		}
 		for j, x := range rs.Where {
 			if x != "http" && x != "sni" {
-				return p.errf(w.val.Content[j], fmt.Sprintf("%s.where[%d]", c.path, j), "want http or sni, got %q", x)
+				return nil, p.errf(w.val.Content[j], fmt.Sprintf("%s.where[%d]", c.path, j), "want http or sni, got %q", x)
 			}
 		}
 	}
-	r.Reset = rs
-	return nil
+	return rs, nil
 }

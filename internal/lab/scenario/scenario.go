@@ -135,6 +135,9 @@ type Rule struct {
 	QUICBlock     *QUICBlock
 	Probability   *float64 // chance (0..1) that the rule applies to a connection or query; nil means always
 	Line          int      // line of the rule in its file
+
+	// KeywordDrop: rule_keyword_drop.go.
+	KeywordDrop *KeywordDrop `json:",omitempty"`
 }
 
 // P returns the rule's probability, 1 when none is given.

@@ -106,6 +106,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad ca", base + "censor:\n  - tls-mitm: {ips: [203.0.113.1], ca: evil}\n", "ca: want rogue or rogue-trusted"},
 		{"bad port", base + "censor:\n  - drop: {ips: [203.0.113.1], ports: [70000]}\n", "ports[0]: 70000 out of range"},
 		{"bad where", base + "censor:\n  - reset: {keywords: [x], where: [dns]}\n", "where[0]: want http or sni"},
+		{"keyword-drop bad where", base + "censor:\n  - keyword-drop: {keywords: [x], where: [dns]}\n", "where[0]: want http or sni"},
+		{"keyword-drop no keywords", base + "censor:\n  - keyword-drop: {where: [sni]}\n", "keyword-drop.keywords: missing"},
 		{"bad status", "name: x\nexpect:\n  - {target: x, status: weird}\n", "expect[0].status: unknown status"},
 		{"bad method", "name: x\nexpect:\n  - {target: x, status: blocked, methods: [dns.weird]}\n", "expect[0].methods[0]: unknown method"},
 		{"bad page path", "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\n    pages: {index: {title: x}}\n", "hosts[0].pages.index: a page path must start with /"},
