@@ -100,6 +100,16 @@ func parse(p *parser, data []byte) (*Scenario, error) {
 type parser struct {
 	file string
 	fsys fs.FS // where files named by the scenario are read; nil: the OS, beside file
+	// redirects are the pages' redirect URLs, checked once every host and
+	// ghost is known (a chain may name a host defined further down).
+	redirects []redirectRef
+}
+
+// redirectRef is one page's redirect URL and where it was written.
+type redirectRef struct {
+	n    *yaml.Node
+	path string
+	url  string
 }
 
 // readFile reads a file the scenario names (e.g. a names_file), relative
@@ -178,6 +188,9 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 		if s.Ghosts, err = p.ghosts(g.val, s); err != nil {
 			return nil, err
 		}
+	}
+	if err := p.checkRedirects(s); err != nil {
+		return nil, err
 	}
 	if c, ok := f["censor"]; ok {
 		if s.Censor, err = p.rules(c.val, s); err != nil {
@@ -405,7 +418,7 @@ func (p *parser) pages(n *yaml.Node, path string) (map[string]Page, error) {
 }
 
 func (p *parser) page(n *yaml.Node, path string) (Page, error) {
-	f, err := p.mapping(n, path, "title", "body", "size", "seed", "status")
+	f, err := p.mapping(n, path, "title", "body", "size", "seed", "status", "redirect")
 	if err != nil {
 		return Page{}, err
 	}
@@ -443,7 +456,48 @@ func (p *parser) page(n *yaml.Node, path string) (Page, error) {
 	if pg.Size > 0 && (pg.Title != "" || pg.Body != "") {
 		return pg, p.errf(n, path, "a page is either a file (size, seed) or HTML (title, body), not both")
 	}
+	if v, ok := f["redirect"]; ok {
+		if pg.Redirect, err = p.httpURL(v.val, join(path, "redirect")); err != nil {
+			return pg, err
+		}
+		p.redirects = append(p.redirects, redirectRef{v.val, join(path, "redirect"), pg.Redirect})
+		if pg.Size > 0 || pg.Title != "" || pg.Body != "" {
+			return pg, p.errf(v.key, join(path, "redirect"), "a redirect serves no title, body or file")
+		}
+		if pg.Status != 0 && !slices.Contains(RedirectStatuses, pg.Status) {
+			return pg, p.errf(f["status"].val, join(path, "status"), "a redirect's status is one of %s, got %d", intList(RedirectStatuses), pg.Status)
+		}
+	}
 	return pg, nil
+}
+
+// checkRedirects refuses a page redirect to a host the scenario does not
+// have: the lab's internet knows only its hosts (and its ghosts, which do
+// not exist anywhere), so a typo would end the chain in an NXDOMAIN.
+func (p *parser) checkRedirects(s *Scenario) error {
+	for _, r := range p.redirects {
+		u, _ := url.Parse(r.url) // httpURL parsed it
+		host := normName(u.Hostname())
+		if a, err := netip.ParseAddr(host); err == nil {
+			if _, ok := s.HostByIP(a); !ok {
+				return p.errf(r.n, r.path, "redirect to %s: no host has address %s", r.url, a)
+			}
+			continue
+		}
+		if _, ok := s.HostByName(host); !ok && !MatchesAny(s.Ghosts, host) {
+			return p.errf(r.n, r.path, "redirect to %s: no host named %q, and not a ghost", r.url, host)
+		}
+	}
+	return nil
+}
+
+// intList writes ns as "1, 2 or 3".
+func intList(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return orList(s)
 }
 
 func (p *parser) inside(n *yaml.Node, path string) (*InsideBehavior, error) {

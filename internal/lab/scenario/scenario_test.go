@@ -70,6 +70,35 @@ func TestGhostNames(t *testing.T) {
 	}
 }
 
+// TestPageRedirect: a chain of redirect pages across hosts, each hop naming
+// a host defined before or after it, or a ghost; 302 unless a status is given.
+func TestPageRedirect(t *testing.T) {
+	y := "name: x\nghosts: [gone.example]\nhosts:\n" +
+		"  - names: [a.example]\n    ip: 203.0.113.1\n    services: [http]\n" +
+		"    pages: {/chain: {redirect: \"http://B.example./chain\"}, /dead: {redirect: \"http://www.gone.example/\"}}\n" +
+		"  - names: [b.example]\n    ip: 203.0.113.2\n    services: [http, https]\n" +
+		"    pages: {/chain: {redirect: \"https://203.0.113.1/\", status: 307}}\n"
+	s, err := Parse("f.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		host, path, to string
+		status         int
+	}{
+		{"a.example", "/chain", "http://B.example./chain", 302},
+		{"a.example", "/dead", "http://www.gone.example/", 302},
+		{"b.example", "/chain", "https://203.0.113.1/", 307},
+	}
+	for _, c := range cases {
+		h, _ := s.HostByName(c.host)
+		pg, ok := h.Pages[c.path]
+		if !ok || pg.Redirect != c.to || pg.RedirectStatus() != c.status || pg.IsFile() {
+			t.Errorf("%s%s: got %+v (status %d), want a %d redirect to %s", c.host, c.path, pg, pg.RedirectStatus(), c.status, c.to)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	base := "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\n    services: [http]\n"
 	cases := []struct {
@@ -111,6 +140,14 @@ func TestParseErrors(t *testing.T) {
 		{"bad status", "name: x\nexpect:\n  - {target: x, status: weird}\n", "expect[0].status: unknown status"},
 		{"bad method", "name: x\nexpect:\n  - {target: x, status: blocked, methods: [dns.weird]}\n", "expect[0].methods[0]: unknown method"},
 		{"bad page path", "name: x\nhosts:\n  - names: [a.example]\n    ip: 203.0.113.1\n    pages: {index: {title: x}}\n", "hosts[0].pages.index: a page path must start with /"},
+		{"redirect not a URL", base + "    pages: {/a: {redirect: \"b.example/\"}}\n", `f.yaml:6: hosts[0].pages./a.redirect: want an http:// or https:// URL, got "b.example/"`},
+		{"redirect ftp", base + "    pages: {/a: {redirect: \"ftp://a.example/\"}}\n", "hosts[0].pages./a.redirect: want an http:// or https:// URL"},
+		{"redirect with body", base + "    pages: {/a: {body: x, redirect: \"http://a.example/\"}}\n", "hosts[0].pages./a.redirect: a redirect serves no title, body or file"},
+		{"redirect with file", base + "    pages: {/a.bin: {size: 10, redirect: \"http://a.example/\"}}\n", "a redirect serves no title, body or file"},
+		{"redirect status", base + "    pages: {/a: {status: 200, redirect: \"http://a.example/\"}}\n", "f.yaml:6: hosts[0].pages./a.status: a redirect's status is one of 301, 302, 303, 307 or 308, got 200"},
+		{"redirect unknown host", base + "    pages: {/a: {redirect: \"http://b.example/x\"}}\n", `f.yaml:6: hosts[0].pages./a.redirect: redirect to http://b.example/x: no host named "b.example", and not a ghost`},
+		{"redirect unknown address", base + "    pages: {/a: {redirect: \"http://203.0.113.9/\"}}\n", "redirect to http://203.0.113.9/: no host has address 203.0.113.9"},
+		{"inside redirect page unknown host", base + "    inside: {pages: {/a: {redirect: \"https://c.example/\"}}}\n", `hosts[0].inside.pages./a.redirect: redirect to https://c.example/: no host named "c.example"`},
 		{"bad yaml", "name: [x\n", "f.yaml"},
 		{"empty", "", "empty scenario"},
 		{"not mapping", "- a\n", "want a mapping"},
@@ -212,6 +249,7 @@ func FuzzParse(f *testing.F) {
 		h + "censor:\n  - tls-mitm: {ips: [203.0.113.20], ports: [993, 143], ca: rogue}\n  - throttle: {ips: [203.0.113.20], rate: 4kbps}\n",
 		h + "censor:\n  - http-redirect: {hosts: [a.example], to: \"http://b.example/\"}\n  - http-blockpage: {hosts: [c.example], status: 200, title: \"Blocked\", body: \"...\"}\n",
 		"name: x\nexpect:\n  - {target: \"http://a.example/\", status: blocked, methods: [http.redirect]}\n",
+		h + "    pages: {/a: {redirect: \"http://b.example/b\"}, /b: {redirect: \"https://c.example/\", status: 301}}\n",
 		"a: &x [1]\nb: *x\n",
 	} {
 		f.Add([]byte(s))

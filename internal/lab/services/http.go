@@ -46,7 +46,8 @@ func IsInside(addr string, prefixes []netip.Prefix) bool {
 	return false
 }
 
-// ServeHTTP answers with the page for r.URL.Path, a 404 page when there is none.
+// ServeHTTP answers with the page for r.URL.Path (a redirect for a redirect
+// page), a 404 page when there is none.
 func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("Server", "firewatch-lab")
 	pages := w.Host.Pages
@@ -72,6 +73,10 @@ func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		writePage(rw, r, http.StatusNotFound, "Not Found", "No such page on "+w.primary()+".")
+		return
+	}
+	if p.Redirect != "" {
+		http.Redirect(rw, r, p.Redirect, p.RedirectStatus())
 		return
 	}
 	if p.IsFile() {

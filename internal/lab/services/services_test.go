@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -314,5 +315,38 @@ func TestStartErrors(t *testing.T) {
 	}
 	if Ports["imaps"] != 993 || strconv.Itoa(Ports["smtps"]) != "465" {
 		t.Errorf("ports table wrong")
+	}
+}
+
+// TestWebPageRedirect: a redirect page answers inside and outside clients
+// alike, with 302 unless it names another redirect status.
+func TestWebPageRedirect(t *testing.T) {
+	w := &Web{Inside: inside, Host: scenario.Host{
+		Names: []string{"a.example"}, IP: netip.MustParseAddr("203.0.113.140"),
+		Pages: map[string]scenario.Page{
+			"/chain": {Redirect: "http://b.example/chain"},
+			"/moved": {Redirect: "https://c.example/", Status: 301},
+			"/":      {Title: "A"},
+		},
+	}}
+	cases := []struct {
+		path, from string
+		status     int
+		location   string
+	}{
+		{"/chain", "127.0.0.1:4000", 302, "http://b.example/chain"},
+		{"/chain", "127.0.0.2:4000", 302, "http://b.example/chain"},
+		{"/moved", "127.0.0.1:4000", 301, "https://c.example/"},
+		{"/moved", "127.0.0.2:4000", 301, "https://c.example/"},
+		{"/", "127.0.0.2:4000", 200, ""},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest(http.MethodGet, "http://a.example"+c.path, nil)
+		r.RemoteAddr = c.from
+		rw := httptest.NewRecorder()
+		w.ServeHTTP(rw, r)
+		if rw.Code != c.status || rw.Header().Get("Location") != c.location {
+			t.Errorf("GET %s from %s: got %d Location %q, want %d %q", c.path, c.from, rw.Code, rw.Header().Get("Location"), c.status, c.location)
+		}
 	}
 }
