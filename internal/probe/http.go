@@ -66,11 +66,23 @@ func (p *Probe) web(ctx context.Context, rec *recorder, dc *dnsCache, t target.T
 		}
 		rec.add(step)
 		u = loc
-		conn = p.dialURL(ctx, rec, dc, u)
-		if conn == nil {
+		var f string
+		if conn, f = p.dialURL(ctx, rec, dc, u); conn == nil {
+			rec.add(unreached(hop+1, u, f))
 			return
 		}
 	}
+}
+
+// unreached is the http_round_trip step of a hop whose host could not be
+// reached (DNS, connect or TLS failed): the request was never sent, so the
+// step has no address, and its failure is the one that stopped the hop.
+// Without it the chain would end at the redirect, as if it had worked.
+func unreached(hop int, u *url.URL, f string) model.Step {
+	step := newStep(model.OpHTTPRoundTrip, "", u.Hostname())
+	step.HTTP = &model.HTTPData{Hop: hop, URL: u.String(), Method: http.MethodGet}
+	step.Failure = &f
+	return step
 }
 
 // refuseRedirect says why the redirect to loc is not followed, or "": a
@@ -89,12 +101,14 @@ func (p *Probe) refuseRedirect(loc *url.URL, t target.Target) string {
 }
 
 // dialURL resolves (when new) and connects to u's host, recording the steps.
-func (p *Probe) dialURL(ctx context.Context, rec *recorder, dc *dnsCache, u *url.URL) net.Conn {
+// When no connection results it returns the failure that stopped it.
+func (p *Probe) dialURL(ctx context.Context, rec *recorder, dc *dnsCache, u *url.URL) (net.Conn, string) {
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
 	if port == "" {
 		port = strconv.Itoa(target.DefaultPorts[u.Scheme])
 	}
+	first := len(rec.steps)
 	addrs, _ := p.capAddrs(rec, host, port, dc.ordered(host, p.lookup(ctx, rec, dc, host)), nil)
 	sni := ""
 	var alpn []string
@@ -102,10 +116,39 @@ func (p *Probe) dialURL(ctx context.Context, rec *recorder, dc *dnsCache, u *url
 		sni, alpn = host, []string{"http/1.1"}
 	}
 	conn := p.dialFirst(ctx, rec, addrs, port, host, sni, alpn)
-	if conn != nil {
-		dc.worked(host, conn.RemoteAddr().String())
+	if conn == nil {
+		return nil, dialFailure(rec.steps[first:])
 	}
-	return conn
+	dc.worked(host, conn.RemoteAddr().String())
+	return conn, ""
+}
+
+// dialFailure names why the steps of a dial that gave no connection did
+// not: the failure of the last connect or TLS handshake tried; when none
+// was tried, the DNS's (only bogon answers, its failure, or no address).
+func dialFailure(steps []model.Step) string {
+	for i := len(steps) - 1; i >= 0; i-- {
+		s := steps[i]
+		if (s.Operation == model.OpConnect || s.Operation == model.OpTLSHandshake) && s.Failure != nil {
+			return *s.Failure
+		}
+	}
+	var dnsFail string
+	for _, s := range steps {
+		if s.DNS == nil {
+			continue
+		}
+		if len(s.DNS.Bogons) > 0 {
+			return failure.DNSBogon
+		}
+		if s.Failure != nil && dnsFail == "" {
+			dnsFail = *s.Failure
+		}
+	}
+	if dnsFail != "" {
+		return dnsFail
+	}
+	return failure.DNSNoAnswer
 }
 
 // newRequest builds the GET request of a hop.
@@ -283,7 +326,7 @@ func looksLikeFile(u *url.URL) bool {
 // download fetches u again on a new connection, streaming the whole body
 // (up to MaxDownloadBytes) into SHA-256, and records a download step.
 func (p *Probe) download(ctx context.Context, rec *recorder, dc *dnsCache, u *url.URL) {
-	conn := p.dialURL(ctx, rec, dc, u)
+	conn, _ := p.dialURL(ctx, rec, dc, u)
 	if conn == nil {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +249,14 @@ func TestHTTP(t *testing.T) {
 		}
 		http.Redirect(w, r, fmt.Sprintf("/r/%d", n-1), http.StatusMovedPermanently)
 	})
+	mux.HandleFunc("/to", func(w http.ResponseWriter, r *http.Request) {
+		// two hops: www → mid → the URL in the query
+		http.Redirect(w, r, "http://mid.site.test:"+port(r.Host)+"/via?"+r.URL.RawQuery, http.StatusFound)
+	})
+	mux.HandleFunc("/via", func(w http.ResponseWriter, r *http.Request) {
+		to, _ := url.QueryUnescape(r.URL.RawQuery)
+		http.Redirect(w, r, to, http.StatusFound)
+	})
 	mux.HandleFunc("/final", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<TITLE>Final &amp; done</TITLE>") })
 	mux.HandleFunc("/bogon", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://10.10.34.34/blocked", http.StatusFound)
@@ -289,6 +298,46 @@ func TestHTTP(t *testing.T) {
 		}
 		if !other {
 			t.Errorf("redirect target not resolved:\n%s", dump(m))
+		}
+	})
+	t.Run("a hop that cannot be reached fails the chain", func(t *testing.T) {
+		t.Parallel()
+		// Each redirect leads to a host the probe cannot reach: its DNS
+		// says NXDOMAIN, nothing listens on its port, or it speaks no TLS.
+		closed, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closedPort := port(closed.Addr().String())
+		closed.Close()
+		cases := []struct {
+			name, to, want string
+			op             string // the step that failed before the hop
+		}{
+			{"dns", "http://nx.site.test:" + p + "/", failure.DNSNXDomain, model.OpDNSRoundTrip},
+			{"connect", "http://last.site.test:" + closedPort + "/", failure.ConnectionRefused, model.OpConnect},
+			{"tls", "https://last.site.test:" + p + "/", failure.SSLFailedHandshake, model.OpTLSHandshake},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				m := e.measure(t, "http://www.site.test:"+p+"/to?"+url.QueryEscape(c.to))
+				hh := steps(m, model.OpHTTPRoundTrip)
+				if len(hh) != 3 {
+					t.Fatalf("got %d hops, want 3 (two redirects, then the hop that failed):\n%s", len(hh), dump(m))
+				}
+				last := hh[2]
+				if last.HTTP.Hop != 2 || last.HTTP.URL != c.to || failureOf(last) != c.want || last.Address != "" || last.HTTP.Status != 0 {
+					t.Errorf("last hop: address %q, failure %q, %+v; want hop 2 of %s, no address, failure %s:\n%s",
+						last.Address, failureOf(last), last.HTTP, c.to, c.want, dump(m))
+				}
+				var stopped bool
+				for _, s := range steps(m, c.op) {
+					stopped = stopped || failureOf(s) == c.want
+				}
+				if !stopped {
+					t.Errorf("no %s step failed with %s:\n%s", c.op, c.want, dump(m))
+				}
+			})
 		}
 	})
 	t.Run("redirect to a bogon literal is not followed", func(t *testing.T) {
