@@ -12,8 +12,9 @@ import (
 // looks the same), connections reset during TLS or HTTP, and pages matching a
 // block-page signature on plain HTTP.
 func (a *analysis) checkAlone() {
+	hosts := a.judgedHosts()
 	for _, s := range a.in.steps(model.OpTLSHandshake) {
-		if sni(s) != a.host || isV6(s) {
+		if !containsStr(hosts, sni(s)) || isV6(s) {
 			continue
 		}
 		if tlsCompleted(s) && !s.TLS.Verified {
@@ -22,14 +23,14 @@ func (a *analysis) checkAlone() {
 				ve = *s.TLS.VerifyError
 			}
 			a.add(model.MethodTLSMITM, fmt.Sprintf("%s (%s) presents %s, which does not verify (%s); without a control a misconfigured server cannot be ruled out",
-				s.Address, a.host, chainDesc(s), ve))
+				s.Address, sni(s), chainDesc(s), ve))
 		}
 		if failOf(s) == failure.ConnectionReset {
-			a.add(model.MethodTLSReset, fmt.Sprintf("TLS handshake with %s for %s is reset (%s)", s.Address, a.host, failOf(s)))
+			a.add(model.MethodTLSReset, fmt.Sprintf("TLS handshake with %s for %s is reset (%s)", s.Address, sni(s), failOf(s)))
 		}
 	}
 	for _, s := range a.in.steps(model.OpHTTPRoundTrip) {
-		if s.HTTP == nil || isV6(s) {
+		if s.HTTP == nil || isV6(s) || unsent(s) {
 			continue
 		}
 		if failOf(s) == failure.ConnectionReset {
@@ -41,4 +42,16 @@ func (a *analysis) checkAlone() {
 			}
 		}
 	}
+}
+
+// judgedHosts are the hosts the weak verdict looks at: the target's and
+// those its redirect chains ended at.
+func (a *analysis) judgedHosts() []string {
+	hosts := []string{a.host}
+	for _, c := range a.in.chainsElsewhere(a.host) {
+		if h := hostOf(c[len(c)-1].HTTP.URL); !containsStr(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }

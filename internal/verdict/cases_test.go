@@ -233,5 +233,94 @@ var cases = map[string]func() testCase{
 	},
 }
 
+// The hosts of a redirect chain www.example.com → hop.example.net →
+// last.example.org (OONI's webconnectivityqa: only the last is blocked).
+const (
+	hopHost  = "hop.example.net"
+	hopAddr  = "203.0.113.41"
+	lastHost = "last.example.org"
+	lastAddr = "203.0.113.42"
+)
+
+// chain records the first two hops of the redirect chain over scheme, each
+// host resolved, connected (and over https handshaken) and answering 302;
+// the caller adds the last hop's steps.
+func chain(v, scheme string) *rec {
+	port := map[string]string{"http": ":80", "https": ":443"}[scheme]
+	first, second, last := scheme+"://"+host+"/chain", scheme+"://"+hopHost+"/chain", scheme+"://"+lastHost+"/"
+	r := newRec(first, v)
+	for _, h := range []struct{ name, addr, url, to string }{{host, good, first, second}, {hopHost, hopAddr, second, last}} {
+		r.dns(h.name, res(v), resp(5, h.addr)).connect(h.addr+port, "")
+		if scheme == "https" {
+			r.tls(h.addr+port, h.name, cert{names: []string{h.name}, issuer: rootCA, serial: h.name}, "")
+		}
+		hop := 0
+		if h.name == hopHost {
+			hop = 1
+		}
+		r.http(hop, h.addr+port, h.url, page{status: 302, location: h.to}, "")
+	}
+	return r
+}
+
+// lastHop adds the healthy last hop of chain.
+func (r *rec) lastHop(v, scheme string) *rec {
+	port := map[string]string{"http": ":80", "https": ":443"}[scheme]
+	r.dns(lastHost, res(v), resp(5, lastAddr)).connect(lastAddr+port, "")
+	if scheme == "https" {
+		r.tls(lastAddr+port, lastHost, cert{names: []string{lastHost}, issuer: rootCA, serial: lastHost}, "")
+	}
+	return r.http(2, lastAddr+port, scheme+"://"+lastHost+"/", page{status: 200, title: "Last", body: home}, "")
+}
+
+// chainCases are redirect chains across three hosts where only the last
+// may be blocked: the verdict judges the last hop's failure, never ok.
+var chainCases = map[string]func() testCase{
+	"ok_redirect_chain": func() testCase {
+		return testCase{in: chain("probe", "https").lastHop("probe", "https").m, ctl: chain("control", "https").lastHop("control", "https").m}
+	},
+	"tls_reset_last_hop": func() testCase {
+		in := chain("probe", "https").dns(lastHost, inRes, resp(5, lastAddr)).connect(lastAddr+":443", "").
+			tlsFail(lastAddr+":443", lastHost, failure.ConnectionReset).
+			http(2, "", "https://"+lastHost+"/", page{}, failure.ConnectionReset)
+		return testCase{in: in.m, ctl: chain("control", "https").lastHop("control", "https").m}
+	},
+	"weak_tls_reset_last_hop": func() testCase {
+		in := chain("probe", "https").dns(lastHost, inRes, resp(5, lastAddr)).connect(lastAddr+":443", "").
+			tlsFail(lastAddr+":443", lastHost, failure.ConnectionReset).
+			http(2, "", "https://"+lastHost+"/", page{}, failure.ConnectionReset)
+		return testCase{in: in.m}
+	},
+	"tcp_timeout_last_hop": func() testCase {
+		in := chain("probe", "http").dns(lastHost, inRes, resp(5, lastAddr)).connect(lastAddr+":80", failure.GenericTimeout).
+			http(2, "", "http://"+lastHost+"/", page{}, failure.GenericTimeout)
+		return testCase{in: in.m, ctl: chain("control", "http").lastHop("control", "http").m}
+	},
+	"dns_bogon_last_hop": func() testCase {
+		in := chain("probe", "http").dnsBogons(lastHost, inRes, []string{"10.10.34.35"}, resp(5, "10.10.34.35")).
+			http(2, "", "http://"+lastHost+"/", page{}, failure.DNSBogon)
+		return testCase{in: in.m, ctl: chain("control", "http").lastHop("control", "http").m}
+	},
+	"dns_inconsistent_last_hop": func() testCase {
+		// The forged address serves another site's page: the chain "works".
+		in := chain("probe", "http").dns(lastHost, inRes, resp(5, "203.0.113.50")).connect("203.0.113.50:80", "").
+			http(2, "203.0.113.50:80", "http://"+lastHost+"/", page{status: 200, title: "Unrelated", body: "<title>Unrelated</title>"}, "")
+		return testCase{in: in.m, ctl: chain("control", "http").lastHop("control", "http").m}
+	},
+	"down_last_hop_everywhere": func() testCase {
+		in := chain("probe", "http").dns(lastHost, inRes, resp(5, lastAddr)).connect(lastAddr+":80", failure.GenericTimeout).
+			http(2, "", "http://"+lastHost+"/", page{}, failure.GenericTimeout)
+		ctl := chain("control", "http").dns(lastHost, ctlRes, resp(5, lastAddr)).connect(lastAddr+":80", failure.GenericTimeout).
+			http(2, "", "http://"+lastHost+"/", page{}, failure.GenericTimeout)
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+}
+
+func init() {
+	for name, mk := range chainCases {
+		cases[name] = mk
+	}
+}
+
 // asnTable puts 203.0.113.0/25 in one network and 198.51.100.0/24 in another.
 const asnTable = "203.0.113.0\t203.0.113.127\t64500\tUS\tEXAMPLE-HOSTING\n198.51.100.0\t198.51.100.255\t64666\tKR\tUNRELATED-NET\n"

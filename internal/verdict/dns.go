@@ -104,11 +104,14 @@ func (a *analysis) checkInjection() map[*model.Step]bool {
 	return inj
 }
 
-// checkDNSAlone is the DNS check without a control: injection and bogons.
+// checkDNSAlone is the DNS check without a control: injection, and bogons
+// for the target's host and the hosts its redirect chains ended at.
 func (a *analysis) checkDNSAlone() {
 	a.checkInjection()
-	if b := a.in.bogons(a.host); len(b) > 0 {
-		a.add(model.MethodDNSBogon, fmt.Sprintf("%s → %s inside: reserved, private or unroutable address space", a.host, join(b)))
+	for _, h := range a.judgedHosts() {
+		if b := a.in.bogons(h); len(b) > 0 {
+			a.add(model.MethodDNSBogon, fmt.Sprintf("%s → %s inside: reserved, private or unroutable address space", h, join(b)))
+		}
 	}
 }
 

@@ -164,6 +164,9 @@ func (a *analysis) compareChain(ic, cc []*model.Step) {
 
 // httpFailure: a request cut after it was sent, inside only.
 func (a *analysis) httpFailure(s *model.Step, cc []*model.Step, host string, port int) {
+	if unsent(s) {
+		return // never sent: its host's DNS, TCP or TLS failure is checkHops' to judge
+	}
 	if a.hostFlagged(host) || a.blocked[port] || a.cut[port] || a.slow[s.HTTP.URL] {
 		return // explained by DNS, TCP, TLS or throttling
 	}
@@ -293,4 +296,45 @@ func (a *analysis) serverError() string {
 	}
 	return fmt.Sprintf("the server answers %s with %d outside and %d inside: it fails for everyone, not censorship",
 		cl.HTTP.URL, cl.HTTP.Status, il.HTTP.Status)
+}
+
+// checkHops judges the host a redirect chain ended at, when it is not the
+// target's, the way the target's host is judged (DNS, TCP, TLS): a chain
+// whose last hop is blocked is blocked by that hop's method. Only hosts the
+// control's chains reached too are judged; a redirect to a host the
+// control never visits is redirects' finding.
+func (a *analysis) checkHops() {
+	reached := map[string]bool{}
+	for _, c := range a.ctl.httpChains() {
+		for _, s := range c {
+			reached[hostOf(s.HTTP.URL)] = true
+		}
+	}
+	for _, c := range a.in.chainsElsewhere(a.host) {
+		hop := *a // shares the findings and the per-host and per-port notes
+		hop.scheme, hop.host, hop.port = targetParts(c[len(c)-1].HTTP.URL)
+		if !reached[hop.host] {
+			continue
+		}
+		if ip, err := netip.ParseAddr(hop.host); err == nil && a.dns[hop.host] == nil {
+			// An address in the Location: judge only steps at that address.
+			a.dns[hop.host] = &hostDNS{in: []netip.Addr{ip}, ctl: []netip.Addr{ip}}
+		}
+		lines := map[string]int{} // to tell the hop's findings from those before
+		for m, ls := range a.findings {
+			lines[m] = len(ls)
+		}
+		hop.checkDNS()
+		if a.dns[hop.host] == nil {
+			continue // not resolved inside (no DNS steps): no address to judge
+		}
+		hop.checkTCP()
+		hop.checkTLS()
+		a.ghost = a.ghost || hop.ghost
+		for m, ls := range a.findings {
+			if n, had := lines[m]; !had || len(ls) > n {
+				a.add(m, "reached by redirects inside: "+chainSummary(c))
+			}
+		}
+	}
 }

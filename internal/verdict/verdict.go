@@ -158,6 +158,7 @@ func (a *analysis) full() Result {
 	a.checkQUIC()
 	a.checkMail()
 	a.checkTransfers()
+	a.checkHops()
 	a.checkHTTP()
 
 	inOK, inWhy := a.in.works(a.host, a.port)

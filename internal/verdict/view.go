@@ -249,6 +249,31 @@ func (v *view) httpChains() [][]*model.Step {
 	return chains
 }
 
+// unsent reports whether an http_round_trip step is a hop whose request was
+// never sent: its host could not be reached (DNS, connect or TLS failed), so
+// the step has a failure and no address.
+func unsent(s *model.Step) bool {
+	return s.Failure != nil && s.Address == "" && s.HTTP != nil
+}
+
+// chainsElsewhere returns the redirect chains that ended on another host
+// than target, one per final host and port.
+func (v *view) chainsElsewhere(target string) [][]*model.Step {
+	var out [][]*model.Step
+	seen := map[string]bool{}
+	for _, c := range v.httpChains() {
+		last := c[len(c)-1]
+		h := hostOf(last.HTTP.URL)
+		k := fmt.Sprintf("%s %d", h, portOf(last.HTTP.URL))
+		if h == "" || h == target || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, c)
+	}
+	return out
+}
+
 // works reports whether the target worked from this vantage, and if not, the
 // first failure that stopped it.
 func (v *view) works(host string, port int) (bool, string) {
@@ -258,6 +283,10 @@ func (v *view) works(host string, port int) (bool, string) {
 			if last.Failure == nil && last.HTTP.Status > 0 {
 				return true, ""
 			}
+		}
+		if last := chains[0][len(chains[0])-1]; last.HTTP.Hop > 0 {
+			return false, fmt.Sprintf("after %s, %s %s: %s", plural(last.HTTP.Hop, "redirect", "redirects"),
+				model.OpHTTPRoundTrip, last.HTTP.URL, failOf(last))
 		}
 	} else if dl := v.steps(model.OpDownload); len(dl) > 0 {
 		if dl[len(dl)-1].Failure == nil {
