@@ -148,7 +148,7 @@ func (a *analysis) compareChain(ic, cc []*model.Step) {
 		return // a redirect elsewhere explains whatever follows it
 	}
 	if last.Failure != nil {
-		a.httpFailure(last, cc, host, port)
+		a.httpFailure(ic, cc, host, port)
 		return
 	}
 	cl := cc[len(cc)-1]
@@ -162,8 +162,9 @@ func (a *analysis) compareChain(ic, cc []*model.Step) {
 	}
 }
 
-// httpFailure: a request cut after it was sent, inside only.
-func (a *analysis) httpFailure(s *model.Step, cc []*model.Step, host string, port int) {
+// httpFailure: the last request of chain ic cut after it was sent, inside only.
+func (a *analysis) httpFailure(ic, cc []*model.Step, host string, port int) {
+	s := ic[len(ic)-1]
 	if unsent(s) {
 		return // never sent: its host's DNS, TCP or TLS failure is checkHops' to judge
 	}
@@ -190,6 +191,9 @@ func (a *analysis) httpFailure(s *model.Step, cc []*model.Step, host string, por
 	}
 	a.add(m, fmt.Sprintf("GET %s is cut inside after the request was sent (%s); outside it answers %d %q",
 		s.HTTP.URL, failOf(s), ok.HTTP.Status, ok.HTTP.Title))
+	if host != a.host {
+		a.add(m, "reached by redirects inside: "+chainSummary(ic))
+	}
 }
 
 // redirects finds the first inside redirect to a host the control's chain

@@ -142,7 +142,7 @@ func TestExpectations(t *testing.T) {
 		"down_cert_expired": "down", "down_cert_wrong_name": "down", "down_cert_untrusted": "down",
 		"ok_quic_same": "ok", "ok_quic_down_everywhere": "ok", "ok_quic_inside_only_error": "ok",
 		"ok_redirect_chain": "ok", "tls_reset_last_hop": "blocked tls.reset", "weak_tls_reset_last_hop": "blocked tls.reset",
-		"tcp_timeout_last_hop": "blocked tcp.timeout", "dns_bogon_last_hop": "blocked dns.bogon",
+		"tcp_timeout_last_hop": "blocked tcp.timeout", "http_reset_last_hop": "blocked http.reset", "dns_bogon_last_hop": "blocked dns.bogon",
 		"dns_inconsistent_last_hop": "blocked dns.inconsistent", "down_last_hop_everywhere": "down",
 	}
 	covered := map[string]bool{}

@@ -53,6 +53,11 @@ var verdictCases = []struct {
 	{"site_redirect", "seed-2015.yaml", "https://www.skype.com/", ""},
 	{"download_tampered", "seed-2015.yaml", "https://download.skype.com/SkypeSetup.exe", ""},
 	{"throttled", "throttling.yaml", "http://slow.example/video.bin", ""},
+	{"ok_redirect_chain", "redirect-chain.yaml", "https://www.start.example/open", ""},
+	{"dns_inconsistent_last_hop", "redirect-chain.yaml", "http://www.start.example/dns", ""},
+	{"tls_reset_last_hop", "redirect-chain.yaml", "https://www.start.example/tls", ""},
+	{"http_reset_last_hop", "redirect-chain.yaml", "http://www.start.example/http", ""},
+	{"tcp_timeout_last_hop", "redirect-chain.yaml", "http://www.start.example/tcp", ""},
 }
 
 // TestGenVerdictCases writes the inputs of verdictCases with -gen-verdict.
