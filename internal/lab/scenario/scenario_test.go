@@ -212,6 +212,8 @@ func FuzzParse(f *testing.F) {
 		h + "censor:\n  - tls-mitm: {ips: [203.0.113.20], ports: [993, 143], ca: rogue}\n  - throttle: {ips: [203.0.113.20], rate: 4kbps}\n",
 		h + "censor:\n  - http-redirect: {hosts: [a.example], to: \"http://b.example/\"}\n  - http-blockpage: {hosts: [c.example], status: 200, title: \"Blocked\", body: \"...\"}\n",
 		"name: x\nexpect:\n  - {target: \"http://a.example/\", status: blocked, methods: [http.redirect]}\n",
+		h + "    control: unreachable\nexpect:\n  - {target: \"http://a.example/\", status: error}\n",
+		"name: x\ncontrol: down\n",
 		"a: &x [1]\nb: *x\n",
 	} {
 		f.Add([]byte(s))
