@@ -53,6 +53,7 @@ var verdictCases = []struct {
 	{"site_redirect", "seed-2015.yaml", "https://www.skype.com/", ""},
 	{"download_tampered", "seed-2015.yaml", "https://download.skype.com/SkypeSetup.exe", ""},
 	{"throttled", "throttling.yaml", "http://slow.example/video.bin", ""},
+	{"error_control_cannot_reach_reset", "control-faults.yaml", "https://www.tuidang.example/", ""},
 }
 
 // TestGenVerdictCases writes the inputs of verdictCases with -gen-verdict.
