@@ -205,7 +205,10 @@ func verifyScenario(cmd *cobra.Command, o verifyOptions, scenarioPath, name, dir
 			}
 		}()
 	}
-	if st.ControlURL == "" {
+	switch {
+	case st.ControlDown:
+		fmt.Fprintln(errOut, "lab verify: the scenario's control is down (control: down): the probe's questions to it are refused")
+	case st.ControlURL == "":
 		fmt.Fprintln(errOut, "lab verify: no control runs in the lab: every verdict is weak")
 	}
 	var measured, pass, fail atomic.Int64

@@ -154,18 +154,24 @@ func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
 			if probeName == "" && len(h.Names) > 0 {
 				probeName = h.Names[0]
 			}
+			// A host the outside cannot reach is checked from the
+			// internet itself, and checked to be out of the outside's reach.
+			from, note := st.Names().Outside, ""
+			if h.ControlUnreachable {
+				from, note = st.Names().Net, ", from the internet"
+			}
 			for _, svc := range h.Services {
 				addr := net.JoinHostPort(h.IP.String(), strconv.Itoa(services.Ports[svc]))
+				add(fmt.Sprintf("%s %s (%s%s)", h.Names[0], svc, addr, note), reach(from, addr, svc, h.Names[0], t))
+			}
+			if h.ControlUnreachable && len(h.Services) > 0 {
+				svc := h.Services[0]
+				addr := net.JoinHostPort(h.IP.String(), strconv.Itoa(services.Ports[svc]))
 				var err error
-				if svc == "dns" || svc == scenario.DNSOpen {
-					_, err = QueryIn(st.Names().Outside, addr, h.Names[0], t)
-				} else {
-					var c net.Conn
-					if c, err = DialIn(st.Names().Outside, addr, t); err == nil {
-						c.Close()
-					}
+				if reach(st.Names().Outside, addr, svc, h.Names[0], unreachableWait) == nil {
+					err = fmt.Errorf("%s answers the outside vantage: the drop of table %s is not in place", svc, controlFaultTable)
 				}
-				add(fmt.Sprintf("%s %s (%s)", h.Names[0], svc, addr), err)
+				add(fmt.Sprintf("%s out of the outside's reach (control: unreachable)", h.Names[0]), err)
 			}
 		}
 	}
@@ -189,11 +195,40 @@ func Health(ctx context.Context, st *State, sc *scenario.Scenario) []Check {
 		ispT += ISPResolverDelay(sc)
 	}
 	add("ISP resolver "+st.Resolvers.ISP+" (from inside, upstream across the censor)", dnsCheck(st.Names().Inside, st.Resolvers.ISP, ispT))
-	if st.ControlURL != "" {
+	switch {
+	case st.ControlDown:
+		var err error
+		if checkControl(st.Names().Outside, st.ControlURL) == nil {
+			err = fmt.Errorf("something answers there")
+		}
+		add("control "+st.ControlURL+" down (control: down): nothing listens", err)
+	case st.ControlURL != "":
 		add("control "+st.ControlURL, checkControl(st.Names().Outside, st.ControlURL))
 	}
 	return out
 }
+
+// unreachableWait is how long a health check waits for an answer that must
+// not come (a host the outside cannot reach): a lab's answers come within
+// milliseconds.
+const unreachableWait = 300 * time.Millisecond
+
+// reach connects from namespace ns to a host's service at addr (a DNS
+// query of name for dns and dns-open).
+func reach(ns, addr, svc, name string, t time.Duration) error {
+	if svc == "dns" || svc == scenario.DNSOpen {
+		_, err := QueryIn(ns, addr, name, t)
+		return err
+	}
+	c, err := DialIn(ns, addr, t)
+	if err == nil {
+		c.Close()
+	}
+	return err
+}
+
+// controlListen is where the control listens: ControlPort on OutsideAddr.
+func controlListen() string { return net.JoinHostPort(OutsideAddr.String(), strconv.Itoa(ControlPort)) }
 
 func checkControl(ns, url string) error {
 	resp, err := HTTPClientIn(ns, 2*time.Second).Get(url + "/metrics")
@@ -267,7 +302,7 @@ func tail(path string, n int) string {
 }
 
 func startControl(ctx context.Context, dir, exe string, st *State) (string, Daemon, error) {
-	listen := net.JoinHostPort(OutsideAddr.String(), strconv.Itoa(ControlPort))
+	listen := controlListen()
 	d, err := startDaemon(dir, st.Names(), st.Names().Outside, RoleControl, exe, "control", "--listen", listen, "--lab",
 		"--resolver", "udp://"+st.Resolvers.Public, "--ca-file", st.Trust.Outside)
 	if err != nil {

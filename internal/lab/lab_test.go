@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -322,6 +323,36 @@ func TestLabControl(t *testing.T) {
 	}
 	if strings.TrimSpace(out.String()) != st.ControlURL {
 		t.Errorf("FIREWATCH_CONTROL=%q", out.String())
+	}
+}
+
+// TestLabControlUnreachable: the outside vantage loses every packet to a
+// host with control: unreachable (TCP and DNS), while the inside reaches it.
+func TestLabControlUnreachable(t *testing.T) {
+	st := sharedLab(t)
+	if len(st.ControlUnreachable) != 1 || st.ControlUnreachable[0] != "203.0.113.80" {
+		t.Errorf("state control_unreachable %v, want [203.0.113.80]", st.ControlUnreachable)
+	}
+	if resp, _, err := httpGet(t, tn.Inside, "http://203.0.113.80/", nil); err != nil || resp.StatusCode != 200 {
+		t.Errorf("inside: %v, want a 200", err)
+	}
+	if _, err := QueryIn(tn.Inside, "203.0.113.80:53", "far.example", 2*time.Second); err != nil {
+		t.Errorf("inside DNS: %v", err)
+	}
+	start := time.Now()
+	c, err := DialIn(tn.Outside, "203.0.113.80:80", time.Second)
+	if err == nil {
+		c.Close()
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || time.Since(start) < 900*time.Millisecond {
+		t.Errorf("outside: %v after %s, want a timeout (packets dropped)", err, time.Since(start))
+	}
+	if _, err := QueryIn(tn.Outside, "203.0.113.80:53", "far.example", time.Second); err == nil {
+		t.Error("outside DNS: got an answer, want none")
+	}
+	if resp, _, err := httpGet(t, tn.Outside, "http://203.0.113.10/", nil); err != nil || resp.StatusCode != 200 {
+		t.Errorf("outside, another host: %v, want a 200", err)
 	}
 }
 

@@ -60,6 +60,12 @@ type State struct {
 	ASNTable string `json:"asn_table,omitempty"`
 	// ControlURL is the control's URL, "" when no control runs.
 	ControlURL string `json:"control_url,omitempty"`
+	// ControlDown says that the scenario's control is down: ControlURL is
+	// given to programs, and nothing listens there.
+	ControlDown bool `json:"control_down,omitempty"`
+	// ControlUnreachable are the host addresses the outside vantage (and so
+	// the control) cannot reach: the hosts with control: unreachable.
+	ControlUnreachable []string `json:"control_unreachable,omitempty"`
 	// Daemons maps a daemon role to its process.
 	Daemons map[string]Daemon `json:"daemons"`
 	// Seed seeds the censor's random choices.

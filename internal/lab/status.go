@@ -119,7 +119,11 @@ func (s *State) WriteSummary(w io.Writer) {
 		return a.Less(b)
 	})
 	for _, ip := range ips {
-		fmt.Fprintf(w, "host:     %-15s %s\n", ip, strings.Join(s.Hosts[ip], " "))
+		note := ""
+		if slices.Contains(s.ControlUnreachable, ip) {
+			note = " (control: unreachable: the outside vantage cannot reach it)"
+		}
+		fmt.Fprintf(w, "host:     %-15s %s%s\n", ip, strings.Join(s.Hosts[ip], " "), note)
 	}
 	fmt.Fprintf(w, "trust:    public CA %s, rogue CA %s (trusted by nobody), trusted rogue CA %s\n", s.Trust.PublicCA, s.Trust.RogueCA, s.Trust.RogueTrustedCA)
 	extra := ""
@@ -127,7 +131,9 @@ func (s *State) WriteSummary(w io.Writer) {
 		extra = " (public + trusted rogue CA)"
 	}
 	fmt.Fprintf(w, "          inside %s%s, outside %s\n", s.Trust.Inside, extra, s.Trust.Outside)
-	if s.ControlURL != "" {
+	if s.ControlDown {
+		fmt.Fprintf(w, "control:  %s, down (control: down): nothing listens\n", s.ControlURL)
+	} else if s.ControlURL != "" {
 		fmt.Fprintf(w, "control:  %s\n", s.ControlURL)
 	} else {
 		fmt.Fprintf(w, "control:  not available\n")

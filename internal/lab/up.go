@@ -222,6 +222,13 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	if err := silenceRouters(ctx, names, sc.SilentHops); err != nil {
 		return nil, err
 	}
+	cut := unreachableFromOutside(sc)
+	for _, a := range cut {
+		st.ControlUnreachable = append(st.ControlUnreachable, a.String())
+	}
+	if err := cutOutside(ctx, names, cut); err != nil {
+		return nil, err
+	}
 	o.logf("lab: trust files")
 	if st.Trust, err = writeTrust(dir, sc.RogueTrusted()); err != nil {
 		return nil, err
@@ -251,7 +258,13 @@ func Up(ctx context.Context, o Options) (st *State, err error) {
 	if err := waitReady(ctx, st, sc, 20*time.Second); err != nil {
 		return nil, err
 	}
-	if o.Control {
+	switch {
+	case o.Control && sc.ControlDown:
+		// The probe is given the URL; nothing listens there.
+		st.ControlURL = "http://" + controlListen()
+		st.ControlDown = true
+		o.logf("lab: no control (the scenario says control: down): nothing listens at %s", st.ControlURL)
+	case o.Control:
 		o.logf("lab: starting the control")
 		if url, d, err := startControl(ctx, dir, exe, st); err != nil {
 			o.logf("lab: control not available: %v", err)

@@ -31,6 +31,8 @@ var coincidences = map[string]string{
 	"internal/lab/emunet/tcp.go:connect":            "the syscall of an emulated net.OpError",
 	"internal/lab/emunet/udp.go:read":               "the operation of an emulated net.OpError",
 	"internal/lab/emunet/udp.go:write":              "the operation of an emulated net.OpError",
+	"internal/lab/scenario/control.go:control":      "the scenario's YAML key of the control faults",
+	"internal/lab/scenario/control.go:down":         "a control fault's value in a scenario",
 }
 
 // TestWrittenOnce fails when a status, operation, method or vantage is written as a

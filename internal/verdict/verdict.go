@@ -182,9 +182,15 @@ func (a *analysis) full() Result {
 			// control that cannot reach the site).
 			res.Status = model.StatusError
 			res.Verdict.Reason = "it works inside, but the control could not reach it (" + ctlWhy + "): nothing to compare with"
-		default:
+		case a.in.halt(a.host, a.port).alike(a.ctl.halt(a.host, a.port)):
 			res.Status = model.StatusDown
 			res.Verdict.Reason = "it fails outside as well: " + ctlWhy + "; inside: " + inWhy
+		default:
+			// Failing otherwise outside says nothing of the inside's
+			// failure (a reset, while the control cannot reach the
+			// site): neither down nor blocked.
+			res.Status = model.StatusError
+			res.Verdict.Reason = "it fails inside (" + inWhy + "), and outside in another way (" + ctlWhy + "): nothing to compare with"
 		}
 	case len(a.findings) > 0:
 		res.Status = model.StatusBlocked

@@ -138,7 +138,7 @@ func TestExpectations(t *testing.T) {
 		"site_redirect": "blocked site.redirect", "download_tampered": "blocked download.tampered",
 		"throttled":    "blocked throttled",
 		"quic_blocked": "blocked quic.blocked", "tcp_timeout_quic_too": "blocked tcp.timeout",
-		"error_control_cannot_reach": "error", "down_http_500_everywhere": "down", "ok_http_404_everywhere": "ok",
+		"error_control_cannot_reach": "error", "error_control_cannot_reach_reset": "error", "down_http_500_everywhere": "down", "ok_http_404_everywhere": "ok",
 		"down_cert_expired": "down", "down_cert_wrong_name": "down", "down_cert_untrusted": "down",
 		"ok_quic_same": "ok", "ok_quic_down_everywhere": "ok", "ok_quic_inside_only_error": "ok",
 		"ok_redirect_chain": "ok", "tls_reset_last_hop": "blocked tls.reset", "weak_tls_reset_last_hop": "blocked tls.reset",

@@ -337,10 +337,33 @@ func (v *view) tlsOnPortOK(host string, port int) bool {
 }
 
 // why describes the first stage of the measurement that failed everywhere.
-func (v *view) why(host string, port int) string {
+func (v *view) why(host string, port int) string { return v.halt(host, port).String() }
+
+// halt is the first stage of a measurement that failed everywhere: the
+// operation, where (a host, an address or a URL) and the failure. An empty
+// op means no step got that far (failure then says why).
+type halt struct{ op, where, failure string }
+
+func (h halt) String() string {
+	switch h.op {
+	case "":
+		return h.failure
+	case model.OpResolve:
+		return fmt.Sprintf("resolving %s: %s", h.where, h.failure)
+	case model.OpConnect:
+		return fmt.Sprintf("connect to %s: %s", h.where, h.failure)
+	}
+	return fmt.Sprintf("%s %s: %s", h.op, h.where, h.failure)
+}
+
+// alike reports whether two measurements stopped at the same stage with the
+// same failure (wherever: the two sides may have had other addresses).
+func (h halt) alike(o halt) bool { return h.op != "" && h.op == o.op && h.failure == o.failure }
+
+func (v *view) halt(host string, port int) halt {
 	dns := v.dnsSteps(host)
 	if len(dns) > 0 && len(v.addrs(host, nil)) == 0 {
-		return fmt.Sprintf("resolving %s: %s", host, firstFailure(dns, "no address"))
+		return halt{model.OpResolve, host, firstFailure(dns, "no address")}
 	}
 	var conns []*model.Step
 	for _, s := range v.steps(model.OpConnect) {
@@ -349,7 +372,14 @@ func (v *view) why(host string, port int) string {
 		}
 	}
 	if len(conns) > 0 && allFailed(conns) {
-		return fmt.Sprintf("connect to %s: %s", conns[0].Address, failOf(conns[0]))
+		return halt{model.OpConnect, conns[0].Address, failOf(conns[0])}
+	}
+	// A redirect chain stops at its failed last hop, though the hops
+	// before it answered.
+	if chains := v.httpChains(); len(chains) > 0 {
+		if last := chains[0][len(chains[0])-1]; last.Failure != nil && last.HTTP.Hop > 0 {
+			return halt{model.OpHTTPRoundTrip, last.HTTP.URL, failOf(last)}
+		}
 	}
 	for _, op := range []string{model.OpTLSHandshake, model.OpMailGreeting, model.OpStartTLS, model.OpHTTPRoundTrip, model.OpDownload} {
 		var ss []*model.Step
@@ -364,13 +394,13 @@ func (v *view) why(host string, port int) string {
 			if s.HTTP != nil {
 				where = s.HTTP.URL
 			}
-			return fmt.Sprintf("%s %s: %s", op, where, failOf(s))
+			return halt{op, where, failOf(s)}
 		}
 	}
 	if len(v.m.Steps) == 0 {
-		return "no steps recorded"
+		return halt{failure: "no steps recorded"}
 	}
-	return "no step reached the service"
+	return halt{failure: "no step reached the service"}
 }
 
 func allFailed(ss []*model.Step) bool {

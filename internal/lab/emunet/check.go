@@ -32,7 +32,8 @@ type CheckOptions struct {
 var ControlAddr = netip.AddrPortFrom(lab.OutsideAddr, uint16(lab.ControlPort))
 
 // Checker starts the control in the outside vantage (the probe of
-// `firewatch control --lab` with the public resolver, as `lab up` runs it)
+// `firewatch control --lab` with the public resolver, as `lab up` runs it,
+// unless the scenario says control: down)
 // and returns the check of one expect entry: `firewatch check` inside, with
 // the entry's resolver, through probe → control → verdict → retests.
 func (n *Net) Checker(o CheckOptions) (verify.CheckFunc, error) {
@@ -45,8 +46,10 @@ func (n *Net) Checker(o CheckOptions) (verify.CheckFunc, error) {
 	if o.RetestDelay <= 0 {
 		o.RetestDelay = 50 * time.Millisecond
 	}
-	if err := n.startControl(o); err != nil {
-		return nil, err
+	if !n.sc.ControlDown { // control: down: the probe asks, nothing listens
+		if err := n.startControl(o); err != nil {
+			return nil, err
+		}
 	}
 	in := n.Inside()
 	client := n.controlClient()

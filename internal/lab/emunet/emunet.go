@@ -269,6 +269,24 @@ func inside(a netip.Addr) bool { return lab.InsidePrefix.Contains(a) }
 // the inside: the only direction the censor acts on.
 func crosses(src, dst netip.Addr) bool { return inside(src) && !inside(dst) }
 
+// unreachable reports whether a packet from src to dst is lost on the
+// outside's path: src is the outside vantage and dst a host with
+// control: unreachable. It is a fault of the control's side, not the censor.
+func (n *Net) unreachable(src, dst netip.Addr) bool {
+	if src != lab.OutsideAddr {
+		return false
+	}
+	h, ok := n.sc.HostByIP(dst)
+	return ok && h.ControlUnreachable
+}
+
+// faultf logs a fault of the outside's path (not the censor's).
+func (n *Net) faultf(format string, args ...any) {
+	n.logMu.Lock()
+	defer n.logMu.Unlock()
+	fmt.Fprintf(n.log, "fault: "+format+"\n", args...)
+}
+
 func (n *Net) logf(format string, args ...any) {
 	n.logMu.Lock()
 	defer n.logMu.Unlock()

@@ -101,3 +101,77 @@ func TestConnectionLevel(t *testing.T) {
 		t.Errorf("read after a query to a host without DNS: %v, want ECONNREFUSED", err)
 	}
 }
+
+// TestControlFaults: a host with control: unreachable is a blackhole from
+// the outside vantage only (TCP and UDP), and with control: down nothing
+// listens at the control's address (a connect from inside is refused).
+func TestControlFaults(t *testing.T) {
+	sc, err := scenario.Parse("t.yaml", []byte(`name: t
+hosts:
+  - {names: [far.example], ip: 203.0.113.12, services: [http, dns], control: unreachable}
+  - {names: [web.example], ip: 203.0.113.10, services: [http]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	in, out := n.Inside(), n.Outside()
+	for _, c := range []struct {
+		name    string
+		dial    func(context.Context, string, string) (net.Conn, error)
+		addr    string
+		blocked bool
+	}{
+		{"outside to the unreachable host", out.DialContext, "203.0.113.12:80", true},
+		{"inside to the unreachable host", in.DialContext, "203.0.113.12:80", false},
+		{"outside to another host", out.DialContext, "203.0.113.10:80", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			conn, err := c.dial(ctx, "tcp", c.addr)
+			if c.blocked {
+				if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 150*time.Millisecond {
+					t.Errorf("got %v after %s, want a timeout at the deadline", err, time.Since(start))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got %v, want a connection", err)
+			}
+			conn.Close()
+		})
+	}
+	// UDP from outside is lost: no answer, not even a refusal.
+	uc, err := out.DialContext(context.Background(), "udp", "203.0.113.12:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	uc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	uc.Write([]byte("query"))
+	if _, err := uc.Read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("read after a query from outside to the unreachable host: %v, want no answer", err)
+	}
+
+	down, err := scenario.Parse("t.yaml", []byte("name: t\ncontrol: down\nhosts:\n  - {names: [web.example], ip: 203.0.113.10, services: [http]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dn, err := New(down, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dn.Close()
+	if _, err := dn.Checker(CheckOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dn.Inside().DialContext(context.Background(), "tcp", ControlAddr.String()); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial of the control with control: down: %v, want ECONNREFUSED", err)
+	}
+}

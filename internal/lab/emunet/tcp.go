@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/firewatch/firewatch/internal/lab"
 	"github.com/firewatch/firewatch/internal/lab/policy"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 )
@@ -178,6 +179,10 @@ func (n *Net) dialTCP(ctx context.Context, src netip.Addr, addr string) (*conn, 
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: fmt.Errorf("emunet: %q is not an address", addr)}
 	}
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	if n.unreachable(src, dst.Addr()) {
+		n.faultf("outside cannot reach %s (control: unreachable)", dst)
+		return nil, n.blackhole(ctx, dst)
+	}
 	if !crosses(src, dst.Addr()) {
 		return n.dialDirect(ctx, src, dst)
 	}
@@ -218,7 +223,8 @@ func (n *Net) blackhole(ctx context.Context, dst netip.AddrPort) error {
 
 // upstream returns the loopback address of the server at dst, or the error
 // a connect to it gets: refused by a host without that service,
-// unreachable where no host is.
+// unreachable where no host is (the outside vantage is a host: with
+// control: down nothing listens there).
 func (n *Net) upstream(dst netip.AddrPort) (string, error) {
 	n.mu.Lock()
 	real, ok := n.tcp[dst]
@@ -233,7 +239,7 @@ func (n *Net) upstream(dst netip.AddrPort) (string, error) {
 	if ok {
 		return real, nil
 	}
-	if _, isHost := n.sc.HostByIP(dst.Addr()); isHost || hostKnown {
+	if _, isHost := n.sc.HostByIP(dst.Addr()); isHost || hostKnown || dst.Addr() == lab.OutsideAddr {
 		return "", opErr(dst, os.NewSyscallError("connect", syscall.ECONNREFUSED))
 	}
 	return "", opErr(dst, os.NewSyscallError("connect", syscall.EHOSTUNREACH))

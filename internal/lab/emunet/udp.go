@@ -87,8 +87,11 @@ func (n *Net) listenPacket(src netip.Addr, network, addr string) (net.PacketConn
 // sendUDP carries a datagram from src to dst through the censor: a DNS
 // query for a name under a dns-inject rule gets the forged answer at once
 // (and, in replace mode, no genuine one); a drop or quic-block rule
-// swallows it.
+// swallows it, and so does the outside's path to a host it cannot reach.
 func (n *Net) sendUDP(src, dst netip.AddrPort, b []byte) {
+	if n.unreachable(src.Addr(), dst.Addr()) {
+		return // the outside's path drops it (control: unreachable)
+	}
 	if crosses(src.Addr(), dst.Addr()) {
 		if dst.Port() == 53 && n.pol.Has(scenario.KindDNSInject) {
 			if q, ok := policy.ParseQuery(b); ok {

@@ -58,6 +58,7 @@ var verdictCases = []struct {
 	{"tls_reset_last_hop", "redirect-chain.yaml", "https://www.start.example/tls", ""},
 	{"http_reset_last_hop", "redirect-chain.yaml", "http://www.start.example/http", ""},
 	{"tcp_timeout_last_hop", "redirect-chain.yaml", "http://www.start.example/tcp", ""},
+	{"error_control_cannot_reach_reset", "control-faults.yaml", "https://www.tuidang.example/", ""},
 }
 
 // TestGenVerdictCases writes the inputs of verdictCases with -gen-verdict.

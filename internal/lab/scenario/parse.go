@@ -140,7 +140,7 @@ func (p *parser) readFile(rel string, max int64) ([]byte, error) {
 }
 
 func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
-	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "resolver_delay", "hosts", "ghosts", "censor", "expect", "expect_dns"}, pathKeys...)...)
+	f, err := p.mapping(root, "", append([]string{"name", "description", "network", "seed", "resolver_delay", "hosts", "ghosts", "censor", "expect", "expect_dns", controlKey}, pathKeys...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +182,18 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 	if h, ok := f["hosts"]; ok {
 		if s.Hosts, err = p.hosts(h.val); err != nil {
 			return nil, err
+		}
+	}
+	if c, ok := f[controlKey]; ok {
+		if err := p.control(c.val, controlKey, ControlDown); err != nil {
+			return nil, err
+		}
+		s.ControlDown = true
+		for i, h := range s.Hosts {
+			if h.ControlUnreachable {
+				return nil, &Error{File: p.file, Line: h.Line, Key: fmt.Sprintf("hosts[%d].%s", i, controlKey),
+					Msg: fmt.Sprintf("%s changes nothing when the scenario's control is %s (line %d): give it a scenario of its own", ControlUnreachable, ControlDown, c.key.Line)}
+			}
 		}
 	}
 	if g, ok := f["ghosts"]; ok {
@@ -287,7 +299,7 @@ func (p *parser) hosts(n *yaml.Node) ([]Host, error) {
 	var out []Host
 	for i, it := range items {
 		path := fmt.Sprintf("hosts[%d]", i)
-		f, err := p.mapping(it, path, "names", "ip", "services", "pages", "inside", "certificate")
+		f, err := p.mapping(it, path, "names", "ip", "services", "pages", "inside", "certificate", controlKey)
 		if err != nil {
 			return nil, err
 		}
@@ -348,6 +360,12 @@ func (p *parser) hosts(n *yaml.Node) ([]Host, error) {
 				return nil, p.errf(cf.val, join(path, "certificate"), "want %s, got %q", orList(pki.Faults), h.Certificate)
 			}
 		}
+		if cf, ok := f[controlKey]; ok {
+			if err := p.control(cf.val, join(path, controlKey), ControlUnreachable); err != nil {
+				return nil, err
+			}
+			h.ControlUnreachable = true
+		}
 		if inf, ok := f["inside"]; ok {
 			if h.Inside, err = p.inside(inf.val, join(path, "inside")); err != nil {
 				return nil, err
@@ -382,6 +400,9 @@ func (p *parser) openResolver(h *Host, f map[string]field, path string) error {
 		if kf, ok := f[k]; ok {
 			return p.errf(kf.key, join(path, k), "a %s host serves no %s", DNSOpen, k)
 		}
+	}
+	if kf, ok := f[controlKey]; ok {
+		return p.errf(kf.key, join(path, controlKey), "a %s host is inside the censored network, not on the outside's path", DNSOpen)
 	}
 	if !slices.Contains(OpenResolverAddrs, h.IP) {
 		want := make([]string, len(OpenResolverAddrs))

@@ -57,6 +57,9 @@ type Scenario struct {
 	// `firewatch keywords isolate` must find (path.go).
 	ExpectTrace    []ExpectTrace
 	ExpectKeywords []ExpectKeywords
+	// ControlDown (`control: down`) says the control does not answer: the
+	// lab runs none, and programs inside still get its URL.
+	ControlDown bool `json:",omitempty"`
 }
 
 // MaxResolverDelay bounds resolver_delay: a probe's step times out at 10 s.
@@ -80,7 +83,11 @@ type Host struct {
 	// "wrong-name", "untrusted"; pki.Faults), seen from everywhere; "" for
 	// a valid one.
 	Certificate string `json:",omitempty"`
-	Line        int    // line of the host in its file
+	// ControlUnreachable (`control: unreachable`) says the outside vantage,
+	// and so the control, cannot reach the host: a fault of the outside's
+	// path, not censorship (the inside reaches it).
+	ControlUnreachable bool `json:",omitempty"`
+	Line               int  // line of the host in its file
 }
 
 // InsideBehavior is how a host treats clients from the inside network.

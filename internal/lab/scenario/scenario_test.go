@@ -250,6 +250,8 @@ func FuzzParse(f *testing.F) {
 		h + "censor:\n  - http-redirect: {hosts: [a.example], to: \"http://b.example/\"}\n  - http-blockpage: {hosts: [c.example], status: 200, title: \"Blocked\", body: \"...\"}\n",
 		"name: x\nexpect:\n  - {target: \"http://a.example/\", status: blocked, methods: [http.redirect]}\n",
 		h + "    pages: {/a: {redirect: \"http://b.example/b\"}, /b: {redirect: \"https://c.example/\", status: 301}}\n",
+		h + "    control: unreachable\nexpect:\n  - {target: \"http://a.example/\", status: error}\n",
+		"name: x\ncontrol: down\n",
 		"a: &x [1]\nb: *x\n",
 	} {
 		f.Add([]byte(s))

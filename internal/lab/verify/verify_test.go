@@ -42,6 +42,7 @@ func rec(target, status string, methods ...string) *model.Measurement {
 func TestJudge(t *testing.T) {
 	blockedMITM := scenario.Expect{Target: "imaps://mail.example.com", Status: "blocked", Methods: []string{"tls.mitm"}}
 	okDomain := scenario.Expect{Target: "www.example.org", Status: "ok"}
+	errorURL := scenario.Expect{Target: "https://www.far.example/", Status: "error"} // control-faults.yaml
 	for _, c := range []struct {
 		name       string
 		e          scenario.Expect
@@ -61,6 +62,15 @@ func TestJudge(t *testing.T) {
 			false, Outcome{"error", []string{}}, "probe failed: boom"},
 		{"no record", blockedMITM, nil, nil,
 			false, Outcome{"error", []string{}}, "probe failed: no record"},
+		{"error expected and found", errorURL, []*model.Measurement{rec("https://www.far.example/", "error")}, nil,
+			true, Outcome{"error", []string{}}, ""},
+		{"error expected, ok found", errorURL, []*model.Measurement{rec("https://www.far.example/", "ok")}, nil,
+			false, Outcome{"ok", []string{}}, ""},
+		{"error expected, blocked found", errorURL, []*model.Measurement{rec("https://www.far.example/", "blocked", "tls.reset")}, nil,
+			false, Outcome{"blocked", []string{"tls.reset"}}, ""},
+		// A probe that could not run is no error verdict: it never passes.
+		{"error expected, probe failed", errorURL, nil, errors.New("boom"),
+			false, Outcome{"error", []string{}}, "probe failed: boom"},
 		{"bare domain both ok", okDomain, []*model.Measurement{rec("https://www.example.org/", "ok"), rec("http://www.example.org/", "ok")}, nil,
 			true, Outcome{"ok", []string{}}, ""},
 		{"bare domain one blocked", okDomain, []*model.Measurement{rec("https://www.example.org/", "ok"), rec("http://www.example.org/", "blocked", "http.blockpage")}, nil,
