@@ -60,9 +60,15 @@ func PlanFor(m *model.Measurement) (*Plan, error) {
 func planMethod(m *model.Measurement, meth string) (*Plan, error) {
 	switch meth {
 	case model.MethodHTTPReset, model.MethodHTTPBlockpage, model.MethodHTTPRedirect:
-		st := firstStep(m, func(s model.Step) bool {
-			return s.Operation == model.OpHTTPRoundTrip && s.HTTP != nil && s.HTTP.Hop == 0
-		})
+		isHTTP := func(s model.Step) bool { return s.Operation == model.OpHTTPRoundTrip && s.HTTP != nil }
+		st := firstStep(m, func(s model.Step) bool { return isHTTP(s) && s.HTTP.Hop == 0 })
+		if meth == model.MethodHTTPReset {
+			// The request that was sent and cut: a redirect chain's
+			// later hop when the first answered.
+			if cut := firstStep(m, func(s model.Step) bool { return isHTTP(s) && s.Failure != nil && s.Address != "" }); cut != nil {
+				st = cut
+			}
+		}
 		if st == nil {
 			return nil, errors.New("the record has no HTTP request")
 		}

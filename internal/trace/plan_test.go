@@ -46,6 +46,17 @@ func TestPlanFor(t *testing.T) {
 			}
 		})
 	}
+	// A redirect chain cut at its last hop traces that hop's request.
+	hop0 := model.Step{Operation: model.OpHTTPRoundTrip, Address: "203.0.113.31:80",
+		HTTP: &model.HTTPData{URL: "http://start.example/", Method: "GET", Status: 302}}
+	last := httpStep
+	last.HTTP = &model.HTTPData{URL: "http://news.example/falun?q=1", Method: "GET", Hop: 2}
+	chain := model.Measurement{Target: "http://start.example/", Status: model.StatusBlocked, Methods: []string{model.MethodHTTPReset},
+		Steps: []model.Step{hop0, {Operation: model.OpHTTPRoundTrip, Address: "203.0.113.32:80",
+			HTTP: &model.HTTPData{URL: "http://mid.example/", Method: "GET", Status: 302, Hop: 1}}, last}}
+	if p, err := PlanFor(&chain); err != nil || p.Host != "news.example" || p.Exchange.Server.String() != "203.0.113.30:80" {
+		t.Errorf("chain cut at its last hop: plan %+v, %v; want news.example at 203.0.113.30:80", p, err)
+	}
 	p, _ := PlanFor(&tests[2].m)
 	if want := "GET /falun?q=1 HTTP/1.1\r\nHost: news.example\r\n"; !strings.HasPrefix(string(p.Exchange.Request), want) {
 		t.Errorf("request %q, want it to start with %q", p.Exchange.Request, want)
