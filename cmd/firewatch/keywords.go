@@ -72,10 +72,6 @@ segments, TLS record fragmentation) and report which evade. Every request is
 a keyword_test step of the record (--out, --upload).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ts, err := target.Parse(args[0])
-			if err != nil {
-				return fmt.Errorf("target %q: %w", args[0], err)
-			}
 			ctl, err := controlClient(&pf.assessFlags)
 			if err != nil {
 				return err
@@ -88,32 +84,14 @@ a keyword_test step of the record (--out, --upload).`,
 			if err != nil {
 				return err
 			}
-			sink, err := rf.open(cmd.Context(), cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer sink.Close()
-			var nothing []string
-			for _, t := range ts {
-				m := measure(cmd.Context(), t)
+			return followUp(cmd, args[0], measure, &rf, keywords.ErrNothingToIsolate, func(m *model.Measurement) (func() error, error) {
 				res, steps, err := isolate(cmd.Context(), m, cfg.Network, ctl, pf.timeout)
-				m.Steps = append(m.Steps, steps...)
-				if errors.Is(err, keywords.ErrNothingToIsolate) {
-					nothing = append(nothing, err.Error())
-					continue
-				}
 				if err != nil {
-					return err
+					return nil, err
 				}
-				if err := sink.Write(m); err != nil {
-					return err
-				}
-				printIsolate(cmd.OutOrStdout(), res, asJSON)
-			}
-			if len(nothing) == len(ts) {
-				return errors.New(strings.Join(nothing, "; "))
-			}
-			return nil
+				m.Steps = append(m.Steps, steps...)
+				return func() error { printIsolate(cmd.OutOrStdout(), res, asJSON); return nil }, nil
+			})
 		},
 	}
 	pf.register(cmd.Flags())

@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/runner"
+	"github.com/firewatch/firewatch/internal/target"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -59,4 +63,45 @@ func (rs *recordSink) Close() error {
 		errs = append(errs, s.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// followUp is the loop of a command that follows up a measurement (trace,
+// keywords isolate): it measures each target of arg with measure, lets each add its
+// steps to the record, writes the record where rf says, then calls the
+// report that each returned. An error of each that wraps nothing (there is
+// nothing to follow up on that target) skips it; the command fails only when
+// every target was skipped.
+func followUp(cmd *cobra.Command, arg string, measure runner.MeasureFunc, rf *recordFlags, nothing error,
+	each func(m *model.Measurement) (report func() error, err error)) error {
+	ts, err := target.Parse(arg)
+	if err != nil {
+		return fmt.Errorf("target %q: %w", arg, err)
+	}
+	sink, err := rf.open(cmd.Context(), cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	var skipped []string
+	for _, t := range ts {
+		m := measure(cmd.Context(), t)
+		report, err := each(m)
+		if errors.Is(err, nothing) {
+			skipped = append(skipped, err.Error())
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := sink.Write(m); err != nil {
+			return err
+		}
+		if err := report(); err != nil {
+			return err
+		}
+	}
+	if len(skipped) == len(ts) {
+		return errors.New(strings.Join(skipped, "; "))
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/collector"
 	"github.com/firewatch/firewatch/internal/dnsscan"
+	"github.com/firewatch/firewatch/internal/probe/probetest"
 	"github.com/firewatch/firewatch/internal/store"
 	"github.com/miekg/dns"
 )
@@ -25,26 +25,13 @@ import (
 // address beyond the GFW that runs no DNS server.
 func startForger(t *testing.T) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+	return probetest.ServeDNS(t, func(w dns.ResponseWriter, q *dns.Msg) {
 		name := strings.ToLower(q.Question[0].Name)
 		if name != "blocked.example." && !strings.HasSuffix(name, ".blocked.example.") {
 			return
 		}
-		m := new(dns.Msg)
-		m.SetReply(q)
-		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(203, 0, 113, 50)})
-		w.WriteMsg(m)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
-	return pc.LocalAddr().String()
+		w.WriteMsg(probetest.Reply(q, "203.0.113.50"))
+	})
 }
 
 func TestScanDNSVia(t *testing.T) {

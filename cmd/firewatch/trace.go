@@ -2,13 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
-	"github.com/firewatch/firewatch/internal/target"
+	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/trace"
 	"github.com/spf13/cobra"
 )
@@ -44,61 +42,39 @@ steps are added to the record (--out, --upload). Needs root or CAP_NET_RAW.`,
 			if err := trace.CheckRaw(); err != nil {
 				return err
 			}
-			ts, err := target.Parse(args[0])
-			if err != nil {
-				return fmt.Errorf("target %q: %w", args[0], err)
-			}
 			cfg, err := pf.probeConfig()
 			if err != nil {
 				return err
 			}
+			out := cmd.OutOrStdout()
 			measure, err := pf.measurer()
 			if err != nil {
 				return err
 			}
-			sink, err := rf.open(cmd.Context(), cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer sink.Close()
-			out := cmd.OutOrStdout()
-			var nothing []string
-			for _, t := range ts {
-				m := measure(cmd.Context(), t)
+			return followUp(cmd, args[0], measure, &rf, trace.ErrNothingToLocate, func(m *model.Measurement) (func() error, error) {
 				plan, err := trace.PlanFor(m)
-				if errors.Is(err, trace.ErrNothingToLocate) {
-					nothing = append(nothing, err.Error())
-					continue
-				}
 				if err != nil {
-					return err
+					return nil, err
 				}
 				p, err := trace.NewProber(plan.Exchange, cfg.Network, wait)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				res, err := trace.Locate(cmd.Context(), p, trace.Options{Target: m.Target, Method: plan.Method, Kind: plan.Kind,
 					Address: plan.Exchange.Server.String(), Host: plan.Host, MaxTTL: maxTTL})
 				p.Close()
 				if err != nil {
-					return err
+					return nil, err
 				}
 				m.Steps = append(m.Steps, res.Steps...)
-				if err := sink.Write(m); err != nil {
-					return err
-				}
-				if asJSON {
-					if err := json.NewEncoder(out).Encode(res); err != nil {
-						return err
+				return func() error {
+					if asJSON {
+						return json.NewEncoder(out).Encode(res)
 					}
-				} else {
 					printTrace(out, res)
-				}
-			}
-			if len(nothing) == len(ts) {
-				return errors.New(strings.Join(nothing, "; "))
-			}
-			return nil
+					return nil
+				}, nil
+			})
 		},
 	}
 	pf.register(cmd.Flags())

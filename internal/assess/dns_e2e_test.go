@@ -21,27 +21,20 @@ import (
 // splitDNS answers A queries from a fixed table (NXDOMAIN otherwise).
 func splitDNS(t *testing.T, table map[string]string) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
+	return "udp://" + probetest.ServeDNS(t, func(w dns.ResponseWriter, q *dns.Msg) {
 		name := strings.TrimSuffix(strings.ToLower(q.Question[0].Name), ".")
 		ip, ok := table[name]
 		switch {
 		case !ok:
+			m := probetest.Reply(q)
 			m.Rcode = dns.RcodeNameError
+			w.WriteMsg(m)
 		case q.Question[0].Qtype == dns.TypeA:
-			rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A " + ip)
-			m.Answer = append(m.Answer, rr)
+			w.WriteMsg(probetest.Reply(q, ip))
+		default:
+			w.WriteMsg(probetest.Reply(q))
 		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return "udp://" + pc.LocalAddr().String()
+	})
 }
 
 // serveTLSAt serves a page over TLS with cert at addr.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firewatch/firewatch/internal/probe/probetest"
 	"github.com/miekg/dns"
 
 	"github.com/firewatch/firewatch/internal/failure"
@@ -243,23 +244,11 @@ func TestResolverCheck(t *testing.T) {
 	closed := pc.LocalAddr().String()
 	pc.Close()
 
-	pc2, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc2, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		rr, _ := dns.NewRR(r.Question[0].Name + " 60 IN A 203.0.113.40")
-		m.Answer = append(m.Answer, rr)
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
+	served := probetest.ServeDNS(t, func(w dns.ResponseWriter, r *dns.Msg) { w.WriteMsg(probetest.Reply(r, "203.0.113.40")) })
 
 	c, _, _ := newTest(t, Config{AllowLoopback: true, Lab: true})
 	resp, err := c.MeasureRequest(context.Background(), MeasureRequest{Target: "https://www.example.com/",
-		Resolvers: []string{"udp://" + closed, "udp://" + pc2.LocalAddr().String()}})
+		Resolvers: []string{"udp://" + closed, "udp://" + served}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,18 +59,28 @@ func (s seen) String() string {
 
 var titleRE = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
 
+// dial connects to addr over TCP, the connection bound by ctx's deadline.
+// A failure is returned as what the exchange saw: a failed connect.
+func dial(ctx context.Context, n *netx.Network, addr netip.AddrPort) (net.Conn, *seen) {
+	c, err := n.Dial(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, &seen{Failure: failure.Classify(err), Connect: true}
+	}
+	dl, _ := ctx.Deadline()
+	_ = c.SetDeadline(dl)
+	return c, nil
+}
+
 // httpExchange sends req to addr and reads the response head and the start
 // of the body.
 func httpExchange(ctx context.Context, n *netx.Network, addr netip.AddrPort, req []byte, timeout time.Duration) seen {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := n.Dial(ctx, "tcp", addr.String())
-	if err != nil {
-		return seen{Failure: failure.Classify(err), Connect: true}
+	c, failed := dial(ctx, n, addr)
+	if failed != nil {
+		return *failed
 	}
 	defer c.Close()
-	dl, _ := ctx.Deadline()
-	_ = c.SetDeadline(dl)
 	if _, err := c.Write(req); err != nil {
 		return seen{Failure: failure.Classify(err)}
 	}
@@ -130,13 +140,11 @@ func swapCase(s string) string {
 func tlsExchange(ctx context.Context, n *netx.Network, addr netip.AddrPort, sni, mutation string, timeout time.Duration) seen {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := n.Dial(ctx, "tcp", addr.String())
-	if err != nil {
-		return seen{Failure: failure.Classify(err), Connect: true}
+	c, failed := dial(ctx, n, addr)
+	if failed != nil {
+		return *failed
 	}
 	defer c.Close()
-	dl, _ := ctx.Deadline()
-	_ = c.SetDeadline(dl)
 	name := sni
 	switch mutation {
 	case MutCase:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/model"
 	"github.com/firewatch/firewatch/internal/netx"
+	"github.com/firewatch/firewatch/internal/probe/probetest"
 	"github.com/firewatch/firewatch/internal/target"
 	"github.com/miekg/dns"
 )
@@ -126,23 +127,14 @@ func (dnsControl) Measure(_ context.Context, t target.Target, _ []string) (*mode
 
 func TestTesterDNSWordsOnLoopback(t *testing.T) {
 	// a resolver that lies (NXDOMAIN) about names holding "tibet"
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		r := new(dns.Msg)
-		r.SetReply(q)
+	addr := probetest.ServeDNS(t, func(w dns.ResponseWriter, q *dns.Msg) {
+		r := probetest.Reply(q, "203.0.113.9")
 		if strings.Contains(strings.ToLower(q.Question[0].Name), "tibet") {
-			r.Rcode = dns.RcodeNameError
-		} else {
-			r.Answer = append(r.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(203, 0, 113, 9)})
+			r.Rcode, r.Answer = dns.RcodeNameError, nil
 		}
 		_ = w.WriteMsg(r)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	tr := &Tester{Base: Base{Resolver: netip.MustParseAddrPort(pc.LocalAddr().String()), Name: "example.com"}, Network: &netx.Network{},
+	})
+	tr := &Tester{Base: Base{Resolver: netip.MustParseAddrPort(addr), Name: "example.com"}, Network: &netx.Network{},
 		Control: dnsControl{}, Timeout: time.Second, DNSWait: 50 * time.Millisecond}
 	tpl, err := ParseTemplate(FieldDNS, "{}.example.com")
 	if err != nil {

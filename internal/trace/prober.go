@@ -204,6 +204,21 @@ func (p *RawProber) udp(ctx context.Context, ttl int, dst netip.AddrPort, payloa
 // collectICMP records, until deadline, the ICMP errors arriving on evs.
 // service says whether evs quote the exchange itself (not the path probe).
 func (p *RawProber) collectICMP(ctx context.Context, evs <-chan icmpEvent, deadline time.Time, dst netip.Addr, service bool, o *Observation, mu *sync.Mutex) {
+	receiveUntil(ctx, deadline, evs, func(ev icmpEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case ev.exceeded && !o.Router.IsValid():
+			o.Router = ev.from
+		case !ev.exceeded && ev.from == dst:
+			o.Reached = true // port unreachable from the server itself
+			o.NoService = service
+		}
+	})
+}
+
+// receiveUntil hands f what arrives on ch until deadline or ctx ends.
+func receiveUntil[T any](ctx context.Context, deadline time.Time, ch <-chan T, f func(T)) {
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	for {
@@ -212,16 +227,8 @@ func (p *RawProber) collectICMP(ctx context.Context, evs <-chan icmpEvent, deadl
 			return
 		case <-t.C:
 			return
-		case ev := <-evs:
-			mu.Lock()
-			switch {
-			case ev.exceeded && !o.Router.IsValid():
-				o.Router = ev.from
-			case !ev.exceeded && ev.from == dst:
-				o.Reached = true // port unreachable from the server itself
-				o.NoService = service
-			}
-			mu.Unlock()
+		case v := <-ch:
+			f(v)
 		}
 	}
 }
@@ -302,27 +309,18 @@ func (p *RawProber) replayTCP(ctx context.Context, ttl int) Observation {
 	segDone := make(chan struct{})
 	go func() {
 		defer close(segDone)
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
 		data := false
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				return
-			case s := <-segs:
-				mu.Lock()
-				switch {
-				case s.flags&tcpRST != 0:
-					o.Answers = append(o.Answers, Answer{Reset: true, Digest: "rst", Summary: fmt.Sprintf("rst from %s (ip ttl %d)", p.ex.Server, s.ttl)})
-				case len(s.payload) > 0 && !data:
-					data = true
-					o.Answers = append(o.Answers, payloadAnswer(p.ex.Kind, s.payload, p.ex.Server))
-				}
-				mu.Unlock()
+		receiveUntil(ctx, deadline, segs, func(s segment) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case s.flags&tcpRST != 0:
+				o.Answers = append(o.Answers, Answer{Reset: true, Digest: "rst", Summary: fmt.Sprintf("rst from %s (ip ttl %d)", p.ex.Server, s.ttl)})
+			case len(s.payload) > 0 && !data:
+				data = true
+				o.Answers = append(o.Answers, payloadAnswer(p.ex.Kind, s.payload, p.ex.Server))
 			}
-		}
+		})
 	}()
 	p.collectICMP(ctx, evs, deadline, p.ex.Server.Addr(), false, &o, &mu)
 	<-segDone

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/firewatch/firewatch/internal/netx"
+	"github.com/firewatch/firewatch/internal/probe/probetest"
 	"github.com/miekg/dns"
 )
 
@@ -26,18 +27,7 @@ func rawOrSkip(t *testing.T) {
 func TestRawProberOnLoopback(t *testing.T) {
 	rawOrSkip(t)
 	// a DNS server answering every query
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		r := new(dns.Msg)
-		r.SetReply(q)
-		r.Answer = append(r.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(203, 0, 113, 9)})
-		_ = w.WriteMsg(r)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	served := probetest.ServeDNS(t, func(w dns.ResponseWriter, q *dns.Msg) { _ = w.WriteMsg(probetest.Reply(q, "203.0.113.9")) })
 	// an HTTP server
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -60,7 +50,7 @@ func TestRawProberOnLoopback(t *testing.T) {
 			}()
 		}
 	}()
-	dnsAddr := netip.MustParseAddrPort(pc.LocalAddr().String())
+	dnsAddr := netip.MustParseAddrPort(served)
 	httpAddr := netip.MustParseAddrPort(ln.Addr().String())
 	n := &netx.Network{}
 	ctx := context.Background()

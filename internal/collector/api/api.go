@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -100,12 +101,12 @@ func Handler(st store.Store, opts Options) http.Handler {
 	a := &api{st: st, opts: opts, exports: make(chan struct{}, opts.MaxExports)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/overview", a.overview)
-	mux.HandleFunc("GET /api/v1/targets", a.targets)
+	mux.HandleFunc("GET /api/v1/targets", listed(parseList, st.Targets))
 	mux.HandleFunc("GET /api/v1/targets/state", a.targetState)
 	mux.HandleFunc("GET /api/v1/timeline", a.timeline)
 	mux.HandleFunc("GET /api/v1/keywords", a.keywords)
-	mux.HandleFunc("GET /api/v1/events", a.events)
-	mux.HandleFunc("GET /api/v1/measurements", a.measurements)
+	mux.HandleFunc("GET /api/v1/events", listed(parseList, st.Events))
+	mux.HandleFunc("GET /api/v1/measurements", listed(parseList, st.Measurements))
 	mux.HandleFunc("GET /api/v1/measurements/{id}", a.measurement)
 	mux.HandleFunc("GET /api/v1/export", a.export)
 	mux.HandleFunc("POST /api/v1/queue/take", a.take)
@@ -223,6 +224,37 @@ func list[T any](w http.ResponseWriter, items []T, p store.Page) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// listed is the handler of a paginated list: its parameters read by parse,
+// a page of rows from query.
+func listed[F, T any](parse func(*http.Request) (F, store.Page, error), query func(context.Context, F, store.Page) ([]T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, p, err := parse(r)
+		if err != nil {
+			fail(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		items, err := query(r.Context(), f, p)
+		if err != nil {
+			storeErr(w, err)
+			return
+		}
+		list(w, items, p)
+	}
+}
+
+// exportSlot takes one of the MaxExports places of running exports, or
+// answers 429 with Retry-After and returns false. release frees the place.
+func (a *api) exportSlot(w http.ResponseWriter) (release func(), ok bool) {
+	select {
+	case a.exports <- struct{}{}:
+		return func() { <-a.exports }, true
+	default:
+		w.Header().Set("Retry-After", strconv.Itoa(ExportRetryAfter))
+		fail(w, http.StatusTooManyRequests, "%d exports are running, the most this collector serves at once: retry in %d s", a.opts.MaxExports, ExportRetryAfter)
+		return nil, false
+	}
+}
+
 func (a *api) overview(w http.ResponseWriter, r *http.Request) {
 	f, err := ParseFilter(r)
 	if err != nil {
@@ -235,20 +267,6 @@ func (a *api) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ov)
-}
-
-func (a *api) targets(w http.ResponseWriter, r *http.Request) {
-	f, p, err := parseList(r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	ts, err := a.st.Targets(r.Context(), f, p)
-	if err != nil {
-		storeErr(w, err)
-		return
-	}
-	list(w, ts, p)
 }
 
 func (a *api) targetState(w http.ResponseWriter, r *http.Request) {
@@ -303,34 +321,6 @@ func (a *api) timeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, Timeline{Target: target, Days: tl})
-}
-
-func (a *api) events(w http.ResponseWriter, r *http.Request) {
-	f, p, err := parseList(r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	evs, err := a.st.Events(r.Context(), f, p)
-	if err != nil {
-		storeErr(w, err)
-		return
-	}
-	list(w, evs, p)
-}
-
-func (a *api) measurements(w http.ResponseWriter, r *http.Request) {
-	f, p, err := parseList(r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	rows, err := a.st.Measurements(r.Context(), f, p)
-	if err != nil {
-		storeErr(w, err)
-		return
-	}
-	list(w, rows, p)
 }
 
 func (a *api) measurement(w http.ResponseWriter, r *http.Request) {
@@ -393,14 +383,11 @@ var CSVHeader = []string{"id", "target", "category", "country", "asn", "started_
 // held while the client reads, and a client that stalls one write for
 // ExportStall is cut.
 func (a *api) export(w http.ResponseWriter, r *http.Request) {
-	select {
-	case a.exports <- struct{}{}:
-		defer func() { <-a.exports }()
-	default:
-		w.Header().Set("Retry-After", strconv.Itoa(ExportRetryAfter))
-		fail(w, http.StatusTooManyRequests, "%d exports are running, the most this collector serves at once: retry in %d s", a.opts.MaxExports, ExportRetryAfter)
+	release, ok := a.exportSlot(w)
+	if !ok {
 		return
 	}
+	defer release()
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "jsonl"

@@ -22,10 +22,10 @@ type DNSTimeline struct {
 
 func (a *api) mountDNS(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/dns", a.dnsStates)
-	mux.HandleFunc("GET /api/v1/dns/rules", a.dnsRules)
-	mux.HandleFunc("GET /api/v1/dns/forged", a.dnsForged)
+	mux.HandleFunc("GET /api/v1/dns/rules", listed(parseDNSList, a.st.DNSRules))
+	mux.HandleFunc("GET /api/v1/dns/forged", listed(parseDNSList, a.st.DNSForged))
 	mux.HandleFunc("GET /api/v1/dns/timeline", a.dnsTimeline)
-	mux.HandleFunc("GET /api/v1/dns/events", a.dnsEvents)
+	mux.HandleFunc("GET /api/v1/dns/events", listed(parseDNSList, a.st.DNSEvents))
 }
 
 // ParseDNSFilter reads the DNS lists' parameters: country, asn, q (part
@@ -64,17 +64,7 @@ func parseDNSList(r *http.Request) (store.DNSFilter, store.Page, error) {
 func (a *api) dnsStates(w http.ResponseWriter, r *http.Request) {
 	format := r.URL.Query().Get("format")
 	if format == "" || format == "json" {
-		f, p, err := parseDNSList(r)
-		if err != nil {
-			fail(w, http.StatusBadRequest, "%v", err)
-			return
-		}
-		items, err := a.st.DNSStates(r.Context(), f, p)
-		if err != nil {
-			storeErr(w, err)
-			return
-		}
-		list(w, items, p)
+		listed(parseDNSList, a.st.DNSStates)(w, r)
 		return
 	}
 	if format != "csv" && format != "jsonl" {
@@ -91,14 +81,11 @@ func (a *api) dnsStates(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	select {
-	case a.exports <- struct{}{}:
-		defer func() { <-a.exports }()
-	default:
-		w.Header().Set("Retry-After", strconv.Itoa(ExportRetryAfter))
-		fail(w, http.StatusTooManyRequests, "%d exports are running, the most this collector serves at once: retry in %d s", a.opts.MaxExports, ExportRetryAfter)
+	release, ok := a.exportSlot(w)
+	if !ok {
 		return
 	}
+	defer release()
 	var emit func(store.DNSState) error
 	flush := func() {}
 	if format == "csv" {
@@ -144,34 +131,6 @@ func (a *api) dnsStates(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (a *api) dnsRules(w http.ResponseWriter, r *http.Request) {
-	f, p, err := parseDNSList(r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	items, err := a.st.DNSRules(r.Context(), f, p)
-	if err != nil {
-		storeErr(w, err)
-		return
-	}
-	list(w, items, p)
-}
-
-func (a *api) dnsForged(w http.ResponseWriter, r *http.Request) {
-	f, p, err := parseDNSList(r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	items, err := a.st.DNSForged(r.Context(), f, p)
-	if err != nil {
-		storeErr(w, err)
-		return
-	}
-	list(w, items, p)
-}
-
 func (a *api) dnsTimeline(w http.ResponseWriter, r *http.Request) {
 	f, err := ParseDNSFilter(r)
 	if err != nil {
@@ -189,18 +148,4 @@ func (a *api) dnsTimeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, DNSTimeline{Days: items})
-}
-
-func (a *api) dnsEvents(w http.ResponseWriter, r *http.Request) {
-	f, p, err := parseDNSList(r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	items, err := a.st.DNSEvents(r.Context(), f, p)
-	if err != nil {
-		storeErr(w, err)
-		return
-	}
-	list(w, items, p)
 }

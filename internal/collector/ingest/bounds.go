@@ -27,6 +27,17 @@ func (b *bounds) count(field string, n, max int) {
 	}
 }
 
+// list bounds a list of strings: its length, and each item's in bytes
+// (named field[i]).
+func (b *bounds) list(field string, items []string, maxItems, maxLen int) {
+	b.count(field, len(items), maxItems)
+	for i, s := range items {
+		if len(s) > maxLen {
+			b.text(fmt.Sprintf("%s[%d]", field, i), s, maxLen)
+		}
+	}
+}
+
 // text bounds the length of a string in bytes.
 func (b *bounds) text(field, s string, max int) {
 	if len(s) > max {
@@ -85,12 +96,7 @@ func checkBounds(m *model.Measurement, p string) error {
 		b.count("verdict.evidence", len(v.Evidence), model.MaxEvidence)
 		for i, e := range v.Evidence {
 			ep := fmt.Sprintf("verdict.evidence[%d].", i)
-			b.count(ep+"lines", len(e.Lines), model.MaxLines)
-			for j, l := range e.Lines {
-				if len(l) > model.MaxEvidenceLine {
-					b.text(fmt.Sprintf("%slines[%d]", ep, j), l, model.MaxEvidenceLine)
-				}
-			}
+			b.list(ep+"lines", e.Lines, model.MaxLines, model.MaxEvidenceLine)
 			if b.err != nil {
 				return b.err
 			}
@@ -111,7 +117,6 @@ func (b *bounds) step(p string, s *model.Step) {
 		b.text(p+"dns.resolver", d.Resolver, model.MaxTargetLen)
 		b.text(p+"dns.query_type", d.QueryType, model.MaxShortLen)
 		b.count(p+"dns.responses", len(d.Responses), model.MaxDNSResponses)
-		b.count(p+"dns.bogons", len(d.Bogons), model.MaxBogons)
 		for i, r := range d.Responses {
 			rp := fmt.Sprintf("%sdns.responses[%d].", p, i)
 			b.text(rp+"from", r.From, model.MaxHostLen)
@@ -131,11 +136,7 @@ func (b *bounds) step(p string, s *model.Step) {
 				return
 			}
 		}
-		for i, a := range d.Bogons {
-			if len(a) > model.MaxHostLen {
-				b.text(fmt.Sprintf("%sdns.bogons[%d]", p, i), a, model.MaxHostLen)
-			}
-		}
+		b.list(p+"dns.bogons", d.Bogons, model.MaxBogons, model.MaxHostLen)
 	}
 	if t := s.TLS; t != nil {
 		b.text(p+"tls.server_name", t.ServerName, model.MaxHostLen)
@@ -152,12 +153,7 @@ func (b *bounds) step(p string, s *model.Step) {
 			b.text(cp+"issuer", c.Issuer, model.MaxCertNameLen)
 			b.text(cp+"sha256", c.SHA256, model.MaxDigestLen)
 			b.text(cp+"spki_sha256", c.PublicKeySHA256, model.MaxDigestLen)
-			b.count(cp+"sans", len(c.SANs), model.MaxSANs)
-			for j, san := range c.SANs {
-				if len(san) > model.MaxCertNameLen {
-					b.text(fmt.Sprintf("%ssans[%d]", cp, j), san, model.MaxCertNameLen)
-				}
-			}
+			b.list(cp+"sans", c.SANs, model.MaxSANs, model.MaxCertNameLen)
 			if b.err != nil {
 				return
 			}
@@ -180,12 +176,7 @@ func (b *bounds) step(p string, s *model.Step) {
 		b.text(p+"mail.protocol", ml.Protocol, model.MaxShortLen)
 		b.text(p+"mail.banner", ml.Banner, model.MaxBanner)
 		b.text(p+"mail.reply", ml.Reply, model.MaxBanner)
-		b.count(p+"mail.capabilities", len(ml.Capabilities), model.MaxCapabilities)
-		for i, c := range ml.Capabilities {
-			if len(c) > model.MaxCapability {
-				b.text(fmt.Sprintf("%smail.capabilities[%d]", p, i), c, model.MaxCapability)
-			}
-		}
+		b.list(p+"mail.capabilities", ml.Capabilities, model.MaxCapabilities, model.MaxCapability)
 	}
 	if d := s.Download; d != nil {
 		b.text(p+"download.url", d.URL, model.MaxURLLen)
@@ -194,12 +185,7 @@ func (b *bounds) step(p string, s *model.Step) {
 	if tr := s.Trace; tr != nil {
 		b.text(p+"trace.method", tr.Method, model.MaxShortLen)
 		b.text(p+"trace.router", tr.Router, model.MaxHostLen)
-		b.count(p+"trace.answers", len(tr.Answers), model.MaxTraceAnswers)
-		for i, a := range tr.Answers {
-			if len(a) > model.MaxEvidenceLine {
-				b.text(fmt.Sprintf("%strace.answers[%d]", p, i), a, model.MaxEvidenceLine)
-			}
-		}
+		b.list(p+"trace.answers", tr.Answers, model.MaxTraceAnswers, model.MaxEvidenceLine)
 	}
 	if k := s.Keyword; k != nil {
 		b.text(p+"keyword.field", k.Field, model.MaxShortLen)

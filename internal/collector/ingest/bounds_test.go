@@ -73,6 +73,18 @@ func TestIngestBounds(t *testing.T) {
 					tl.Chain = append(tl.Chain, tl.Chain[0])
 				}
 			})},
+		{"a SAN", "steps[3].tls.chain[0].sans[1]", "1048577 bytes, at most 1048576",
+			mut(func(m *model.Measurement) {
+				c := &step(m, model.OpTLSHandshake).TLS.Chain[0]
+				c.SANs = append(c.SANs[:1:1], strings.Repeat("s", model.MaxCertNameLen+1))
+			})},
+		{"bogons", "steps[0].dns.bogons", "131073, at most 131072",
+			mut(func(m *model.Measurement) {
+				d := step(m, model.OpResolve).DNS
+				for len(d.Bogons) <= model.MaxBogons {
+					d.Bogons = append(d.Bogons, "10.0.0.1")
+				}
+			})},
 		{"title", "steps[4].http.title", "300 bytes, at most 256",
 			mut(func(m *model.Measurement) { step(m, model.OpHTTPRoundTrip).HTTP.Title = strings.Repeat("t", 300) })},
 		{"header", "steps[4].http.headers.Server", "600 bytes, at most 512",

@@ -34,30 +34,13 @@ func DNSHandler(st store.Store, opts Options) http.Handler {
 type dnsHandler struct{ *handler }
 
 func (h *dnsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		fail(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	if _, ok := h.authenticate(w, r); !ok {
-		return
-	}
-	body, code, err := h.readBody(w, r)
-	if err != nil {
-		fail(w, code, "%v", err)
+	_, body, ok := h.receive(w, r)
+	if !ok {
 		return
 	}
 	recs, err := ParseDNS(body, h.opts.MaxRecords)
 	if err != nil {
-		var re *RecordError
-		switch {
-		case errors.Is(err, ErrTooManyRecords):
-			fail(w, http.StatusRequestEntityTooLarge, "%v", err)
-		case errors.As(err, &re):
-			writeJSON(w, http.StatusBadRequest, ErrorBody{Error: re.Error(), Record: &re.Index, Field: re.Field})
-		default:
-			fail(w, http.StatusBadRequest, "%v", err)
-		}
+		failBatch(w, err)
 		return
 	}
 	obs := DNSObservations(recs)

@@ -110,31 +110,13 @@ func Bearer(r *http.Request) string {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		fail(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	name, ok := h.authenticate(w, r)
+	name, body, ok := h.receive(w, r)
 	if !ok {
-		return
-	}
-	body, code, err := h.readBody(w, r)
-	if err != nil {
-		fail(w, code, "%v", err)
 		return
 	}
 	ms, err := Parse(body, h.opts.MaxRecords)
 	if err != nil {
-		var re *RecordError
-		switch {
-		case errors.Is(err, ErrTooManyRecords):
-			fail(w, http.StatusRequestEntityTooLarge, "%v", err)
-		case errors.As(err, &re):
-			writeJSON(w, http.StatusBadRequest, ErrorBody{Error: re.Error(), Record: &re.Index, ID: re.ID, Field: re.Field})
-		default:
-			fail(w, http.StatusBadRequest, "%v", err)
-		}
+		failBatch(w, err)
 		return
 	}
 	for i, m := range ms {
@@ -158,6 +140,39 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.opts.Observe(name, res)
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// receive takes a batch: a POST with a valid token within its rate, and
+// its body within the limits. On failure it has answered and ok is false.
+func (h *handler) receive(w http.ResponseWriter, r *http.Request) (name string, body []byte, ok bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		fail(w, http.StatusMethodNotAllowed, "use POST")
+		return "", nil, false
+	}
+	if name, ok = h.authenticate(w, r); !ok {
+		return "", nil, false
+	}
+	body, code, err := h.readBody(w, r)
+	if err != nil {
+		fail(w, code, "%v", err)
+		return "", nil, false
+	}
+	return name, body, true
+}
+
+// failBatch answers a batch that did not parse: 413 for too many records,
+// 400 naming the record and field at fault, else 400 with the error.
+func failBatch(w http.ResponseWriter, err error) {
+	var re *RecordError
+	switch {
+	case errors.Is(err, ErrTooManyRecords):
+		fail(w, http.StatusRequestEntityTooLarge, "%v", err)
+	case errors.As(err, &re):
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: re.Error(), Record: &re.Index, ID: re.ID, Field: re.Field})
+	default:
+		fail(w, http.StatusBadRequest, "%v", err)
+	}
 }
 
 // authenticate checks the request's token and its rate; on failure it has

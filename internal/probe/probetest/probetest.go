@@ -421,3 +421,30 @@ func ClosedPort(t testing.TB) string {
 	ln.Close()
 	return addr
 }
+
+// ServeDNS serves h over UDP on a port of 127.0.0.1 until the test ends and
+// returns the address (ip:port), the server already reading.
+func ServeDNS(t testing.TB, h dns.HandlerFunc) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: func() { close(started) }}
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// Reply answers q with the A records given (IPv4 addresses as text, TTL 60).
+func Reply(q *dns.Msg, addrs ...string) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(q)
+	for _, a := range addrs {
+		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+			A: net.ParseIP(a).To4()})
+	}
+	return m
+}
