@@ -146,6 +146,18 @@ func (m ResetMatch) Drop() bool {
 	return m.Rule != nil && (m.Rule.KeywordDrop != nil || m.Rule.DNSTCP != nil && m.Rule.DNSTCP.Action == scenario.ActionDrop)
 }
 
+// Label names the match's technique in logs: the rule's kind, with the
+// action of a dns-tcp rule ("dns-tcp drop").
+func (m ResetMatch) Label() string {
+	if m.Rule == nil {
+		return ""
+	}
+	if m.Rule.DNSTCP != nil {
+		return m.Rule.Kind + " " + m.Rule.DNSTCP.Action
+	}
+	return m.Rule.Kind
+}
+
 // Inspects reports whether reset, keyword-drop or dns-tcp rules look at streams.
 func (p *Policy) Inspects() bool { return len(p.resets) > 0 || len(p.dnsTCP) > 0 }
 
