@@ -130,7 +130,7 @@ func TestExpectations(t *testing.T) {
 		"dns_injected_nondns": "blocked dns.injected", "dns_inconsistent": "blocked dns.inconsistent", "dns_inconsistent_ctl_asked_probe_resolver": "blocked dns.inconsistent",
 		"dns_inconsistent_blockpage": "blocked dns.inconsistent", "dns_inconsistent_ghost": "blocked dns.inconsistent",
 		"error_nxdomain_outside_valid_cert": "error", "dns_inconsistent_asn": "blocked dns.inconsistent",
-		"dns_timeout": "blocked dns.timeout",
+		"dns_timeout": "blocked dns.timeout", "dns_reset": "blocked dns.reset",
 		"dns_reset_other_resolver_times_out": "blocked dns.reset", "error_dns_reset_and_refused": "error", "tcp_timeout": "blocked tcp.timeout", "tcp_reset": "blocked tcp.reset",
 		"tls_reset": "blocked tls.reset", "tls_timeout": "blocked tls.timeout", "tls_mitm_mail": "blocked tls.mitm",
 		"tls_mitm_rogue_ca": "blocked tls.mitm", "tls_stripped": "blocked tls.stripped",
