@@ -276,6 +276,7 @@ const (
 	MethodDNSInjected      = "dns.injected"
 	MethodDNSInconsistent  = "dns.inconsistent"
 	MethodDNSTimeout       = "dns.timeout"
+	MethodDNSReset         = "dns.reset"
 	MethodTCPTimeout       = "tcp.timeout"
 	MethodTCPReset         = "tcp.reset"
 	MethodTLSReset         = "tls.reset"
@@ -295,7 +296,7 @@ const (
 // Methods lists the whole vocabulary of interference methods.
 var Methods = []string{
 	MethodDNSNXDomain, MethodDNSBogon, MethodDNSInjected, MethodDNSInconsistent,
-	MethodDNSTimeout, MethodTCPTimeout, MethodTCPReset, MethodTLSReset,
+	MethodDNSTimeout, MethodDNSReset, MethodTCPTimeout, MethodTCPReset, MethodTLSReset,
 	MethodTLSTimeout, MethodTLSMITM, MethodTLSStripped, MethodHTTPReset,
 	MethodHTTPTimeout, MethodHTTPRedirect, MethodHTTPBlockpage, MethodSiteRedirect,
 	MethodDownloadTampered, MethodThrottled, MethodQUICBlocked,

@@ -139,6 +139,36 @@ var cases = map[string]func() testCase{
 		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: home}, "")
 		return testCase{in: in.m, ctl: ctl.m, asn: asnTable}
 	},
+	"dns_reset_other_resolver_times_out": func() testCase {
+		// The queries over TCP are reset, those over UDP to another
+		// resolver time out: the reset names the method.
+		u := "https://" + host + "/"
+		in := newRec(u, "probe")
+		for _, r := range []struct{ res, addr, f string }{
+			{"tcp://192.0.2.53:53", "192.0.2.53:53", failure.ConnectionReset},
+			{inRes, "198.51.100.53:53", failure.GenericTimeout},
+		} {
+			for _, qt := range []string{"A", "AAAA"} {
+				in.step(model.Step{Operation: model.OpDNSRoundTrip, Address: r.addr, Hostname: host, Failure: fail(r.f),
+					DNS: &model.DNSData{Resolver: r.res, QueryType: qt, Responses: []model.DNSResponse{}}})
+			}
+		}
+		return testCase{in: in.m, ctl: web("control", good, genuine).m}
+	},
+	"error_dns_reset_and_refused": func() testCase {
+		// Reset over TCP while the other resolver refuses the connection:
+		// not every query was reset or timed out, no DNS method.
+		u := "https://" + host + "/"
+		in := newRec(u, "probe")
+		for _, r := range []struct{ res, addr, f string }{
+			{"tcp://192.0.2.53:53", "192.0.2.53:53", failure.ConnectionReset},
+			{inRes, "198.51.100.53:53", failure.ConnectionRefused},
+		} {
+			in.step(model.Step{Operation: model.OpDNSRoundTrip, Address: r.addr, Hostname: host, Failure: fail(r.f),
+				DNS: &model.DNSData{Resolver: r.res, QueryType: "A", Responses: []model.DNSResponse{}}})
+		}
+		return testCase{in: in.m, ctl: web("control", good, genuine).m}
+	},
 	"tcp_reset": func() testCase {
 		in := newRec("https://"+host+"/", "probe").dns(host, inRes, resp(5, good)).connect(good+":443", failure.ConnectionRefused).
 			http(0, "", "https://"+host+"/", page{}, failure.ConnectionRefused)

@@ -182,7 +182,9 @@ func (a *analysis) checkGhost(host string, hd *hostDNS) {
 		host, addrStrings(hd.in), resolversOf(a.ctl.dnsSteps(host))))
 }
 
-// missingAnswer names why the inside got no address while the control did.
+// missingAnswer names why the inside got no address while the control did:
+// NXDOMAIN or an empty answer, else queries reset (DNS over TCP cut by an
+// RST; the others, if any, timed out), else every query timed out.
 func (a *analysis) missingAnswer(host string, steps []*model.Step, hd *hostDNS) {
 	outside := fmt.Sprintf("outside it resolves to %s", addrStrings(hd.ctl))
 	for _, s := range steps {
@@ -203,16 +205,36 @@ func (a *analysis) missingAnswer(host string, steps []*model.Step, hd *hostDNS) 
 			return
 		}
 	}
+	var reset []*model.Step
 	timeouts := 0
 	for _, s := range steps {
-		if failOf(s) == failure.GenericTimeout && len(s.DNS.Responses) == 0 {
+		if len(s.DNS.Responses) > 0 {
+			continue
+		}
+		switch failOf(s) {
+		case failure.GenericTimeout:
 			timeouts++
+		case failure.ConnectionReset:
+			reset = append(reset, s)
 		}
 	}
-	if timeouts > 0 && timeouts == len(steps) {
+	switch {
+	case len(reset) > 0 && len(reset)+timeouts == len(steps):
+		hd.flagged = true
+		a.add(model.MethodDNSReset, fmt.Sprintf("the queries for %s inside to %s are reset (%s)%s; %s",
+			host, resolversOf(reset), failure.ConnectionReset, timedOutToo(timeouts), outside))
+	case timeouts > 0 && timeouts == len(steps):
 		hd.flagged = true
 		a.add(model.MethodDNSTimeout, fmt.Sprintf("no answer for %s inside from %s within the timeout; %s", host, resolversOf(steps), outside))
 	}
+}
+
+// timedOutToo names the queries that timed out beside reset ones.
+func timedOutToo(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return ", " + plural(n, "other query", "other queries") + " timed out"
 }
 
 func resolversOf(steps []*model.Step) string {

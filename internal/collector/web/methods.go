@@ -10,6 +10,7 @@ var methodText = map[string]string{
 	model.MethodDNSInjected:      "A forged DNS answer races the genuine one: two answers to one query, the first one false.",
 	model.MethodDNSInconsistent:  "Inside, DNS gives addresses that do not serve the site (another certificate, a block page).",
 	model.MethodDNSTimeout:       "Inside, DNS queries for the name go unanswered; outside they are answered.",
+	model.MethodDNSReset:         "Inside, DNS queries for the name over TCP are cut by a reset; outside they are answered.",
 	model.MethodTCPTimeout:       "Connections to the site's genuine address time out inside; outside they succeed.",
 	model.MethodTCPReset:         "Connections to the site's genuine address are reset or refused inside.",
 	model.MethodTLSReset:         "The encrypted (TLS) connection is cut when it names the site: filtering by server name.",

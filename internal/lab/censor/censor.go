@@ -152,10 +152,8 @@ func (e *engine) start(ctx context.Context) error {
 	plan.MTU = e.mtu
 	e.routerIP = ifaceAddr(e.cfg.InsideIface)
 	plan.DNSReplace = e.pol.Replace()
-	if e.pol.Inspects() {
-		plan.HoldPorts = policy.ResetPorts
-	}
-	plan.DropFlows = e.pol.Has(scenario.KindKeywordDrop)
+	plan.HoldPorts = e.pol.InspectPorts()
+	plan.DropFlows = e.pol.DropsFlows()
 	if e.pol.Has(scenario.KindTLSMITM) {
 		// One proxy per rogue CA: the rule's redirect picks the CA.
 		for _, trusted := range []bool{false, true} {
@@ -406,7 +404,7 @@ func (e *engine) handleTCP(b []byte, p Packet) {
 		if !st.decided {
 			st.decided = true
 			e.decide(st, p, p.Payload, false)
-		} else if m, _ := e.pol.Reset(p.Payload); m.Rule != nil && !st.exempt {
+		} else if m, _ := e.pol.Inspect(p.DstPort, p.Payload); m.Rule != nil && !st.exempt {
 			e.resetFlow(st, p, false, m)
 		}
 		return
@@ -416,7 +414,7 @@ func (e *engine) handleTCP(b []byte, p Packet) {
 	p, _ = parseIPv4(pkt) // let p.Payload alias the copy, not the read buffer
 	if st.decided {
 		// a later request on the same connection: inspect it, it is held
-		if m, _ := e.pol.Reset(p.Payload); m.Rule != nil && !st.exempt {
+		if m, _ := e.pol.Inspect(p.DstPort, p.Payload); m.Rule != nil && !st.exempt {
 			e.resetFlow(st, p, true, m)
 			return
 		}
@@ -431,7 +429,7 @@ func (e *engine) handleTCP(b []byte, p Packet) {
 	for _, h := range st.pending {
 		payload = append(payload, h.p.Payload...)
 	}
-	if m, complete := e.pol.Reset(payload); m.Rule != nil || complete || st.held == 2 {
+	if m, complete := e.pol.Inspect(p.DstPort, payload); m.Rule != nil || complete || st.held == 2 {
 		st.decided = true
 		if m.Rule != nil && e.roll(m.Rule.P()) {
 			e.resetFlow(st, st.pending[0].p, true, m)
@@ -452,7 +450,7 @@ func (e *engine) handleTCP(b []byte, p Packet) {
 // decide handles the first payload packet of a flow the kernel did not hold
 // (a flow already running when the censor started): on-path only.
 func (e *engine) decide(st *flowState, p Packet, payload []byte, held bool) {
-	if m, _ := e.pol.Reset(payload); m.Rule != nil {
+	if m, _ := e.pol.Inspect(p.DstPort, payload); m.Rule != nil {
 		if e.roll(m.Rule.P()) {
 			e.resetFlow(st, p, held, m)
 		} else {
@@ -461,19 +459,19 @@ func (e *engine) decide(st *flowState, p Packet, payload []byte, held bool) {
 	}
 }
 
-// resetFlow resets the flow, or for a keyword-drop rule drops it from now
-// on (the held packets are not re-injected either).
+// resetFlow resets the flow, or for a keyword-drop rule (or a dns-tcp rule
+// with action drop) drops it from now on (the held packets are not
+// re-injected either).
 func (e *engine) resetFlow(st *flowState, p Packet, held bool, m policy.ResetMatch) {
 	st.reset = true
 	if m.Drop() {
 		if err := nftDropFlow(netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)); err != nil {
-			e.logf("keyword-drop: %v", err)
+			e.logf("%s: %v", m.Rule.Kind, err)
 		}
-		e.logf("keyword-drop %q in %s %s:%d -> %s:%d", m.Keyword, m.Where, p.Src, p.SrcPort, p.Dst, p.DstPort)
-		return
+	} else {
+		e.injectResets(p, held)
 	}
-	e.injectResets(p, held)
-	e.logf("reset %q in %s %s:%d -> %s:%d", m.Keyword, m.Where, p.Src, p.SrcPort, p.Dst, p.DstPort)
+	e.logf("%s %q in %s %s:%d -> %s:%d", m.Label(), m.Keyword, m.Where, p.Src, p.SrcPort, p.Dst, p.DstPort)
 }
 
 // injectResets sends RSTs to both ends of the connection p belongs to. When

@@ -161,6 +161,92 @@ func TestLabKeywordDrop(t *testing.T) {
 	})
 }
 
+// TestLabDNSTCP checks the dns-tcp rules on a resolver across the censor:
+// a reset name gets an RST (the query split over two packets too, and a
+// second query on a clean connection), a dropped name silence, a clean
+// name its answer, and the same names over UDP their genuine answers.
+func TestLabDNSTCP(t *testing.T) {
+	labFixture(t)
+	const resolver = "203.0.113.55:53"
+	query := func(name string) []byte {
+		var q dns.Msg
+		q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		b, _ := q.Pack()
+		return append([]byte{byte(len(b) >> 8), byte(len(b))}, b...)
+	}
+	// ask writes each part of the stream in its own packet and reads one response.
+	ask := func(t *testing.T, c net.Conn, parts ...[]byte) (*dns.Msg, error) {
+		t.Helper()
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(50 * time.Millisecond) // its own segment (TCP_NODELAY)
+			}
+			if _, err := c.Write(p); err != nil {
+				return nil, err
+			}
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second)) // several retransmissions
+		return (&dns.Conn{Conn: c}).ReadMsg()
+	}
+	dial := func(t *testing.T) net.Conn {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := dialIn(ctx, nsClient, "tcp4", resolver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	isReset := func(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
+	isTimeout := func(err error) bool {
+		var ne net.Error
+		return errors.As(err, &ne) && ne.Timeout()
+	}
+	cut := query("www.cutdns.example")
+	for name, c := range map[string]struct {
+		parts [][]byte
+		want  string // "answer", "reset" or "timeout"
+	}{
+		"reset name":          {[][]byte{cut}, "reset"},
+		"reset name split":    {[][]byte{cut[:9], cut[9:]}, "reset"},
+		"reset length apart":  {[][]byte{cut[:2], cut[2:]}, "reset"},
+		"dropped name":        {[][]byte{query("www.quietdns.example")}, "timeout"},
+		"below the exact one": {[][]byte{query("a.www.quietdns.example")}, "answer"},
+		"clean name":          {[][]byte{query("clean.example")}, "answer"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, err := ask(t, dial(t), c.parts...)
+			switch {
+			case c.want == "answer" && (err != nil || firstA(m) != genuineAnswer):
+				t.Fatalf("got %v, %v; want the genuine answer", m, err)
+			case c.want == "reset" && !isReset(err):
+				t.Fatalf("got %v, %v; want a reset", m, err)
+			case c.want == "timeout" && !isTimeout(err):
+				t.Fatalf("got %v, %v; want nothing until the read times out", m, err)
+			}
+		})
+	}
+	t.Run("second query of a connection", func(t *testing.T) {
+		c := dial(t)
+		if m, err := ask(t, c, query("clean.example")); err != nil || firstA(m) != genuineAnswer {
+			t.Fatalf("first query: got %v, %v; want the genuine answer", m, err)
+		}
+		if m, err := ask(t, c, cut); !isReset(err) {
+			t.Fatalf("second query: got %v, %v; want a reset", m, err)
+		}
+	})
+	t.Run("udp untouched", func(t *testing.T) {
+		for _, name := range []string{"www.cutdns.example", "www.quietdns.example"} {
+			msgs := dnsAnswers(t, resolver, name, 300*time.Millisecond)
+			if len(msgs) != 1 || firstA(msgs[0]) != genuineAnswer {
+				t.Errorf("%s over UDP: got %v, want the genuine answer alone", name, msgs)
+			}
+		}
+	})
+}
+
 func TestLabReset(t *testing.T) {
 	labFixture(t)
 	hc := clientHTTP()

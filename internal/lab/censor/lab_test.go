@@ -58,6 +58,7 @@ hosts:
   - {names: [clean.example], ip: 203.0.113.91, services: [http, https]}
   - {names: [flaky.example], ip: 203.0.113.80, services: [http]}
   - {names: [www.dropme.example], ip: 203.0.113.92, services: [http, https]}
+  - {names: [www.cutdns.example, www.quietdns.example], ip: 203.0.113.93, services: [http]}
   - {names: [mitm443.example, falun.mitm443.example], ip: 203.0.113.21, services: [https]}
 censor:
   - dns-inject: {names: [facebook.com], answers: [203.0.113.50], mode: race}
@@ -66,6 +67,8 @@ censor:
   - drop: {ips: [203.0.113.30]}
   - reset: {keywords: [falun], where: [http, sni]}
   - keyword-drop: {keywords: [dropme], where: [http, sni]}
+  - dns-tcp: {names: [www.cutdns.example]}
+  - dns-tcp: {names: ["=www.quietdns.example"], action: drop}
   - tls-mitm: {ips: [203.0.113.20], ports: [993, 143], ca: rogue}
   - tls-mitm: {ips: [203.0.113.21], ports: [443], ca: rogue-trusted}
   - http-redirect: {hosts: [www.example.org], to: "http://warning.example/"}
@@ -396,7 +399,36 @@ func (f *fixture) startServers() error {
 		f.closers = append(f.closers, pc)
 		go serveDNS(pc, s.delay)
 	}
+	// DNS over TCP on the fast resolver's address (dns-tcp rules)
+	lnDNS, err := listenIn(nsServer, "203.0.113.55:53")
+	if err != nil {
+		return err
+	}
+	f.closers = append(f.closers, lnDNS)
+	go serveLoop(lnDNS, serveDNSTCP)
 	return nil
+}
+
+// serveDNSTCP answers the A queries of one DNS-over-TCP connection with
+// genuineAnswer until the client closes it.
+func serveDNSTCP(c net.Conn) {
+	defer c.Close()
+	co := &dns.Conn{Conn: c}
+	for {
+		q, err := co.ReadMsg()
+		if err != nil || len(q.Question) != 1 {
+			return
+		}
+		var r dns.Msg
+		r.SetReply(q)
+		if q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A " + genuineAnswer)
+			r.Answer = append(r.Answer, rr)
+		}
+		if co.WriteMsg(&r) != nil {
+			return
+		}
+	}
 }
 
 func serveLoop(ln net.Listener, h func(net.Conn)) {

@@ -39,9 +39,9 @@ type nftPlan struct {
 	HTTPPort        int // local port of the HTTP proxy; 0 when none
 	StripPort       int // local port of the STARTTLS strip proxy; 0 when none
 	HTTPAddrs       []netip.Addr
-	HoldPorts       []uint16 // ports whose first payload packet is held (reset rules)
+	HoldPorts       []uint16 // ports whose first payload packets are held (reset, keyword-drop, dns-tcp rules)
 	DNSReplace      bool
-	DropFlows       bool // keyword-drop rules: the flows userspace adds to dropSetName are dropped both ways
+	DropFlows       bool // keyword-drop and dns-tcp drop rules: the flows userspace adds to dropSetName are dropped both ways
 	MTU             int  // of the outside interface
 	InsidePrefixes  []netip.Prefix
 }
@@ -166,8 +166,9 @@ func ruleset(p nftPlan) []nftRule {
 		}
 	}
 	if p.DropFlows {
-		// Flows a keyword-drop rule silenced (userspace adds them to the
-		// set): every later packet, both ways, before the NAT chain.
+		// Flows a keyword-drop or dns-tcp drop rule silenced (userspace
+		// adds them to the set): every later packet, both ways, before the
+		// NAT chain.
 		for _, reply := range []bool{false, true} {
 			b := rule(chainHold)
 			b.flowInSet(reply)

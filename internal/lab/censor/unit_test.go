@@ -205,9 +205,9 @@ func TestAlwaysReplaced(t *testing.T) {
 	inside := netip.MustParsePrefix("198.51.100.0/29")
 	half := 0.5
 	rules := []scenario.Rule{
-		{Kind: scenario.KindDNSInject, DNSInject: &scenario.DNSInject{Names: []string{"replaced.example"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}, Mode: scenario.ModeReplace}},
-		{Kind: scenario.KindDNSInject, Probability: &half, DNSInject: &scenario.DNSInject{Names: []string{"maybe.example"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}, Mode: scenario.ModeReplace}},
-		{Kind: scenario.KindDNSInject, DNSInject: &scenario.DNSInject{Names: []string{"raced.example"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}, Mode: scenario.ModeRace}},
+		{Kind: scenario.KindDNSInject, DNSInject: &scenario.DNSInject{NamePatterns: scenario.NamePatterns{Names: []string{"replaced.example"}}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}, Mode: scenario.ModeReplace}},
+		{Kind: scenario.KindDNSInject, Probability: &half, DNSInject: &scenario.DNSInject{NamePatterns: scenario.NamePatterns{Names: []string{"maybe.example"}}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}, Mode: scenario.ModeReplace}},
+		{Kind: scenario.KindDNSInject, DNSInject: &scenario.DNSInject{NamePatterns: scenario.NamePatterns{Names: []string{"raced.example"}}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}, Mode: scenario.ModeRace}},
 	}
 	e, err := newEngine(Config{InsideIface: "a", OutsideIface: "b", Rules: rules, InsidePrefixes: []netip.Prefix{inside}})
 	if err != nil {

@@ -96,14 +96,14 @@ func TestShippedScenarios(t *testing.T) {
 		names = slices.DeleteFunc(names, func(n string) bool { return strings.TrimSuffix(n, ".yaml") != only })
 	}
 	files := make([][]byte, len(names))
-	slow := make([]bool, len(names)) // blackholes, throttles, QUIC blocks, keyword drops and hosts the control cannot reach wait out timeouts: start them first
+	slow := make([]bool, len(names)) // blackholes, throttles, QUIC blocks, keyword and DNS-over-TCP drops and hosts the control cannot reach wait out timeouts: start them first
 	for i, name := range names {
 		b, err := fs.ReadFile(scenarios.FS, name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		files[i] = b
-		slow[i] = strings.Contains(string(b), "- drop:") || strings.Contains(string(b), "- throttle:") || strings.Contains(string(b), "- quic-block:") || strings.Contains(string(b), "- keyword-drop:") || strings.Contains(string(b), "control: unreachable")
+		slow[i] = strings.Contains(string(b), "- drop:") || strings.Contains(string(b), "- throttle:") || strings.Contains(string(b), "- quic-block:") || strings.Contains(string(b), "- keyword-drop:") || strings.Contains(string(b), "- dns-tcp:") || strings.Contains(string(b), "control: unreachable")
 	}
 	runs := make([]scenarioRun, len(names))
 	bare := make([]scenarioRun, len(names))

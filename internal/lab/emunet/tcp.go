@@ -199,7 +199,7 @@ func (n *Net) dialTCP(ctx context.Context, src netip.Addr, addr string) (*conn, 
 			f.limit = n.limiter(r)
 		}
 	}
-	f.inspect = n.pol.Inspects() && slices.Contains(policy.ResetPorts, dst.Port())
+	f.inspect = slices.Contains(n.pol.InspectPorts(), dst.Port())
 	if f.div == policy.Forward && f.limit[0] == nil && !f.inspect {
 		return n.dialDirect(ctx, src, dst)
 	}
@@ -277,7 +277,7 @@ type flow struct {
 	// trustedCA: a MITM diversion by a ca: rogue-trusted rule.
 	trustedCA bool
 	limit     [2]*limiter // toward the server, toward the client
-	inspect   bool        // reset rules look at the stream
+	inspect   bool        // reset, keyword-drop or dns-tcp rules look at the stream
 	conns     []net.Conn
 	mu        sync.Mutex
 }
@@ -397,8 +397,8 @@ func (n *Net) serveFlow(tc *net.TCPConn) {
 	n.relay(f, client, up, f.inspect && !exempt)
 }
 
-// inspectStart reads the start of the stream until the reset and
-// keyword-drop rules can decide, as the kernel censor holds the first
+// inspectStart reads the start of the stream until the reset,
+// keyword-drop and dns-tcp rules can decide, as the kernel censor holds the first
 // payload packets. It returns the bytes read, whether the flow was reset or
 // dropped (then it has ended), and whether the rules' probability spared it.
 func (n *Net) inspectStart(c *conn, f *flow) (head []byte, stopped, exempt bool) {
@@ -409,15 +409,14 @@ func (n *Net) inspectStart(c *conn, f *flow) (head []byte, stopped, exempt bool)
 	for reads := 0; ; reads++ {
 		k, err := c.Read(chunk)
 		buf = append(buf, chunk[:k]...)
-		m, complete := n.pol.Reset(buf)
+		m, complete := n.pol.Inspect(f.dst.Port(), buf)
 		if m.Rule != nil {
 			if n.roll(m.Rule.P()) {
+				n.logf("%s %q in %s %s -> %s", m.Label(), m.Keyword, m.Where, f.src, f.dst)
 				if m.Drop() {
-					n.logf("keyword-drop %q in %s %s -> %s", m.Keyword, m.Where, f.src, f.dst)
 					n.silence(c)
 					return nil, true, false
 				}
-				n.logf("reset %q in %s %s -> %s", m.Keyword, m.Where, f.src, f.dst)
 				reset(c)
 				return nil, true, false
 			}
@@ -440,9 +439,9 @@ func (n *Net) silence(c *conn) {
 }
 
 // relay copies both ways; with inspect, every later chunk from the client
-// is looked at for reset keywords too (the kernel looks at every packet).
+// is looked at by those rules too (the kernel looks at every packet).
 func (n *Net) relay(f *flow, client *headConn, up *conn, inspect bool) {
-	var dropped atomic.Bool // a keyword-drop rule silenced the flow
+	var dropped atomic.Bool // a keyword-drop or dns-tcp drop rule silenced the flow
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -452,14 +451,14 @@ func (n *Net) relay(f *flow, client *headConn, up *conn, inspect bool) {
 			k, err := client.Read(buf)
 			if k > 0 {
 				if inspect {
-					if m, _ := n.pol.Reset(buf[:k]); m.Drop() {
-						n.logf("keyword-drop %q in %s %s -> %s", m.Keyword, m.Where, f.src, f.dst)
+					if m, _ := n.pol.Inspect(f.dst.Port(), buf[:k]); m.Drop() {
+						n.logf("%s %q in %s %s -> %s", m.Label(), m.Keyword, m.Where, f.src, f.dst)
 						dropped.Store(true)
 						up.Close()
 						io.Copy(io.Discard, client.conn.TCPConn)
 						return
 					} else if m.Rule != nil {
-						n.logf("reset %q in %s %s -> %s", m.Keyword, m.Where, f.src, f.dst)
+						n.logf("%s %q in %s %s -> %s", m.Label(), m.Keyword, m.Where, f.src, f.dst)
 						reset(client.conn)
 						reset(up)
 						return

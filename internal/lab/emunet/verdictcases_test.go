@@ -42,6 +42,7 @@ var verdictCases = []struct {
 	{"dns_inconsistent", "dns-inject.yaml", "https://www.facebook.com/", ""},
 	{"dns_inconsistent_ghost", "dns-inject.yaml", "https://www.ghost.example/", ""},
 	{"dns_timeout", "ip-blocking.yaml", "https://www.healthy.example/", "udp://203.0.113.92:53"},
+	{"dns_reset", "dns-tcp.yaml", "https://www.voa-news.example/", "tcp://192.0.2.53:53"},
 	{"tcp_timeout", "ip-blocking.yaml", "https://www.telegram.example/", ""},
 	{"tls_reset", "sni-reset.yaml", "https://www.falundafa.org/", ""},
 	{"http_reset", "sni-reset.yaml", "http://news.example/tiananmen-1989", ""},

@@ -80,8 +80,8 @@ func TestHTTPRequestParts(t *testing.T) {
 }
 
 func TestForgeDNS(t *testing.T) {
-	rule := &scenario.DNSInject{Names: []string{"facebook.com"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.50"), netip.MustParseAddr("::1")}, Mode: "race"}
-	nx := &scenario.DNSInject{Names: []string{"youtube.com"}, Rcode: "nxdomain"}
+	rule := &scenario.DNSInject{NamePatterns: scenario.NamePatterns{Names: []string{"facebook.com"}}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.50"), netip.MustParseAddr("::1")}, Mode: "race"}
+	nx := &scenario.DNSInject{NamePatterns: scenario.NamePatterns{Names: []string{"youtube.com"}}, Rcode: "nxdomain"}
 	query := func(name string, qt uint16) []byte {
 		var q dns.Msg
 		q.SetQuestion(name, qt)
@@ -142,7 +142,7 @@ func FuzzForgeDNS(f *testing.F) {
 	q.SetQuestion("www.facebook.com.", dns.TypeA)
 	b, _ := q.Pack()
 	f.Add(b)
-	rule := &scenario.DNSInject{Names: []string{"facebook.com"}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.50")}}
+	rule := &scenario.DNSInject{NamePatterns: scenario.NamePatterns{Names: []string{"facebook.com"}}, Answers: []netip.Addr{netip.MustParseAddr("203.0.113.50")}}
 	f.Fuzz(func(t *testing.T, b []byte) { ForgeDNS(b, rule) })
 }
 

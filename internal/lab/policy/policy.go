@@ -1,8 +1,8 @@
 // Package policy holds the lab censor's decisions as pure functions of a
 // scenario's rules: which DNS answer to forge, which request or SNI to
-// reset, which flows to intercept with the rogue CA, strip of STARTTLS,
-// answer with a redirect or block page, throttle or drop, and which QUIC
-// datagrams to drop. The kernel censor
+// reset, which DNS-over-TCP query to cut, which flows to intercept with the
+// rogue CA, strip of STARTTLS, answer with a redirect or block page,
+// throttle or drop, and which QUIC datagrams to drop. The kernel censor
 // (internal/lab/censor) and the in-process emulated network
 // (internal/lab/emunet) both apply these decisions, so that a scenario means
 // the same on both. Random choices (a rule's probability) are the caller's:
@@ -34,6 +34,7 @@ type Policy struct {
 	byIP                            map[netip.Addr]*scenario.Host
 	dns, resets, mitm, strip, httpR []*scenario.Rule
 	drop, throttle, quic            []*scenario.Rule
+	dnsTCP                          []*scenario.Rule
 }
 
 // New sorts the rules by technique. A rule whose parameters are missing is
@@ -64,6 +65,8 @@ func New(rules []scenario.Rule, hosts []scenario.Host) (*Policy, error) {
 			p.throttle = append(p.throttle, r)
 		case r.QUICBlock != nil:
 			p.quic = append(p.quic, r)
+		case r.DNSTCP != nil:
+			p.dnsTCP = append(p.dnsTCP, r)
 		default:
 			return nil, fmt.Errorf("policy: rule of kind %q has no parameters", r.Kind)
 		}
@@ -92,6 +95,8 @@ func (p *Policy) Has(kind string) bool {
 		return len(p.throttle) > 0
 	case scenario.KindQUICBlock:
 		return len(p.quic) > 0
+	case scenario.KindDNSTCP:
+		return len(p.dnsTCP) > 0
 	}
 	return false
 }
@@ -127,19 +132,67 @@ func (p *Policy) Replace() bool {
 // ResetPorts are the TCP ports whose streams the censor inspects for reset rules.
 var ResetPorts = []uint16{80, 443}
 
-// ResetMatch is a reset or keyword-drop rule that matched the start of a stream.
+// ResetMatch is a reset, keyword-drop or dns-tcp rule that matched the
+// start of a stream.
 type ResetMatch struct {
 	Rule    *scenario.Rule
-	Keyword string
-	Where   string // "http" or "sni"
+	Keyword string // the keyword, or for dns-tcp the query's name
+	Where   string // "http", "sni" or "dns"
 }
 
 // Drop reports whether the matched rule drops the flow silently
-// (keyword-drop) rather than resetting it.
-func (m ResetMatch) Drop() bool { return m.Rule != nil && m.Rule.KeywordDrop != nil }
+// (keyword-drop, dns-tcp with action drop) rather than resetting it.
+func (m ResetMatch) Drop() bool {
+	return m.Rule != nil && (m.Rule.KeywordDrop != nil || m.Rule.DNSTCP != nil && m.Rule.DNSTCP.Action == scenario.ActionDrop)
+}
 
-// Inspects reports whether reset or keyword-drop rules look at streams.
-func (p *Policy) Inspects() bool { return len(p.resets) > 0 }
+// Label names the match's technique in logs: the rule's kind, with the
+// action of a dns-tcp rule ("dns-tcp drop").
+func (m ResetMatch) Label() string {
+	if m.Rule == nil {
+		return ""
+	}
+	if m.Rule.DNSTCP != nil {
+		return m.Rule.Kind + " " + m.Rule.DNSTCP.Action
+	}
+	return m.Rule.Kind
+}
+
+// Inspects reports whether reset, keyword-drop or dns-tcp rules look at streams.
+func (p *Policy) Inspects() bool { return len(p.resets) > 0 || len(p.dnsTCP) > 0 }
+
+// InspectPorts returns the TCP ports whose streams the censor inspects:
+// ResetPorts for reset and keyword-drop rules, DNSTCPPort for dns-tcp rules.
+func (p *Policy) InspectPorts() []uint16 {
+	var ports []uint16
+	if len(p.resets) > 0 {
+		ports = append(ports, ResetPorts...)
+	}
+	if len(p.dnsTCP) > 0 {
+		ports = append(ports, DNSTCPPort)
+	}
+	return ports
+}
+
+// DropsFlows reports whether some rule silences flows (keyword-drop, or
+// dns-tcp with action drop).
+func (p *Policy) DropsFlows() bool {
+	return p.Has(scenario.KindKeywordDrop) ||
+		slices.ContainsFunc(p.dnsTCP, func(r *scenario.Rule) bool { return r.DNSTCP.Action == scenario.ActionDrop })
+}
+
+// Inspect inspects the start of a TCP stream to port with the rules that
+// watch it: DNS queries on DNSTCPPort, HTTP requests and ClientHellos on
+// ResetPorts (see DNSTCP and Reset). Other ports match nothing.
+func (p *Policy) Inspect(port uint16, payload []byte) (ResetMatch, bool) {
+	switch {
+	case port == DNSTCPPort:
+		return p.DNSTCP(payload)
+	case slices.Contains(ResetPorts, port):
+		return p.Reset(payload)
+	}
+	return ResetMatch{}, true
+}
 
 // keywordsOf returns the keywords and places of a reset or keyword-drop rule.
 func keywordsOf(r *scenario.Rule) (kws []string, has func(string) bool) {

@@ -29,6 +29,7 @@ func TestKinds(t *testing.T) {
 		KindSTARTTLSStrip: "starttls-strip: {ips: [203.0.113.1]}",
 		KindQUICBlock:     "quic-block: {}",
 		KindKeywordDrop:   "keyword-drop: {keywords: [x]}",
+		KindDNSTCP:        "dns-tcp: {names: [a.example]}",
 	}
 	if len(Kinds) != len(minimal) {
 		t.Errorf("got %d kinds %v, want a minimal rule for each in this test", len(Kinds), Kinds)

@@ -19,20 +19,25 @@ const (
 	ModeReplace = "replace" // in-path: the genuine answer is dropped
 )
 
-// DNSInject forges DNS answers for queries crossing the censor. The names it
-// censors come from names: and names_file:, each entry one of: a bare name
-// (the name and every name below it), =name (that name only), *.name (the
-// names below it, not the name itself) or ~keyword (every name containing
-// the keyword).
+// DNSInject forges DNS answers for queries crossing the censor, for the
+// names its NamePatterns censor.
 type DNSInject struct {
-	Names     []string     // bare names: a name covers its subdomains
-	Exact     []string     `json:",omitempty"` // =name entries
-	Below     []string     `json:",omitempty"` // *.name entries (without "*.")
-	Keywords  []string     `json:",omitempty"` // ~keyword entries (without "~")
-	NamesFile string       `json:",omitempty"` // where the file entries came from, as written
-	Answers   []netip.Addr // forged addresses; may be bogons
-	Rcode     string       // lower case rcode name ("nxdomain"); "" means noerror
-	Mode      string       // ModeRace or ModeReplace
+	NamePatterns
+	Answers []netip.Addr // forged addresses; may be bogons
+	Rcode   string       // lower case rcode name ("nxdomain"); "" means noerror
+	Mode    string       // ModeRace or ModeReplace
+}
+
+// NamePatterns are the names a DNS rule (dns-inject, dns-tcp) censors, from
+// names: and names_file:, each entry one of: a bare name (the name and every
+// name below it), =name (that name only), *.name (the names below it, not
+// the name itself) or ~keyword (every name containing the keyword).
+type NamePatterns struct {
+	Names     []string // bare names: a name covers its subdomains
+	Exact     []string `json:",omitempty"` // =name entries
+	Below     []string `json:",omitempty"` // *.name entries (without "*.")
+	Keywords  []string `json:",omitempty"` // ~keyword entries (without "~")
+	NamesFile string   `json:",omitempty"` // where the file entries came from, as written
 
 	once sync.Once
 	set  nameSet
@@ -44,8 +49,8 @@ type nameSet struct {
 }
 
 // Matches reports whether qname (any case, optional trailing dot) is
-// censored by the rule.
-func (d *DNSInject) Matches(qname string) bool {
+// censored by the patterns.
+func (d *NamePatterns) Matches(qname string) bool {
 	d.once.Do(func() {
 		d.set = nameSet{tree: setOf(d.Names), exact: setOf(d.Exact), below: setOf(d.Below)}
 	})
@@ -88,7 +93,7 @@ const (
 
 // addEntry files one name entry of a rule by its form; it returns whether
 // it was a bare name and a message when the entry is invalid.
-func (d *DNSInject) addEntry(raw string) (bare bool, msg string) {
+func (d *NamePatterns) addEntry(raw string) (bare bool, msg string) {
 	e := strings.TrimSpace(raw)
 	kind := ""
 	switch {
@@ -156,43 +161,8 @@ func init() {
 func parseDNSInject(c *ruleCtx, r *Rule) error {
 	p := c.p
 	d := &DNSInject{Mode: ModeRace}
-	nf, hasNames := c.f["names"]
-	ff, hasFile := c.f["names_file"]
-	if !hasNames && !hasFile {
-		return p.errf(c.kf.val, c.at("names"), "missing (names or names_file)")
-	}
-	if hasNames {
-		items, err := p.list(nf.val, c.at("names"))
-		if err != nil {
-			return err
-		}
-		if len(items) == 0 {
-			return p.errf(nf.val, c.at("names"), "empty list")
-		}
-		for j, it := range items {
-			at := fmt.Sprintf("%s.names[%d]", c.path, j)
-			raw, err := p.str(it, at)
-			if err != nil {
-				return err
-			}
-			bare, msg := d.addEntry(raw)
-			if msg != "" {
-				return p.errf(it, at, "%s", msg)
-			}
-			// A bare name must cover a host or be a declared ghost (a
-			// typo would censor nothing); patterns and files name
-			// domains the lab need not serve.
-			if bare {
-				if name := d.Names[len(d.Names)-1]; !c.s.coversHost(name) && !MatchesAny(c.s.Ghosts, name) {
-					return p.errf(it, at, "no host named %q or below it, and not a ghost (declare names that must not exist in ghosts:)", name)
-				}
-			}
-		}
-	}
-	if hasFile {
-		if err := c.readNamesFile(d, ff); err != nil {
-			return err
-		}
+	if err := c.namePatterns(&d.NamePatterns); err != nil {
+		return err
 	}
 	if v, ok := c.f["answers"]; ok {
 		items, err := p.list(v.val, c.at("answers"))
@@ -234,10 +204,55 @@ func parseDNSInject(c *ruleCtx, r *Rule) error {
 	return nil
 }
 
+// namePatterns reads the names and names_file keys of a DNS rule (at least
+// one of them) into d.
+func (c *ruleCtx) namePatterns(d *NamePatterns) error {
+	p := c.p
+	nf, hasNames := c.f["names"]
+	ff, hasFile := c.f["names_file"]
+	if !hasNames && !hasFile {
+		return p.errf(c.kf.val, c.at("names"), "missing (names or names_file)")
+	}
+	if hasNames {
+		items, err := p.list(nf.val, c.at("names"))
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return p.errf(nf.val, c.at("names"), "empty list")
+		}
+		for j, it := range items {
+			at := fmt.Sprintf("%s.names[%d]", c.path, j)
+			raw, err := p.str(it, at)
+			if err != nil {
+				return err
+			}
+			bare, msg := d.addEntry(raw)
+			if msg != "" {
+				return p.errf(it, at, "%s", msg)
+			}
+			// A bare name must cover a host or be a declared ghost (a
+			// typo would censor nothing); patterns and files name
+			// domains the lab need not serve.
+			if bare {
+				if name := d.Names[len(d.Names)-1]; !c.s.coversHost(name) && !MatchesAny(c.s.Ghosts, name) {
+					return p.errf(it, at, "no host named %q or below it, and not a ghost (declare names that must not exist in ghosts:)", name)
+				}
+			}
+		}
+	}
+	if hasFile {
+		if err := c.readNamesFile(d, ff); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readNamesFile reads the names_file of a rule: one entry per line (same
 // forms as names:), blank lines and # comments skipped, relative to the
 // scenario's directory.
-func (c *ruleCtx) readNamesFile(d *DNSInject, ff field) error {
+func (c *ruleCtx) readNamesFile(d *NamePatterns, ff field) error {
 	p := c.p
 	rel, err := p.str(ff.val, c.at("names_file"))
 	if err != nil {

@@ -160,6 +160,8 @@ type Rule struct {
 
 	// KeywordDrop: rule_keyword_drop.go.
 	KeywordDrop *KeywordDrop `json:",omitempty"`
+	// DNSTCP: rule_dns_tcp.go.
+	DNSTCP *DNSTCP `json:",omitempty"`
 }
 
 // P returns the rule's probability, 1 when none is given.
