@@ -30,6 +30,7 @@ func TestKinds(t *testing.T) {
 		KindQUICBlock:     "quic-block: {}",
 		KindKeywordDrop:   "keyword-drop: {keywords: [x]}",
 		KindDNSTCP:        "dns-tcp: {names: [a.example]}",
+		KindHTTPProxy:     "http-proxy: {hosts: [a.example]}",
 	}
 	if len(Kinds) != len(minimal) {
 		t.Errorf("got %d kinds %v, want a minimal rule for each in this test", len(Kinds), Kinds)

@@ -162,6 +162,8 @@ type Rule struct {
 	KeywordDrop *KeywordDrop `json:",omitempty"`
 	// DNSTCP: rule_dns_tcp.go.
 	DNSTCP *DNSTCP `json:",omitempty"`
+	// HTTPProxy: rule_http_proxy.go.
+	HTTPProxy *HTTPProxy `json:",omitempty"`
 }
 
 // P returns the rule's probability, 1 when none is given.
