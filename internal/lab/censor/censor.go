@@ -1,7 +1,8 @@
 // Package censor is the lab's on-path censor. It runs inside the censor
 // router's network namespace, where the kernel keeps forwarding, and adds
 // every technique of a scenario: nftables rules for dropping, throttling and
-// diverting flows to local proxies (TLS MITM, HTTP redirect and block page),
+// diverting flows to local proxies (TLS MITM, HTTP redirect and block page,
+// a transparent HTTP proxy that may inject a script),
 // and a sniffer (AF_PACKET with a classic BPF filter) that forges DNS answers
 // and TCP resets with a raw IPv4 socket. It needs CAP_NET_ADMIN and
 // CAP_NET_RAW in that namespace and the nft command.

@@ -2,14 +2,12 @@ package censor
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -311,61 +309,4 @@ func relayTLS(a, b *tls.Conn) {
 	go cp(a, b)
 	go cp(b, a)
 	wg.Wait()
-}
-
-// recorder remembers every byte read through it.
-type recorder struct {
-	r   io.Reader
-	buf bytes.Buffer
-}
-
-func (r *recorder) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	r.buf.Write(p[:n])
-	return n, err
-}
-
-// HTTP handles a plain HTTP connection to dst diverted for http-redirect
-// and http-blockpage rules: it answers for matching hosts (and resets on
-// the keywords of reset rules) and relays the rest.
-func (x *Proxies) HTTP(c net.Conn, dst netip.AddrPort) {
-	defer c.Close()
-	rec := &recorder{r: c}
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	req, err := http.ReadRequest(bufio.NewReaderSize(rec, 16384))
-	c.SetReadDeadline(time.Time{})
-	if err != nil {
-		return
-	}
-	host := strings.ToLower(req.Host)
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(host, ".")
-	// keyword resets apply to diverted connections too
-	line := strings.ToLower(req.Method + " " + req.RequestURI + " " + req.Proto)
-	if m, ok := x.Policy.ResetHTTP(line, host, x.roll); ok {
-		x.logf("reset %q in http (proxy) -> %s", m.Keyword, dst)
-		resetConn(c)
-		return
-	}
-	if resp, r := x.Policy.AnswerHTTP(host, x.roll); r != nil {
-		if r.HTTPRedirect != nil {
-			x.logf("http-redirect %s -> %s", host, r.HTTPRedirect.To)
-		} else {
-			x.logf("http-blockpage %s status %d", host, r.HTTPBlockpage.Status)
-		}
-		c.Write(resp)
-		return
-	}
-	up, err := x.dial(dst)
-	if err != nil {
-		resetConn(c)
-		return
-	}
-	if _, err := up.Write(rec.buf.Bytes()); err != nil {
-		up.Close()
-		return
-	}
-	relay(c, up)
 }

@@ -5,7 +5,8 @@
 // a forged DNS answer first (race) or alone (replace), a blackhole that
 // blocks a connect until its deadline, a TCP reset, a rate-limited flow,
 // TLS interception with the rogue CA, STARTTLS stripping, an HTTP redirect
-// or block page. Each vantage is a netx.Network, so the probe and the
+// or block page, a transparent HTTP proxy (unchanged or injecting). Each
+// vantage is a netx.Network, so the probe and the
 // control run unchanged on it.
 //
 // TCP flows are real loopback connections (127.0.0.0/8 only): the source

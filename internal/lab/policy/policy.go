@@ -2,6 +2,7 @@
 // scenario's rules: which DNS answer to forge, which request or SNI to
 // reset, which DNS-over-TCP query to cut, which flows to intercept with the
 // rogue CA, strip of STARTTLS, answer with a redirect or block page,
+// carry through a transparent proxy (unchanged or with a script injected),
 // throttle or drop, and which QUIC datagrams to drop. The kernel censor
 // (internal/lab/censor) and the in-process emulated network
 // (internal/lab/emunet) both apply these decisions, so that a scenario means
@@ -57,7 +58,7 @@ func New(rules []scenario.Rule, hosts []scenario.Host) (*Policy, error) {
 			p.mitm = append(p.mitm, r)
 		case r.STARTTLSStrip != nil:
 			p.strip = append(p.strip, r)
-		case r.HTTPRedirect != nil, r.HTTPBlockpage != nil:
+		case r.HTTPRedirect != nil, r.HTTPBlockpage != nil, r.HTTPProxy != nil:
 			p.httpR = append(p.httpR, r)
 		case r.Drop != nil:
 			p.drop = append(p.drop, r)
@@ -87,8 +88,8 @@ func (p *Policy) Has(kind string) bool {
 		return len(p.mitm) > 0
 	case scenario.KindSTARTTLSStrip:
 		return len(p.strip) > 0
-	case scenario.KindHTTPRedirect, scenario.KindHTTPBlockpage:
-		return len(p.httpR) > 0
+	case scenario.KindHTTPRedirect, scenario.KindHTTPBlockpage, scenario.KindHTTPProxy:
+		return slices.ContainsFunc(p.httpR, func(r *scenario.Rule) bool { return r.Kind == kind })
 	case scenario.KindDrop:
 		return len(p.drop) > 0
 	case scenario.KindThrottle:
@@ -261,7 +262,7 @@ const (
 	Forward Diversion = iota // not diverted: the flow goes on (drop and throttle may apply)
 	MITM                     // tls-mitm: intercepted with the rogue CA
 	Strip                    // starttls-strip
-	HTTP                     // the HTTP proxy of http-redirect and http-blockpage
+	HTTP                     // the HTTP proxy of http-redirect, http-blockpage and http-proxy
 )
 
 // Divert decides where a new inside TCP flow to dst goes, rolling the
@@ -285,19 +286,27 @@ func (p *Policy) Divert(dst netip.AddrPort, roll Roll) (Diversion, *scenario.Rul
 	return Forward, nil
 }
 
-// HTTPAddrs returns the addresses whose plain HTTP (port 80) the censor's
-// HTTP proxy answers: those of the hosts named by http-redirect and
-// http-blockpage rules.
+// httpHosts returns the hosts an http-redirect, http-blockpage or
+// http-proxy rule names.
+func httpHosts(r *scenario.Rule) []string {
+	switch {
+	case r.HTTPRedirect != nil:
+		return r.HTTPRedirect.Hosts
+	case r.HTTPBlockpage != nil:
+		return r.HTTPBlockpage.Hosts
+	case r.HTTPProxy != nil:
+		return r.HTTPProxy.Hosts
+	}
+	return nil
+}
+
+// HTTPAddrs returns the addresses whose plain HTTP (port 80) goes to the
+// censor's HTTP proxy: those of the hosts named by http-redirect,
+// http-blockpage and http-proxy rules.
 func (p *Policy) HTTPAddrs() []netip.Addr {
 	var out []netip.Addr
 	for _, r := range p.httpR {
-		hosts := []string{}
-		if r.HTTPRedirect != nil {
-			hosts = r.HTTPRedirect.Hosts
-		} else {
-			hosts = r.HTTPBlockpage.Hosts
-		}
-		for _, h := range hosts {
+		for _, h := range httpHosts(r) {
 			for i := range p.hosts {
 				if scenario.MatchesAny(p.hosts[i].Names, h) && !slices.Contains(out, p.hosts[i].IP) {
 					out = append(out, p.hosts[i].IP)
@@ -331,6 +340,18 @@ func (p *Policy) AnswerHTTP(host string, roll Roll) ([]byte, *scenario.Rule) {
 		}
 	}
 	return nil, nil
+}
+
+// ProxyHTTP returns the http-proxy rule whose proxy carries a request to
+// host (lower case, no port), rolling each matching rule's probability; nil
+// when the request is not proxied.
+func (p *Policy) ProxyHTTP(host string, roll Roll) *scenario.Rule {
+	for _, r := range p.httpR {
+		if r.HTTPProxy != nil && slices.Contains(r.HTTPProxy.Hosts, host) && roll(r.P()) {
+			return r
+		}
+	}
+	return nil
 }
 
 // Drop returns the drop rule that blackholes a new flow to dst (any

@@ -16,6 +16,7 @@ hosts:
   - {names: [blocked.example], ip: 203.0.113.30, services: [http]}
   - {names: [moved.example], ip: 203.0.113.31, services: [http]}
   - {names: [slow.example], ip: 203.0.113.40, services: [http]}
+  - {names: [proxied.example], ip: 203.0.113.50, services: [http, https]}
 censor:
   - reset: {keywords: [falun]}
   - tls-mitm: {ips: [203.0.113.20], ports: [143]}
@@ -26,6 +27,7 @@ censor:
   - drop: {ips: [203.0.113.40], probability: 0.5}
   - throttle: {ips: [203.0.113.40], rate: 1mbps}
   - dns-inject: {names: [falun.example], rcode: nxdomain, mode: replace}
+  - http-proxy: {hosts: [proxied.example], inject: "<script>x()</script>"}
 `
 
 func TestPolicy(t *testing.T) {
@@ -96,6 +98,27 @@ func TestPolicy(t *testing.T) {
 	}
 	if resp, r := p.AnswerHTTP("moved.example", never); resp != nil || r != nil {
 		t.Error("redirect spared by the roll still answered")
+	}
+
+	if r := p.ProxyHTTP("proxied.example", Always); r == nil || r.HTTPProxy.Inject != "<script>x()</script>" {
+		t.Errorf("http-proxy: got %+v", r)
+	}
+	if p.ProxyHTTP("proxied.example", never) != nil || p.ProxyHTTP("blocked.example", Always) != nil {
+		t.Error("http-proxy: proxied a request spared by the roll or for another host")
+	}
+	if resp, r := p.AnswerHTTP("proxied.example", Always); resp != nil || r != nil {
+		t.Error("http-proxy: AnswerHTTP answered in place of the proxied server")
+	}
+	for _, c := range []struct {
+		dst  string
+		want Diversion
+	}{{"203.0.113.50:80", HTTP}, {"203.0.113.50:443", Forward}, {"203.0.113.30:80", HTTP}, {"203.0.113.40:80", Forward}} {
+		if got, _ := p.Divert(ap(c.dst), Always); got != c.want {
+			t.Errorf("Divert(%s) = %v, want %v", c.dst, got, c.want)
+		}
+	}
+	if !p.Has(scenario.KindHTTPProxy) || !p.Has(scenario.KindHTTPBlockpage) {
+		t.Error("Has: http-proxy or http-blockpage missing")
 	}
 
 	var q dns.Msg
