@@ -474,6 +474,35 @@ func TestLabHTTP(t *testing.T) {
 	})
 }
 
+// TestLabHTTPProxy: the http-proxy rules' proxy in the kernel censor
+// relays a page unchanged, or with the script before </body> and a
+// Content-Length that fits.
+func TestLabHTTPProxy(t *testing.T) {
+	labFixture(t)
+	hc := clientHTTP()
+	for _, c := range []struct {
+		name, addr, host, want string
+	}{
+		{"no rewrite", "203.0.113.65", "www.plainproxy.example", "<html><body><p>genuine www.plainproxy.example</p></body></html>\n"},
+		{"inject", "203.0.113.66", "www.injproxy.example", "<html><body><p>genuine www.injproxy.example</p><script>injected()</script></body></html>\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for i := 0; i < 2; i++ { // the second request on the kept-alive connection too
+				req, _ := newRequest("http://"+c.addr+"/page", c.host)
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || string(b) != c.want || resp.ContentLength != int64(len(b)) {
+					t.Fatalf("request %d: got %q (Content-Length %d, %v), want %q", i, b, resp.ContentLength, err, c.want)
+				}
+			}
+		})
+	}
+}
+
 func TestLabThrottle(t *testing.T) {
 	labFixture(t)
 	hc := clientHTTP()

@@ -60,6 +60,8 @@ hosts:
   - {names: [www.dropme.example], ip: 203.0.113.92, services: [http, https]}
   - {names: [www.cutdns.example, www.quietdns.example], ip: 203.0.113.93, services: [http]}
   - {names: [mitm443.example, falun.mitm443.example], ip: 203.0.113.21, services: [https]}
+  - {names: [www.plainproxy.example], ip: 203.0.113.65, services: [http]}
+  - {names: [www.injproxy.example], ip: 203.0.113.66, services: [http]}
 censor:
   - dns-inject: {names: [facebook.com], answers: [203.0.113.50], mode: race}
   - dns-inject: {names: [youtube.com], rcode: nxdomain}
@@ -73,6 +75,8 @@ censor:
   - tls-mitm: {ips: [203.0.113.21], ports: [443], ca: rogue-trusted}
   - http-redirect: {hosts: [www.example.org], to: "http://warning.example/"}
   - http-blockpage: {hosts: [www.example.net], status: 451, title: "Blocked", body: "Not here"}
+  - http-proxy: {hosts: [www.plainproxy.example]}
+  - http-proxy: {hosts: [www.injproxy.example], inject: "<script>injected()</script>"}
   - throttle: {ips: [203.0.113.70], rate: 400kbps}
   - drop: {ips: [203.0.113.80], ports: [8080], probability: 0.5}
 `
@@ -332,6 +336,10 @@ func (f *fixture) startServers() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "genuine %s\n", r.Host)
+	})
+	mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<html><body><p>genuine %s</p></body></html>\n", r.Host)
 	})
 	mux.HandleFunc("/sink", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
