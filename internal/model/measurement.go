@@ -287,6 +287,7 @@ const (
 	MethodHTTPTimeout      = "http.timeout"
 	MethodHTTPRedirect     = "http.redirect"
 	MethodHTTPBlockpage    = "http.blockpage"
+	MethodHTTPTampered     = "http.tampered"
 	MethodSiteRedirect     = "site.redirect"
 	MethodDownloadTampered = "download.tampered"
 	MethodThrottled        = "throttled"
@@ -298,6 +299,6 @@ var Methods = []string{
 	MethodDNSNXDomain, MethodDNSBogon, MethodDNSInjected, MethodDNSInconsistent,
 	MethodDNSTimeout, MethodDNSReset, MethodTCPTimeout, MethodTCPReset, MethodTLSReset,
 	MethodTLSTimeout, MethodTLSMITM, MethodTLSStripped, MethodHTTPReset,
-	MethodHTTPTimeout, MethodHTTPRedirect, MethodHTTPBlockpage, MethodSiteRedirect,
-	MethodDownloadTampered, MethodThrottled, MethodQUICBlocked,
+	MethodHTTPTimeout, MethodHTTPRedirect, MethodHTTPBlockpage, MethodHTTPTampered,
+	MethodSiteRedirect, MethodDownloadTampered, MethodThrottled, MethodQUICBlocked,
 }
