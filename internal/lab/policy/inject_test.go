@@ -13,6 +13,7 @@ func TestInjectHTML(t *testing.T) {
 		{"last of two", "<body>x</body> <!-- </body> --></body>", "<body>x</body> <!-- </body> -->" + s + "</body>"},
 		{"no body end", "<p>fragment", "<p>fragment" + s},
 		{"empty", "", s},
+		{"invalid UTF-8 before", "\xc1\xc1</BodY>", "\xc1\xc1" + s + "</BodY>"},
 	}
 	for _, c := range cases {
 		if got := InjectHTML([]byte(c.body), s); string(got) != c.want {
