@@ -51,6 +51,8 @@ var verdictCases = []struct {
 	{"tls_stripped", "starttls-stripping.yaml", "imap://mx.mailhost.example", ""},
 	{"http_blockpage", "http-blockpage.yaml", "http://www.bbc.example/", ""},
 	{"http_redirect", "http-blockpage.yaml", "http://www.example.org/", ""},
+	{"http_tampered_proxy", "transparent-proxy.yaml", "http://www.shop.example/", ""},
+	{"ok_http_proxy", "transparent-proxy.yaml", "http://www.news.example/", ""},
 	{"site_redirect", "seed-2015.yaml", "https://www.skype.com/", ""},
 	{"download_tampered", "seed-2015.yaml", "https://download.skype.com/SkypeSetup.exe", ""},
 	{"throttled", "throttling.yaml", "http://slow.example/video.bin", ""},
