@@ -167,6 +167,22 @@ func TestLoopbackEndToEnd(t *testing.T) {
 		rw.WriteHeader(http.StatusForbidden)
 		io.WriteString(rw, "<html><title>Forbidden</title>no</html>")
 	})
+	// Transparent proxies in the path of plain HTTP: one relays the page
+	// (adding a Via header), one inserts a script into it.
+	proxy := func(inject string) string {
+		return serve(func(rw http.ResponseWriter, r *http.Request) {
+			resp, err := http.Get("http://" + w.plain + r.URL.Path)
+			if err != nil {
+				http.Error(rw, err.Error(), http.StatusBadGateway)
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			rw.Header().Set("Via", "1.1 isp-proxy")
+			io.WriteString(rw, strings.Replace(string(body), "</html>", inject+"</html>", 1))
+		})
+	}
+	relay, injector := proxy(""), proxy(`<script src="http://198.51.100.77/i.js"></script>`)
 	lookalike := serve(func(rw http.ResponseWriter, r *http.Request) { io.WriteString(rw, "<title>Site</title>") })
 	redirector := serve(func(rw http.ResponseWriter, r *http.Request) {
 		http.Redirect(rw, r, "http://lookalike.site.test:"+port(lookalike)+"/", http.StatusFound)
@@ -206,6 +222,8 @@ func TestLoopbackEndToEnd(t *testing.T) {
 		{"sni reset", httpsURL, false, only(w.https, func() (string, error) { return rst, nil }), "blocked tls.reset"},
 		{"http reset", plainURL, false, only(w.plain, func() (string, error) { return reset, nil }), "blocked http.reset"},
 		{"http blockpage", plainURL, false, only(w.plain, func() (string, error) { return blockpage, nil }), "blocked http.blockpage"},
+		{"transparent proxy", plainURL, false, only(w.plain, func() (string, error) { return relay, nil }), "ok"},
+		{"script injected", plainURL, false, only(w.plain, func() (string, error) { return injector, nil }), "blocked http.tampered"},
 		{"http redirect", plainURL, false, only(w.plain, func() (string, error) { return redirector, nil }), "blocked http.redirect"},
 		{"healthy download", fileURL, false, nil, "ok"},
 		{"download tampered", fileURL, false, only(genuineFile, func() (string, error) { return modifiedFile, nil }), "blocked download.tampered"},

@@ -29,6 +29,7 @@ const (
 	MaxHeaderLen    = 512     // each http.headers value
 	MaxBodyHead     = 4096    // http.body_head, in characters (the first 4,096 bytes of the body as UTF-8)
 	MaxTitle        = 256     // http.title
+	MaxElements     = 64      // http.elements (each a 16-hex-digit digest)
 	MaxBanner       = 512     // mail.banner and mail.reply
 	MaxCapabilities = 1024    // mail.capabilities
 	MaxCapability   = 128     // each mail.capabilities entry

@@ -217,7 +217,12 @@ type HTTPData struct {
 	BodySHA256    string            `json:"body_sha256,omitempty"`
 	BodyHead      string            `json:"body_head,omitempty"` // first few KB, as UTF-8 text
 	Title         string            `json:"title,omitempty"`
-	BytesPerSec   float64           `json:"bytes_per_sec,omitempty"`
+	// Elements are the distinct digests of the body's <script> and
+	// <iframe> elements (probe.ElementScanner), over the whole body read;
+	// nil in records made before the field, an empty list for a body
+	// without such elements.
+	Elements    *[]string `json:"elements,omitempty"`
+	BytesPerSec float64   `json:"bytes_per_sec,omitempty"`
 	// NotFollowed says why the redirect of this hop was not followed (a
 	// private literal address, a scheme other than http/https); empty when
 	// it was followed or the hop is no redirect.
@@ -287,6 +292,7 @@ const (
 	MethodHTTPTimeout      = "http.timeout"
 	MethodHTTPRedirect     = "http.redirect"
 	MethodHTTPBlockpage    = "http.blockpage"
+	MethodHTTPTampered     = "http.tampered"
 	MethodSiteRedirect     = "site.redirect"
 	MethodDownloadTampered = "download.tampered"
 	MethodThrottled        = "throttled"
@@ -298,6 +304,6 @@ var Methods = []string{
 	MethodDNSNXDomain, MethodDNSBogon, MethodDNSInjected, MethodDNSInconsistent,
 	MethodDNSTimeout, MethodDNSReset, MethodTCPTimeout, MethodTCPReset, MethodTLSReset,
 	MethodTLSTimeout, MethodTLSMITM, MethodTLSStripped, MethodHTTPReset,
-	MethodHTTPTimeout, MethodHTTPRedirect, MethodHTTPBlockpage, MethodSiteRedirect,
-	MethodDownloadTampered, MethodThrottled, MethodQUICBlocked,
+	MethodHTTPTimeout, MethodHTTPRedirect, MethodHTTPBlockpage, MethodHTTPTampered,
+	MethodSiteRedirect, MethodDownloadTampered, MethodThrottled, MethodQUICBlocked,
 }

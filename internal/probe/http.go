@@ -274,16 +274,21 @@ func isRedirect(code int) bool {
 	return false
 }
 
-// bodyRecorder hashes a body and keeps its head.
+// bodyRecorder hashes a body, keeps its head and digests its script and
+// iframe elements.
 type bodyRecorder struct {
 	h    hash.Hash
 	head []byte
+	el   *ElementScanner
 }
 
-func newBodyRecorder() *bodyRecorder { return &bodyRecorder{h: sha256.New()} }
+func newBodyRecorder() *bodyRecorder {
+	return &bodyRecorder{h: sha256.New(), el: NewElementScanner()}
+}
 
 func (b *bodyRecorder) Write(p []byte) (int, error) {
 	b.h.Write(p)
+	b.el.Write(p)
 	if room := bodyHeadBytes - len(b.head); room > 0 {
 		if len(p) < room {
 			room = len(p)
@@ -297,6 +302,8 @@ func (b *bodyRecorder) fill(d *model.HTTPData) {
 	d.BodySHA256 = hex.EncodeToString(b.h.Sum(nil))
 	d.BodyHead = strings.ToValidUTF8(string(b.head), "\uFFFD")
 	d.Title = Title(b.head)
+	el := b.el.Digests()
+	d.Elements = &el
 }
 
 func truncate(s string, n int) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/failure"
 	"github.com/firewatch/firewatch/internal/model"
+	"github.com/firewatch/firewatch/internal/probe"
 )
 
 // This file builds the hand-made records of testdata/ (go test -gen).
@@ -142,6 +143,7 @@ type page struct {
 	body     string
 	length   int64   // overrides len(body)
 	rate     float64 // bytes per second
+	scan     bool    // record the body's element digests, as the probe does
 }
 
 func (r *rec) http(hop int, addr, u string, p page, f string) *rec {
@@ -155,6 +157,12 @@ func (r *rec) http(hop int, addr, u string, p page, f string) *rec {
 		h.BodySHA256 = hexOf(p.body + fmt.Sprint(h.BodyLength))
 		h.BodyHead = p.body
 		h.BytesPerSec = p.rate
+		if p.scan {
+			sc := probe.NewElementScanner()
+			sc.Write([]byte(p.body))
+			el := sc.Digests()
+			h.Elements = &el
+		}
 	}
 	return r.step(model.Step{Operation: model.OpHTTPRoundTrip, Address: addr, Hostname: hostOf(u), Failure: fail(f), HTTP: h})
 }

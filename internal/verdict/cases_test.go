@@ -1,6 +1,8 @@
 package verdict
 
 import (
+	"strings"
+
 	"github.com/firewatch/firewatch/internal/failure"
 	"github.com/firewatch/firewatch/internal/model"
 )
@@ -57,6 +59,32 @@ var cases = map[string]func() testCase{
 		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: home + home}, "")
 		return testCase{in: in.m, ctl: ctl.m}
 	},
+	"ok_dynamic_page": func() testCase {
+		// A page whose text changes at every fetch (a clock, a token, a
+		// rotating headline) while its scripts and frames stay the same.
+		in := plain("probe", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: dynamicPage("12:03:44", "9f2a71", "Markets rally"), scan: true}, "")
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: dynamicPage("12:03:47", "c01d5e", "Storm warning"), scan: true}, "")
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"ok_tampered_unrecorded": func() testCase {
+		// An injected script, but the control's record predates
+		// http.elements: nothing to compare it with, so no http.tampered.
+		in := plain("probe", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: injected(home), scan: true}, "")
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: home}, "")
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"ok_nonce_scripts": func() testCase {
+		// The site's inline script carries a per-fetch nonce, and the
+		// control fetched the page twice with different ones: element sets
+		// that differ outside too are noise, not tampering.
+		nonce := func(n string) string {
+			return strings.Replace(dynamicPage("12:03:44", "9f2a71", "Markets rally"), "init({", "init({nonce: \""+n+"\", ", 1)
+		}
+		in := plain("probe", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: nonce("a1"), scan: true}, "")
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: nonce("b2"), scan: true}, "").
+			http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: nonce("c3"), scan: true}, "")
+		return testCase{in: in.m, ctl: ctl.m}
+	},
 	"ok_ipv6_noise": func() testCase {
 		in := web("probe", good, genuine).connect("[2001:db8::40]:443", failure.NetworkUnreachable).
 			tlsFail("[2001:db8::40]:443", host, failure.GenericTimeout)
@@ -110,6 +138,13 @@ var cases = map[string]func() testCase{
 			tlsFail("203.0.113.50:443", host, failure.ConnectionRefused)
 		ctl := web("control", good, genuine).step(model.Step{Operation: model.OpDNSRoundTrip, Address: "198.51.100.53:53", Hostname: host,
 			DNS: &model.DNSData{Resolver: inRes, QueryType: "A", Responses: []model.DNSResponse{resp(9, "203.0.113.50")}}})
+		return testCase{in: in.m, ctl: ctl.m}
+	},
+	"http_tampered": func() testCase {
+		// A transparent proxy inserts a script before </body>; the rest of
+		// the page, dynamic text included, is the site's.
+		in := plain("probe", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: injected(dynamicPage("12:03:44", "9f2a71", "Markets rally")), scan: true}, "")
+		ctl := plain("control", good).http(0, good+":80", "http://"+host+"/", page{status: 200, title: "Example", body: dynamicPage("12:03:47", "c01d5e", "Storm warning"), scan: true}, "")
 		return testCase{in: in.m, ctl: ctl.m}
 	},
 	"dns_inconsistent_blockpage": func() testCase {
@@ -335,3 +370,17 @@ func init() {
 
 // asnTable puts 203.0.113.0/25 in one network and 198.51.100.0/24 in another.
 const asnTable = "203.0.113.0\t203.0.113.127\t64500\tUS\tEXAMPLE-HOSTING\n198.51.100.0\t198.51.100.255\t64666\tKR\tUNRELATED-NET\n"
+
+// dynamicPage is a news page with a script, an ad frame and text that
+// changes at every fetch.
+func dynamicPage(clock, token, headline string) string {
+	return "<html><head><title>Example</title><script src=\"/static/app.js\"></script></head><body>" +
+		"<p>Updated " + clock + "</p><h1>" + headline + "</h1><form><input type=hidden name=csrf value=" + token + "></form>" +
+		"<iframe src=\"/ads/slot1\" width=300 height=250></iframe><script>init({lang: \"en\"})</script></body></html>"
+}
+
+// injected is page with a script inserted before </body>, as an injecting
+// proxy does.
+func injected(page string) string {
+	return strings.Replace(page, "</body>", "<script src=\"http://198.51.100.77/inject.js\"></script></body>", 1)
+}

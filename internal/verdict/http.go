@@ -159,7 +159,69 @@ func (a *analysis) compareChain(ic, cc []*model.Step) {
 		a.add(model.MethodHTTPBlockpage, fmt.Sprintf("%s inside: %d %q (%d bytes); outside: %d %q (%d bytes): %s",
 			last.HTTP.URL, last.HTTP.Status, last.HTTP.Title, last.HTTP.BodyLength,
 			cl.HTTP.Status, cl.HTTP.Title, cl.HTTP.BodyLength, why))
+		return
 	}
+	if why := a.tampered(last.HTTP, cl.HTTP); why != "" {
+		a.add(model.MethodHTTPTampered, fmt.Sprintf("%s inside: %d %q (%d bytes); outside: %d %q (%d bytes): %s",
+			last.HTTP.URL, last.HTTP.Status, last.HTTP.Title, last.HTTP.BodyLength,
+			cl.HTTP.Status, cl.HTTP.Title, cl.HTTP.BodyLength, why))
+	}
+}
+
+// tampered says which script or iframe elements the inside page has and the
+// control's page of the same URL does not, or "". Both must be 2xx answers
+// with element digests recorded over complete bodies that differ; text that
+// changes between fetches (a clock, a token, a rotating word) changes no
+// element, so a dynamic page is not tampered. No verdict when the control's
+// list hit its bound (an element past it is unknown) or when the control's
+// own fetches of the URL disagree on their elements (scripts that differ per
+// fetch, such as nonces: noise, not tampering).
+func (a *analysis) tampered(in, ctl *model.HTTPData) string {
+	if in.URL != ctl.URL || in.Status/100 != 2 || ctl.Status/100 != 2 || in.Elements == nil || ctl.Elements == nil ||
+		in.BodyTruncated || ctl.BodyTruncated || in.BodySHA256 == "" || in.BodySHA256 == ctl.BodySHA256 ||
+		len(*ctl.Elements) >= model.MaxElements {
+		return ""
+	}
+	for _, c := range a.ctl.httpChains() {
+		o := c[len(c)-1]
+		if o.Failure == nil && o.HTTP != ctl && o.HTTP.URL == ctl.URL && o.HTTP.Status/100 == 2 && o.HTTP.Elements != nil &&
+			!sameSet(*o.HTTP.Elements, *ctl.Elements) {
+			return "" // the control's own fetches disagree
+		}
+	}
+	have := map[string]bool{}
+	for _, d := range *ctl.Elements {
+		have[d] = true
+	}
+	var extra []string
+	for _, d := range *in.Elements {
+		if !have[d] {
+			extra = append(extra, d)
+		}
+	}
+	if len(extra) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the page inside has %d script or iframe element(s) the page outside has not (digests %s; %d element(s) inside, %d outside)",
+		len(extra), strings.Join(extra, ", "), len(*in.Elements), len(*ctl.Elements))
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	m := map[string]bool{}
+	for _, s := range a {
+		m[s] = true
+	}
+	for _, s := range b {
+		if !m[s] {
+			return false
+		}
+	}
+	n := map[string]bool{}
+	for _, s := range b {
+		n[s] = true
+	}
+	return len(m) == len(n)
 }
 
 // httpFailure: the last request of chain ic cut after it was sent, inside only.

@@ -135,7 +135,7 @@ func TestExpectations(t *testing.T) {
 		"tls_reset": "blocked tls.reset", "tls_timeout": "blocked tls.timeout", "tls_mitm_mail": "blocked tls.mitm",
 		"tls_mitm_rogue_ca": "blocked tls.mitm", "tls_stripped": "blocked tls.stripped",
 		"http_reset": "blocked http.reset", "http_timeout": "blocked http.timeout",
-		"http_redirect": "blocked http.redirect", "http_redirect_then_fail": "blocked http.redirect", "http_blockpage": "blocked http.blockpage",
+		"http_redirect": "blocked http.redirect", "http_redirect_then_fail": "blocked http.redirect", "http_blockpage": "blocked http.blockpage", "http_tampered": "blocked http.tampered", "ok_dynamic_page": "ok", "ok_tampered_unrecorded": "ok", "ok_nonce_scripts": "ok",
 		"site_redirect": "blocked site.redirect", "download_tampered": "blocked download.tampered",
 		"throttled":    "blocked throttled",
 		"quic_blocked": "blocked quic.blocked", "tcp_timeout_quic_too": "blocked tcp.timeout",

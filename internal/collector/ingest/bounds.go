@@ -171,6 +171,9 @@ func (b *bounds) step(p string, s *model.Step) {
 		b.text(p+"http.body_sha256", h.BodySHA256, model.MaxDigestLen)
 		b.chars(p+"http.body_head", h.BodyHead, model.MaxBodyHead)
 		b.text(p+"http.title", h.Title, model.MaxTitle)
+		if h.Elements != nil {
+			b.list(p+"http.elements", *h.Elements, model.MaxElements, model.MaxDigestLen)
+		}
 	}
 	if ml := s.Mail; ml != nil {
 		b.text(p+"mail.protocol", ml.Protocol, model.MaxShortLen)

@@ -21,6 +21,7 @@ var methodText = map[string]string{
 	model.MethodHTTPTimeout:      "Web requests go unanswered inside; outside they are answered.",
 	model.MethodHTTPRedirect:     "Inside, the plain-HTTP request is redirected to a place the site never sends visitors.",
 	model.MethodHTTPBlockpage:    "Inside, a block page is served instead of the site.",
+	model.MethodHTTPTampered:     "Inside, the plain-HTTP page arrives with scripts or frames inserted that the site does not serve.",
 	model.MethodSiteRedirect:     "Over a genuine encrypted connection, the site itself sends visitors inside elsewhere.",
 	model.MethodDownloadTampered: "The downloaded file differs inside from the file outside.",
 	model.MethodThrottled:        "Transfers inside run at under a tenth of the speed outside.",
