@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/vishvananda/netns"
 
 	"github.com/firewatch/firewatch/internal/lab/scenario"
 )
@@ -47,30 +46,17 @@ func cutOutside(ctx context.Context, n Names, addrs []netip.Addr) error {
 }
 
 func cutIn(ns string, addrs []netip.Addr) error {
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(h)))
-	if err != nil {
-		return err
-	}
-	defer c.CloseLasting()
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: controlFaultTable})
-	accept := nftables.ChainPolicyAccept
-	ch := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
 	src := OutsideAddr.As4()
+	var rules [][]expr.Any
 	for _, a := range addrs {
 		dst := a.Unmap().As4()
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+		rules = append(rules, []expr.Any{
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}, // saddr
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: src[:]},
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}, // daddr
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: dst[:]},
 			&expr.Verdict{Kind: expr.VerdictDrop},
-		}})
+		})
 	}
-	return c.Flush()
+	return filterTable(ns, controlFaultTable, "input", nftables.ChainHookInput, rules)
 }

@@ -35,6 +35,18 @@ func silenceRouters(ctx context.Context, n Names, hops []int) error {
 }
 
 func silence(ns string) error {
+	return filterTable(ns, silentTable, "output", nftables.ChainHookOutput, [][]expr.Any{{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_ICMP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{11}}, // time exceeded
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	}})
+}
+
+// filterTable adds, in namespace ns, the ip table name with one filter
+// chain on hook (policy accept) holding rules, through netlink.
+func filterTable(ns, name, chain string, hook *nftables.ChainHook, rules [][]expr.Any) error {
 	h, err := netns.GetFromName(ns)
 	if err != nil {
 		return err
@@ -45,16 +57,12 @@ func silence(ns string) error {
 		return err
 	}
 	defer c.CloseLasting()
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: silentTable})
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: name})
 	accept := nftables.ChainPolicyAccept
-	ch := c.AddChain(&nftables.Chain{Name: "output", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
-	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_ICMP}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{11}}, // time exceeded
-		&expr.Verdict{Kind: expr.VerdictDrop},
-	}})
+	ch := c.AddChain(&nftables.Chain{Name: chain, Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: hook, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	for _, r := range rules {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
+	}
 	return c.Flush()
 }

@@ -44,11 +44,7 @@ func BenchmarkEmulatedHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := New(sc, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer n.Close()
+	n := startNet(b, sc)
 	h, ok := sc.HostByName("news.example")
 	if !ok {
 		b.Fatal("no news.example")

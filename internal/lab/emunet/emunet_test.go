@@ -44,16 +44,23 @@ censor:
   - drop: {ips: [203.0.113.11]}
 `
 
+// startNet starts sc's emulated network, closed when tb ends.
+func startNet(tb testing.TB, sc *scenario.Scenario) *Net {
+	tb.Helper()
+	n, err := New(sc, Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { n.Close() })
+	return n
+}
+
 func TestConnectionLevel(t *testing.T) {
 	sc, err := scenario.Parse("t.yaml", []byte(testScenario))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(sc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := startNet(t, sc)
 	in, out := n.Inside(), n.Outside()
 
 	// a connect to a dropped address blocks until its deadline, inside only
@@ -114,11 +121,7 @@ hosts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(sc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := startNet(t, sc)
 	in, out := n.Inside(), n.Outside()
 	for _, c := range []struct {
 		name    string

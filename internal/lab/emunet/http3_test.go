@@ -26,11 +26,7 @@ func TestHTTP3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(sc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := startNet(t, sc)
 	check, err := n.Checker(CheckOptions{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
