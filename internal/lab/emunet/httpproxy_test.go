@@ -33,11 +33,7 @@ censor:
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(sc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := startNet(t, sc)
 	ips := map[string]string{"plain.example": "203.0.113.10", "inj.example": "203.0.113.11"}
 	client := func(v *netx.Network) *http.Client {
 		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
