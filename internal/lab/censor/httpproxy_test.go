@@ -15,6 +15,7 @@ import (
 
 	"github.com/firewatch/firewatch/internal/lab/policy"
 	"github.com/firewatch/firewatch/internal/lab/scenario"
+	"github.com/firewatch/firewatch/internal/probe/probetest"
 )
 
 // rawServer answers each request on loopback with the raw response resp
@@ -28,41 +29,28 @@ type rawServer struct {
 
 func startRawServer(t *testing.T, resp func(path string) (raw string, closeAfter bool)) *rawServer {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := probetest.Listen(t)
 	s := &rawServer{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	probetest.Serve(ln, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					s.mu.Lock()
-					s.seen = append(s.seen, req.Header.Clone())
-					s.mu.Unlock()
-					raw, closeAfter := resp(req.URL.Path)
-					if req.Method == http.MethodHead { // the head only
-						raw = raw[:strings.Index(raw, "\r\n\r\n")+4]
-					}
-					io.WriteString(c, raw)
-					if closeAfter {
-						return
-					}
-				}
-			}()
+			s.mu.Lock()
+			s.seen = append(s.seen, req.Header.Clone())
+			s.mu.Unlock()
+			raw, closeAfter := resp(req.URL.Path)
+			if req.Method == http.MethodHead { // the head only
+				raw = raw[:strings.Index(raw, "\r\n\r\n")+4]
+			}
+			io.WriteString(c, raw)
+			if closeAfter {
+				return
+			}
 		}
-	}()
+	})
 	return s
 }
 
